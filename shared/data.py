@@ -1,12 +1,78 @@
 """Data sets for every stage: ``(xtrain, ytrain), (xval, yval), num_classes``.
 
-(Foundation skeleton: load_synth first; the IDX/MNIST/Fashion-MNIST/Iris/disc loaders follow.)
+Every loader returns float64 features ``x`` of shape ``(N, D)`` (images: ``(N, 784)``, or
+``(N, 28, 28)`` with ``flatten=False``) and int64 class labels ``y`` of shape ``(N,)`` with values
+``0 .. num_classes - 1``. "val" is the validation part; with ``final=True`` the loaders that have an
+official test split return it in its place. :func:`describe` gives a one-line description of each
+data set and its split, which the command lines and reports print.
+
+=============  ==================================================================================
+name           loader
+=============  ==================================================================================
+synth          :func:`load_synth` - the hand-out's 2-D elliptic-boundary problem (generated)
+mnist-sample   :func:`load_mnist_sample` - 7,000 real MNIST digits shipped with the project
+mnist          :func:`load_mnist` - full MNIST (files found locally or downloaded once)
+fashion-mnist  :func:`load_fashion_mnist` - full Fashion-MNIST (local, Debian package, download)
+iris           :func:`load_iris` - Fisher's 150 irises, shipped as a CSV
+disc           :func:`load_disc` - 2-D points inside / outside a disc (generated)
+=============  ==================================================================================
+
+Where full MNIST / Fashion-MNIST files come from, in order (each file separately, raw or ``.gz``):
+
+1. the ``data_dir`` argument (the folder itself or its ``<name>/`` subfolder), or else the
+   ``MLP_LADDER_DATA`` environment variable (a root folder: files in ``$MLP_LADDER_DATA/<name>/``);
+2. the per-user cache, ``~/.cache/mlp-ladder/<name>/`` (see :func:`shared.download.cache_root`);
+3. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist/`` (``dataset-fashion-mnist``);
+4. a download from a public mirror into the cache (``download=True``): progress bar, MD5 check
+   against the published checksums, atomic write. Mirrors: the ``mirrors`` argument, else the
+   environment variables ``MLP_LADDER_MNIST_MIRROR`` / ``MLP_LADDER_FASHION_MNIST_MIRROR``
+   (base URLs separated by commas or spaces), else :data:`IDX_SETS`' defaults.
+
+Local files are not checksummed (Debian recompresses its copies, and a course may ship its own
+subset) but are read strictly by :mod:`shared.idx`; :func:`matches_official` checks a file's
+uncompressed content against the official one. Offline and without the files, the loaders raise
+:class:`DataNotFoundError` naming the missing files, every place looked in and how to get them.
+
+Randomness comes from a passed-in or created ``np.random.Generator``, never the global state.
+Leaves out: data augmentation, other data sets, and lazy/memory-mapped loading (full MNIST as
+float64 is about 440 MB; pass ``dtype=np.float32`` to halve it).
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import numpy as np
 
+from shared.download import ChecksumError, DownloadError, cache_root, content_md5
+from shared.download import download as fetch_file
+from shared.idx import IDXError, read_idx_pair
+
+__all__ = [
+    "DATASETS", "DataNotFoundError", "IDXError", "ChecksumError", "DownloadError", "IDX_SETS",
+    "load_synth", "load_mnist", "load_fashion_mnist", "load_mnist_sample", "load_iris",
+    "load_disc", "load_dataset", "as_lists", "describe", "find_idx_files", "matches_official",
+]
+
+DATASETS = ("synth", "mnist-sample", "mnist", "fashion-mnist", "iris", "disc")
+
+DATA_FILES = Path(__file__).resolve().parent / "data_files"
+SAMPLE_DIR = DATA_FILES / "mnist-sample"
+IRIS_CSV = DATA_FILES / "iris" / "iris.csv"
+
+NUM_VAL_IDX = 5_000  # full (Fashion-)MNIST: the last 5,000 training images validate
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The files of a data set are neither on disk nor downloadable; the message says which
+    files, where they were looked for and how to put them there by hand."""
+
+
+# --------------------------------------------------------------------------- synthetic 2-D data
 SYNTH_Q = np.array([[1.0, -0.05], [1.0, 0.4]])
 SYNTH_THRESHOLD = 0.6
 
@@ -20,6 +86,8 @@ def load_synth(num_train: int = 60_000, num_val: int = 10_000, seed: int = 0,
     Randomness comes from ``rng`` when given, else from ``np.random.default_rng(seed)``; the global
     numpy state is never touched. Returns ``(xtrain (num_train, 2), ytrain (num_train,)),
     (xval (num_val, 2), yval (num_val,)), 2`` with float64 features and int64 labels.
+    The validation points are fresh draws from the same distribution, so they serve as a test set
+    too (there is no separate one).
     """
     if num_train < 0 or num_val < 0:
         raise ValueError(f"num_train and num_val must be >= 0, got {num_train}, {num_val}")
@@ -35,3 +103,423 @@ def as_lists(split):
     for stage 1, which works without numpy."""
     x, y = split
     return [[float(v) for v in row] for row in x], [int(v) for v in y]
+
+
+# --------------------------------------------------------------------------- IDX data sets
+@dataclass(frozen=True)
+class IDXSet:
+    """Where an IDX data set's files come from and how to recognise the official ones.
+
+    ``files`` maps a role (``train-images``, ``train-labels``, ``test-images``, ``test-labels``)
+    to ``(file name without .gz, MD5 of the published .gz, MD5 of the uncompressed content)``.
+    """
+
+    name: str
+    title: str
+    files: dict
+    mirrors: tuple[str, ...]
+    mirror_env: str
+    system_dirs: tuple[tuple[str, str], ...] = ()  # (folder, what provides it)
+    credit: str = ""
+    classes: tuple[str, ...] = field(default_factory=tuple)
+
+
+IDX_SETS = {
+    "mnist": IDXSet(
+        name="mnist",
+        title="MNIST",
+        files={
+            "train-images": ("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                             "6bbc9ace898e44ae57da46a324031adb"),
+            "train-labels": ("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432",
+                             "a25bea736e30d166cdddb491f175f624"),
+            "test-images": ("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3",
+                            "2646ac647ad5339dbf082846283269ea"),
+            "test-labels": ("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c",
+                            "27ae3e4e09519cfbb04c329615203637"),
+        },
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ),
+        mirror_env="MLP_LADDER_MNIST_MIRROR",
+        credit="Yann LeCun, Corinna Cortes, Christopher J.C. Burges; CC BY-SA 3.0",
+        classes=tuple(str(d) for d in range(10)),
+    ),
+    "fashion-mnist": IDXSet(
+        name="fashion-mnist",
+        title="Fashion-MNIST",
+        files={
+            "train-images": ("train-images-idx3-ubyte", "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                             "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+            "train-labels": ("train-labels-idx1-ubyte", "25c81989df183df01b3e8a0aad5dffbe",
+                             "9018921c3c673c538a1fc5bad174d6f9"),
+            "test-images": ("t10k-images-idx3-ubyte", "bef4ecab320f06d8554ea6380940ec79",
+                            "8181f5470baa50b63fa0f6fddb340f0a"),
+            "test-labels": ("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310",
+                            "15d484375f8d13e6eb1aabb0c3f46965"),
+        },
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        ),
+        mirror_env="MLP_LADDER_FASHION_MNIST_MIRROR",
+        system_dirs=(("/usr/share/datasets/fashion-mnist",
+                      "Debian/Ubuntu package dataset-fashion-mnist"),),
+        credit="Han Xiao, Kashif Rasul, Roland Vollgraf (Zalando Research); MIT licence",
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"),
+    ),
+}
+
+
+def _mirrors(spec: IDXSet, mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is None:
+        env = os.environ.get(spec.mirror_env, "").strip()
+        mirrors = re.split(r"[,\s]+", env) if env else spec.mirrors
+    return [m if m.endswith("/") else m + "/" for m in mirrors if m]
+
+
+def _places(spec: IDXSet, data_dir, cache_dir) -> list[tuple[Path, str]]:
+    """The folders searched, in order, each with where it comes from."""
+    places: list[tuple[Path, str]] = []
+    if data_dir is not None:
+        d = Path(data_dir).expanduser()
+        places += [(d, "data_dir argument"), (d / spec.name, "data_dir argument")]
+    elif os.environ.get("MLP_LADDER_DATA"):
+        places.append((Path(os.environ["MLP_LADDER_DATA"]).expanduser() / spec.name,
+                       "MLP_LADDER_DATA environment variable"))
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root() / spec.name
+    places.append((cache, "per-user cache"))
+    places += [(Path(d), what) for d, what in spec.system_dirs]
+    return places
+
+
+def find_idx_files(name: str, roles: Sequence[str] = ("train-images", "train-labels",
+                                                      "test-images", "test-labels"),
+                   data_dir=None, cache_dir=None) -> dict:
+    """``{role: path or None}``: where each file of data set ``name`` is found locally (raw or
+    ``.gz``), following the lookup order in the module docstring. Nothing is downloaded."""
+    spec = IDX_SETS[name]
+    found = {}
+    for role in roles:
+        fname = spec.files[role][0]
+        found[role] = next((p for folder, _ in _places(spec, data_dir, cache_dir)
+                            for p in (folder / fname, folder / (fname + ".gz")) if p.is_file()),
+                           None)
+    return found
+
+
+def matches_official(name: str, role: str, path) -> bool:
+    """Whether ``path`` (raw or any gzip compression) holds the official uncompressed content of
+    data set ``name``'s file ``role`` (MD5 of the decompressed bytes)."""
+    return content_md5(path) == IDX_SETS[name].files[role][2]
+
+
+def _missing_message(spec: IDXSet, missing: Sequence[str], data_dir, cache_dir,
+                     mirrors: list[str], reason: str) -> str:
+    names = [spec.files[r][0] for r in missing]
+    places = _places(spec, data_dir, cache_dir)
+    cache = places[[what for _, what in places].index("per-user cache")][0]
+    lines = [f"{spec.title}: {len(names)} file(s) not found: "
+             + ", ".join(f"{n}[.gz]" for n in names),
+             "Looked in (in this order):"]
+    lines += [f"  {folder}  ({what})" for folder, what in places]
+    if data_dir is None and not os.environ.get("MLP_LADDER_DATA"):
+        lines.append("  (MLP_LADDER_DATA is not set; data_dir not given)")
+    lines.append(f"Download: {reason}")
+    base = mirrors[0] if mirrors else spec.mirrors[0]
+    lines.append("To put them there by hand, e.g.:")
+    lines.append(f"  mkdir -p {cache} && cd {cache}")
+    for r in missing:
+        fname, gz_md5, _ = spec.files[r]
+        lines.append(f"  curl -fLO {base}{fname}.gz    # MD5 {gz_md5}")
+    lines.append("or copy the files (raw or .gz) into a folder and pass data_dir=<folder>, or set "
+                 f"MLP_LADDER_DATA=<root> with the files in <root>/{spec.name}/.")
+    for folder, what in spec.system_dirs:
+        lines.append(f"On Debian/Ubuntu: sudo apt install {what.split()[-1]}  (installs {folder})"
+                     if "package" in what else f"Or install them in {folder} ({what}).")
+    return "\n".join(lines)
+
+
+def _locate(spec: IDXSet, roles: Sequence[str], data_dir, cache_dir, download_ok: bool,
+            mirrors: Sequence[str] | None) -> dict:
+    found = find_idx_files(spec.name, roles, data_dir, cache_dir)
+    missing = [r for r in roles if found[r] is None]
+    if not missing:
+        return found
+    urls = _mirrors(spec, mirrors)
+    if not download_ok:
+        raise DataNotFoundError(_missing_message(spec, missing, data_dir, cache_dir, urls,
+                                                 "not attempted (download=False)"))
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root() / spec.name
+    for i, role in enumerate(missing):
+        fname, gz_md5, raw_md5 = spec.files[role]
+        try:
+            found[role] = fetch_file([u + fname + ".gz" for u in urls], cache / (fname + ".gz"),
+                                   gz_md5, content_md5s=(raw_md5,))
+        except DownloadError as e:
+            raise DataNotFoundError(_missing_message(
+                spec, missing[i:], data_dir, cache_dir, urls, f"failed ({e})")) from e
+    return found
+
+
+def _to_features(images: np.ndarray, flatten: bool, dtype) -> np.ndarray:
+    """uint8 images (N, 28, 28) -> float (N, 784) or (N, 28, 28) in [0, 1]."""
+    x = images.reshape(len(images), -1) if flatten else images
+    x = x.astype(dtype)
+    x /= 255.0
+    return x
+
+
+def _load_idx_set(name: str, final: bool, flatten: bool, data_dir, cache_dir, download_ok: bool,
+                  mirrors, dtype):
+    spec = IDX_SETS[name]
+    roles = ["train-images", "train-labels"] + (["test-images", "test-labels"] if final else [])
+    paths = _locate(spec, roles, data_dir, cache_dir, download_ok, mirrors)
+    xi, yi = read_idx_pair(paths["train-images"], paths["train-labels"], (28, 28), 10)
+    if final:
+        ti, tl = read_idx_pair(paths["test-images"], paths["test-labels"], (28, 28), 10)
+    else:
+        if len(xi) <= NUM_VAL_IDX:
+            raise IDXError(f"{paths['train-images']}: {len(xi)} training images, need more than "
+                           f"{NUM_VAL_IDX} to hold out the last {NUM_VAL_IDX} for validation")
+        xi, ti = xi[:-NUM_VAL_IDX], xi[-NUM_VAL_IDX:]
+        yi, tl = yi[:-NUM_VAL_IDX], yi[-NUM_VAL_IDX:]
+    return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
+            (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
+
+
+def load_mnist(final: bool = False, flatten: bool = True, data_dir=None, *, download: bool = True,
+               mirrors: Sequence[str] | None = None, cache_dir=None, dtype=np.float64):
+    """Full MNIST (70,000 handwritten digits, 10 classes), pixels scaled to [0, 1].
+
+    ``final=False``: the first 55,000 official training images train, the last 5,000 validate
+    (the test set is not touched, or even needed). ``final=True``: the official 60,000 train /
+    10,000 test split. Returns ``(xtrain (N, 784), ytrain (N,)), (xval (M, 784), yval (M,)), 10``;
+    images are ``(N, 28, 28)`` with ``flatten=False``. Files are found or fetched as described in
+    the module docstring; ``cache_dir`` replaces the per-user cache folder ``<cache>/mnist``.
+    Raises :class:`DataNotFoundError` (offline, no files), :class:`ChecksumError` (a mirror served
+    a corrupt file) or :class:`IDXError` (a local file is not a valid MNIST file).
+    """
+    return _load_idx_set("mnist", final, flatten, data_dir, cache_dir, download, mirrors, dtype)
+
+
+def load_fashion_mnist(final: bool = False, flatten: bool = True, data_dir=None, *,
+                       download: bool = True, mirrors: Sequence[str] | None = None,
+                       cache_dir=None, dtype=np.float64):
+    """Full Fashion-MNIST (70,000 28x28 grey clothing images, 10 classes, 6,000 per class in
+    training), pixels scaled to [0, 1]. Same arguments, splits and errors as :func:`load_mnist`;
+    also finds Debian's ``/usr/share/datasets/fashion-mnist/`` (package dataset-fashion-mnist).
+    Class names: ``IDX_SETS["fashion-mnist"].classes``."""
+    return _load_idx_set("fashion-mnist", final, flatten, data_dir, cache_dir, download, mirrors,
+                         dtype)
+
+
+# --------------------------------------------------------------------------- shipped MNIST sample
+SAMPLE_TRAIN, SAMPLE_TEST, SAMPLE_VAL = 6_000, 1_000, 1_000
+
+
+def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
+                      rng: np.random.Generator | None = None, dtype=np.float64):
+    """A 7,000-digit sample of *real* MNIST shipped with the project (so it works offline) - NOT
+    the full MNIST: 7,000 digits drawn with a fixed seed from the official 10,000-image MNIST test
+    split (LeCun, Cortes, Burges; CC BY-SA 3.0), stored as a 6,000-digit train part and a
+    1,000-digit test part (``shared/data_files/mnist-sample``, built by
+    ``python -m shared.build_mnist_sample``).
+
+    ``final=False``: the train part split at random (``rng`` or ``default_rng(seed)``) into 5,000
+    train / 1,000 validation. ``final=True``: 6,000 train / the 1,000 test digits. Returns
+    ``(xtrain (N, 784), ytrain (N,)), (xval (M, 784), yval (M,)), 10`` (``(N, 28, 28)`` with
+    ``flatten=False``), pixels in [0, 1]. Accuracies on it are not comparable to full-MNIST ones.
+    """
+    xi, yi = read_idx_pair(SAMPLE_DIR / "train-images-idx3-ubyte.gz",
+                           SAMPLE_DIR / "train-labels-idx1-ubyte.gz")
+    ti, tl = read_idx_pair(SAMPLE_DIR / "t10k-images-idx3-ubyte.gz",
+                           SAMPLE_DIR / "t10k-labels-idx1-ubyte.gz")
+    if len(xi) != SAMPLE_TRAIN or len(ti) != SAMPLE_TEST:
+        raise IDXError(f"{SAMPLE_DIR}: expected {SAMPLE_TRAIN} train and {SAMPLE_TEST} test "
+                       f"digits, found {len(xi)} and {len(ti)} (rebuild it with "
+                       "python -m shared.build_mnist_sample)")
+    if not final:
+        rng = np.random.default_rng(seed) if rng is None else rng
+        perm = rng.permutation(SAMPLE_TRAIN)
+        tr, va = perm[: SAMPLE_TRAIN - SAMPLE_VAL], perm[SAMPLE_TRAIN - SAMPLE_VAL:]
+        xi, ti, yi, tl = xi[tr], xi[va], yi[tr], yi[va]
+    return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
+            (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
+
+
+# --------------------------------------------------------------------------- Iris
+IRIS_CLASSES = ("setosa", "versicolor", "virginica")
+IRIS_FEATURES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
+
+
+def read_iris_csv(path=IRIS_CSV) -> tuple[np.ndarray, np.ndarray]:
+    """The raw Iris table: features ``(150, 4)`` in cm and classes ``(150,)`` int64.
+
+    The file is scikit-learn's ``iris.csv`` (R.A. Fisher 1936, via the UCI Machine Learning
+    Repository, with the two UCI transcription errors corrected to Fisher's paper): a header line
+    ``150,4,setosa,versicolor,virginica`` then one ``f1,f2,f3,f4,class`` row per flower.
+    """
+    path = Path(path)
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+        rows = [line.strip().split(",") for line in f if line.strip()]
+    try:
+        n, d = int(header[0]), int(header[1])
+        x = np.array([[float(v) for v in r[:d]] for r in rows], dtype=np.float64)
+        c = np.array([int(r[d]) for r in rows], dtype=np.int64)
+    except (ValueError, IndexError) as e:
+        raise ValueError(f"{path}: not an Iris CSV ({e})") from None
+    if x.shape != (n, d) or tuple(header[2:]) != IRIS_CLASSES:
+        raise ValueError(f"{path}: header says {header}, found {x.shape} values")
+    return x, c
+
+
+def load_iris(seed: int = 0, val_fraction: float = 0.2, rng: np.random.Generator | None = None,
+              standardize: bool = True):
+    """Fisher's Iris data (150 flowers, 4 measurements, 3 classes of 50), shipped as a CSV.
+
+    Split stratified and at random (``rng`` or ``default_rng(seed)``): ``round(50 *
+    val_fraction)`` flowers of each class validate (default 10 per class: 120 train / 30 val),
+    both parts in shuffled order. Features are standardised with the *training* part's mean and
+    standard deviation (``standardize=False`` keeps centimetres). Returns ``(xtrain (120, 4),
+    ytrain (120,)), (xval (30, 4), yval (30,)), 3``. There is no separate test set.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    x, c = read_iris_csv()
+    rng = np.random.default_rng(seed) if rng is None else rng
+    tr, va = [], []
+    for k in range(len(IRIS_CLASSES)):
+        idx = rng.permutation(np.flatnonzero(c == k))
+        n_val = int(round(len(idx) * val_fraction))
+        if n_val < 1 or n_val >= len(idx):
+            raise ValueError(f"val_fraction={val_fraction} leaves {n_val} of {len(idx)} flowers "
+                             f"per class for validation; need at least 1 and fewer than all")
+        va.append(idx[:n_val])
+        tr.append(idx[n_val:])
+    tr, va = rng.permutation(np.concatenate(tr)), rng.permutation(np.concatenate(va))
+    xtr, xva = x[tr], x[va]
+    if standardize:
+        mu, sd = xtr.mean(axis=0), xtr.std(axis=0)
+        xtr, xva = (xtr - mu) / sd, (xva - mu) / sd
+    return (xtr, c[tr]), (xva, c[va]), 3
+
+
+# --------------------------------------------------------------------------- the disc test
+DISC_RADIUS = float(np.sqrt(2.0 / np.pi))  # disc area pi r^2 = 2 = half the [-1, 1]^2 square
+
+
+def load_disc(n: int = 1000, seed: int = 0, val_fraction: float = 0.2,
+              radius: float = DISC_RADIUS, rng: np.random.Generator | None = None):
+    """The "disc test": ``n`` points uniform in the square ``[-1, 1]^2``, label 1 inside the
+    disc ``x1^2 + x2^2 < radius^2`` centred at the origin, 0 outside. Not linearly separable, so
+    a network needs its hidden layer.
+
+    The default radius ``sqrt(2 / pi) ~= 0.798`` makes the disc cover half the square, so the
+    classes are balanced in expectation. The first ``n - round(n * val_fraction)`` points train,
+    the rest validate (all i.i.d.; default 800 / 200); there is no separate test set.
+    Returns ``(xtrain (n_train, 2), ytrain), (xval (n_val, 2), yval), 2``.
+    """
+    n_val = int(round(n * val_fraction))
+    if n < 2 or not 0 < n_val < n:
+        raise ValueError(f"need n >= 2 and 0 < round(n * val_fraction) < n, got n={n}, "
+                         f"val_fraction={val_fraction}")
+    if not radius > 0:
+        raise ValueError(f"radius must be > 0, got {radius}")
+    rng = np.random.default_rng(seed) if rng is None else rng
+    x = rng.uniform(-1.0, 1.0, size=(n, 2))
+    y = ((x**2).sum(axis=1) < radius**2).astype(np.int64)
+    return (x[: n - n_val], y[: n - n_val]), (x[n - n_val:], y[n - n_val:]), 2
+
+
+# --------------------------------------------------------------------------- by name
+def describe(name: str, final: bool = False) -> str:
+    """One line describing data set ``name`` and the split its loader returns (default
+    arguments), for command lines and reports."""
+    mnist_split = ("official 60,000 train / 10,000 test" if final else
+                   "first 55,000 official training images train / last 5,000 validate "
+                   "(test set untouched)")
+    no_test = "; no separate test set (final=True gives the same split)"
+    lines = {
+        "synth": "synth: generated 2-D standard-normal points, label 1 where x.Q.x > 0.6 (about 56%"
+                 " ones), 2 classes; 60,000 train / 10,000 validation, independent draws (seeded)"
+                 + no_test,
+        "mnist-sample": "mnist-sample: 7,000 real MNIST digits shipped with the project, drawn "
+                        "from the 10,000-image MNIST test split - a sample, NOT full MNIST; "
+                        + ("6,000 train / 1,000 test" if final else
+                           "5,000 train / 1,000 validation (seeded split of its 6,000 train part)"
+                           ),
+        "mnist": f"mnist: full MNIST handwritten digits, 28x28 pixels in [0, 1], 10 classes; "
+                 f"{mnist_split}",
+        "fashion-mnist": f"fashion-mnist: full Fashion-MNIST clothing images, 28x28 pixels in "
+                         f"[0, 1], 10 classes; {mnist_split}",
+        "iris": "iris: Fisher's 150 irises, 4 standardised measurements, 3 classes; stratified "
+                "seeded split 120 train / 30 validation" + no_test,
+        "disc": f"disc: generated points uniform in [-1, 1]^2, label 1 inside the disc of radius "
+                f"{DISC_RADIUS:.3f} (about 50% ones), 2 classes; 800 train / 200 validation "
+                f"(seeded)" + no_test,
+    }
+    if name not in lines:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    return lines[name]
+
+
+def load_dataset(name: str, *, seed: int = 0, final: bool = False, **kw):
+    """Load data set ``name`` (one of :data:`DATASETS`); other keywords go to its loader.
+
+    ``seed`` and ``final`` are accepted for every name so a command line can pass them always:
+    ``seed`` is ignored by mnist / fashion-mnist (fixed split), ``final`` by synth / iris / disc
+    (no separate test set); :func:`describe` says which split you get.
+    """
+    if name == "synth":
+        return load_synth(seed=seed, **kw)
+    if name == "mnist-sample":
+        return load_mnist_sample(final=final, seed=seed, **kw)
+    if name == "mnist":
+        return load_mnist(final=final, **kw)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(final=final, **kw)
+    if name == "iris":
+        return load_iris(seed=seed, **kw)
+    if name == "disc":
+        return load_disc(seed=seed, **kw)
+    raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv=None) -> int:
+    """``python -m shared.data``: list the data sets and where the full ones' files are;
+    ``--fetch mnist fashion-mnist`` downloads the missing ones into the cache."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(
+        prog="python -m shared.data",
+        description="List the data sets (and where the files of the full ones are found); "
+                    "--fetch downloads missing MNIST / Fashion-MNIST files into the per-user "
+                    "cache.")
+    ap.add_argument("--fetch", nargs="+", choices=sorted(IDX_SETS), default=[],
+                    help="download the missing files of these data sets (all four files each)")
+    ap.add_argument("--data-dir", default=None, help="also look in this folder first")
+    args = ap.parse_args(argv)
+    roles = ("train-images", "train-labels", "test-images", "test-labels")
+    for name in args.fetch:
+        try:
+            _locate(IDX_SETS[name], roles, args.data_dir, None, True, None)
+        except (DataNotFoundError, ChecksumError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    for name in DATASETS:
+        print(describe(name))
+        if name in IDX_SETS:
+            for role, p in find_idx_files(name, roles, args.data_dir).items():
+                where = p if p else f"MISSING (python -m shared.data --fetch {name})"
+                print(f"    {role:13s} {where}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from shared.records import default_file_mode
+
 
 def pyplot():
     """``matplotlib.pyplot``, switched to the Agg backend when no display is available."""
@@ -29,13 +31,22 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Save ``fig`` as PNG at ``path`` atomically and close it; returns the path."""
+    """Save ``fig`` at ``path`` atomically and close it; returns the path.
+
+    PNG, unless the name ends in another format matplotlib writes (``.pdf``, ``.svg``, ...):
+    then that format, so the content always matches the name. Any other name (no suffix, or a
+    dot inside it like ``lr0.01``) gets PNG.
+    """
     path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in fig.canvas.get_supported_filetypes():
+        fmt = "png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}.tmp")
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -67,14 +67,24 @@ def from_json_float(v: Any) -> float:
     return float(v)
 
 
+def default_file_mode() -> int:
+    """The mode ``open()`` would give a new file (``0o666`` minus the umask). ``tempfile.mkstemp``
+    creates files readable by their owner only (0o600); atomic writers chmod to this so a file
+    written via a temporary one has the usual permissions."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file and a rename; returns the path."""
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -138,10 +148,10 @@ def write_record(path: str | os.PathLike, record: dict) -> Path:
 
 def read_record(path: str | os.PathLike) -> dict:
     """Read a record; raises ValueError naming the file when it is not one."""
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         try:
             rec = json.load(f)
-        except json.JSONDecodeError as e:
+        except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError on a binary file
             raise ValueError(f"{path}: not a JSON run record ({e})") from None
     if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
         raise ValueError(f"{path}: not an mlp-ladder run record")

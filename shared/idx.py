@@ -1,0 +1,143 @@
+"""The IDX file format of MNIST and Fashion-MNIST: read it strictly, write it for tests and samples.
+
+An IDX file is a 4-byte magic number ``0x00 0x00 <type> <ndim>``, then ``ndim`` big-endian
+uint32 dimensions, then the payload: ``prod(dims)`` values of the given type, big-endian, row-major.
+MNIST images are ``(N, 28, 28)`` uint8 (type ``0x08``, magic 2051), labels ``(N,)`` uint8
+(magic 2049). Files may be gzip-compressed (recognised by their content, not their name).
+
+Every problem raises :class:`IDXError` naming the file: a wrong magic number, a truncated or
+corrupt file, a payload that does not match the header's dimensions, images and labels of
+different counts, labels out of range. Nothing here scales or splits data; that is
+:mod:`shared.data`'s job. Leaves out: memory-mapping (the files are small enough to read whole).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+# IDX type byte -> numpy dtype (big-endian as stored in the file)
+IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_TYPE_CODES = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
+
+
+class IDXError(ValueError):
+    """A file that is not a valid IDX file (or not the one expected); the message names it."""
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The content of ``path``, gunzipped when it is gzip data. Raises :class:`IDXError` on a
+    truncated or corrupt gzip stream."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] != GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise IDXError(f"{path}: corrupt or truncated gzip data ({e})") from None
+
+
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse IDX ``data`` (already decompressed) into an array of the file's shape and type
+    (native byte order). ``name`` is used in error messages."""
+    if len(data) < 4:
+        raise IDXError(f"{name}: truncated: {len(data)} bytes, too short for an IDX header")
+    zero1, zero2, type_code, ndim = data[0], data[1], data[2], data[3]
+    magic = int.from_bytes(data[:4], "big")
+    if zero1 != 0 or zero2 != 0 or type_code not in IDX_TYPES or ndim == 0:
+        raise IDXError(
+            f"{name}: wrong magic number 0x{magic:08x} ({magic}); an IDX file starts with "
+            f"0x00 0x00 <type byte in {sorted(hex(t) for t in IDX_TYPES)}> <ndim >= 1>, "
+            f"e.g. 2051 for MNIST images, 2049 for labels"
+        )
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise IDXError(f"{name}: truncated: the header needs {header_len} bytes for {ndim} "
+                       f"dimensions, the file has {len(data)}")
+    dims = struct.unpack(f">{ndim}I", data[4:header_len])
+    dtype = IDX_TYPES[type_code]
+    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    payload = len(data) - header_len
+    if payload < expected:
+        raise IDXError(f"{name}: truncated data: header dimensions {dims} need {expected} bytes of "
+                       f"payload, the file has {payload}")
+    if payload > expected:
+        raise IDXError(f"{name}: header dimensions {dims} do not match the payload: they need "
+                       f"{expected} bytes, the file has {payload} ({payload - expected} extra)")
+    arr = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_len)
+    return arr.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (raw or gzip) into a numpy array of its stored shape and type."""
+    return parse_idx(read_bytes(path), str(path))
+
+
+def read_idx_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike,
+                  image_shape: tuple[int, ...] | None = (28, 28),
+                  num_classes: int | None = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file and check they belong together.
+
+    Returns ``images`` uint8 ``(N, *image_shape)`` and ``labels`` uint8 ``(N,)``. Raises
+    :class:`IDXError` naming the file when the images are not uint8 of ``image_shape`` (``None``:
+    any), the labels are not a uint8 vector with values below ``num_classes`` (``None``: any), or
+    the two counts differ.
+    """
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.dtype != np.uint8 or images.ndim < 2:
+        raise IDXError(f"{images_path}: expected uint8 images (N, ...), found {images.dtype} "
+                       f"{images.shape}")
+    if image_shape is not None and images.shape[1:] != tuple(image_shape):
+        raise IDXError(f"{images_path}: expected images of shape {tuple(image_shape)}, found "
+                       f"{images.shape[1:]}")
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise IDXError(f"{labels_path}: expected a uint8 label vector (N,), found {labels.dtype} "
+                       f"{labels.shape} (is this an images file?)")
+    if len(images) != len(labels):
+        raise IDXError(f"{images_path} has {len(images)} images but {labels_path} has "
+                       f"{len(labels)} labels: the counts must match")
+    if num_classes is not None and len(labels) and int(labels.max()) >= num_classes:
+        raise IDXError(f"{labels_path}: label {int(labels.max())} out of range "
+                       f"0..{num_classes - 1}")
+    return images, labels
+
+
+def to_idx_bytes(arr: np.ndarray) -> bytes:
+    """The IDX encoding of ``arr`` (one of the IDX types; stored big-endian)."""
+    arr = np.asarray(arr)
+    key = (arr.dtype.kind, arr.dtype.itemsize)
+    if key not in _TYPE_CODES:
+        raise TypeError(f"IDX cannot store dtype {arr.dtype}; use one of "
+                        f"{[str(d) for d in IDX_TYPES.values()]}")
+    code = _TYPE_CODES[key]
+    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + np.ascontiguousarray(arr, dtype=IDX_TYPES[code]).tobytes()
+
+
+def write_idx(path: str | os.PathLike, arr: np.ndarray, compress: bool | None = None) -> Path:
+    """Write ``arr`` as an IDX file; gzip it (deterministically: no name, mtime 0) when
+    ``compress`` is true or, by default, when the name ends with ``.gz``. Returns the path."""
+    path = Path(path)
+    data = to_idx_bytes(arr)
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    path.write_bytes(data)
+    return path
