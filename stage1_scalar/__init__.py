@@ -1,1 +1,45 @@
-"""(in progress)"""
+"""Stage 1 of the ladder: backpropagation one scalar at a time, in pure Python (no numpy).
+
+Exports the ladder interface (``shared/README.md``): :func:`loss_and_grads`, :func:`sgd_train`,
+:func:`predict_proba`, and the building blocks of :mod:`stage1_scalar.network` (each forward next
+to its local derivative). ``python -m stage1_scalar`` prints the hand-out's worked example;
+``python -m stage1_scalar train`` trains on the synthetic data. The maths: ``README.md`` here.
+"""
+
+from .network import (
+    TINY,
+    backward,
+    cross_entropy,
+    cross_entropy_derivative,
+    forward,
+    linear,
+    linear_backward,
+    loss_and_grads,
+    predict_proba,
+    sgd_train,
+    sgd_update,
+    sigmoid,
+    sigmoid_derivative,
+    softmax,
+    softmax_cross_entropy_derivative,
+    softmax_jacobian,
+)
+
+__all__ = [
+    "TINY",
+    "backward",
+    "cross_entropy",
+    "cross_entropy_derivative",
+    "forward",
+    "linear",
+    "linear_backward",
+    "loss_and_grads",
+    "predict_proba",
+    "sgd_train",
+    "sgd_update",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "softmax_cross_entropy_derivative",
+    "softmax_jacobian",
+]

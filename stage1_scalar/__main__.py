@@ -1,0 +1,180 @@
+"""Command line of stage 1: the worked example (default) and training on the synthetic data.
+
+    python -m stage1_scalar                        # the hand-out's 2-3-2 worked example
+    python -m stage1_scalar example --weights w.json --x 0.5 -1 --c 1
+    python -m stage1_scalar train                  # per-instance SGD on load_synth, < 1 minute
+    python -m stage1_scalar train --hidden 8 4 --epochs 3 --lr 0.1 --out runs/s1-deep
+
+The bare command is fast and offline (pure Python, no numpy); ``train`` loads the data with numpy
+and draws a figure with matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DESCRIPTION = """\
+Stage 1 of mlp-ladder: a sigmoid/softmax/cross-entropy network in pure Python, one scalar at a
+time, with backpropagation written out as local derivatives and the multivariate chain rule.
+
+Without a subcommand: print the hand-out's worked example (2-3-2 network, x = [1, -1], class 0):
+every forward value (k, h, o, y, loss) and every derivative (dl/dy, the softmax Jacobian, dl/do,
+dl/dV, dl/dc, dl/dh, dl/dk, dl/dW, dl/db, dl/dx)."""
+
+EPILOG = """\
+subcommands:
+  example   the worked example, or one sample through weights of your own (--weights)
+  train     per-instance SGD on the synthetic data (see: python -m stage1_scalar train --help)
+
+The maths behind every printed number: stage1_scalar/README.md."""
+
+
+DEFAULT_OUT = "runs/stage1_scalar/<config key>"
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stage1_scalar", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="{example,train}")
+
+    ex = sub.add_parser(
+        "example", help="the worked example (the default)",
+        description="One forward and one backward pass, every value printed. Defaults to the "
+                    "hand-out's 2-3-2 network, input x = [1, -1] and target class 0.")
+    ex.add_argument("--weights", metavar="FILE",
+                    help="weight file in the shared JSON format (shared/weights.py) instead of "
+                         "the worked example's weights")
+    ex.add_argument("--x", type=float, nargs="+", metavar="X",
+                    help="the input, one number per input unit (default: 1 -1)")
+    ex.add_argument("--c", type=int, metavar="CLASS", help="the target class (default: 0)")
+    ex.add_argument("--decimals", type=int, default=4, help="digits after the point (default 4)")
+    ex.add_argument("--save-weights", metavar="FILE",
+                    help="also write the weights used to FILE (shared JSON format)")
+
+    tr = sub.add_parser(
+        "train", help="per-instance SGD on the synthetic data",
+        description="Per-instance SGD on the hand-out's synthetic 2-class data (load_synth: 2 "
+                    "features, an elliptic class boundary). The features are normalised with "
+                    "the training set's mean and standard deviation first. Prints the raw data "
+                    "range, the loss after every epoch and the validation accuracy; writes "
+                    "record.json (run record), weights.json (trained weights, shared format) and "
+                    "loss_curve.png to --out. The defaults take a few seconds on one core.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    tr.add_argument("--epochs", type=positive_int, default=5, help="passes over the data")
+    tr.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate")
+    tr.add_argument("--hidden", type=positive_int, nargs="+", default=[3], metavar="H",
+                    help="hidden layer sizes, e.g. --hidden 8 4 for a [2, 8, 4, 2] network")
+    tr.add_argument("--samples", type=positive_int, default=60_000,
+                    help="number of training samples")
+    tr.add_argument("--val-samples", type=positive_int, default=10_000,
+                    help="number of validation samples")
+    tr.add_argument("--seed", type=int, default=0,
+                    help="seed of the data, the initial weights and the shuffles")
+    tr.add_argument("--backward", choices=("jacobian", "fused"), default="jacobian",
+                    help="output gradient through the softmax Jacobian and dl/dy, or the fused "
+                         "dl/do = y - onehot(c)")
+    tr.add_argument("--init-weights", metavar="FILE",
+                    help="start from these weights (shared JSON format) instead of random ones")
+    tr.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
+                    help="output folder; <config key> is replaced by a hash of the flags")
+    tr.add_argument("--no-plot", action="store_true", help="skip the loss-curve figure")
+    tr.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                    help="tqdm progress bar (auto: only on a terminal)")
+    return parser
+
+
+def run_example(args) -> int:
+    from shared.weights import WeightFormatError, load_json, save_json, worked_example
+
+    from .example import explain
+
+    weights, x, c = worked_example()
+    if args.weights:
+        try:
+            weights = load_json(args.weights)
+        except (OSError, WeightFormatError) as e:
+            print(f"error: cannot read weights: {e}", file=sys.stderr)
+            return 2
+        if args.x is None and weights["sizes"][0] != 2:
+            print(f"error: the weights take {weights['sizes'][0]} inputs; give them with --x",
+                  file=sys.stderr)
+            return 2
+    if args.x is not None:
+        x = list(args.x)
+    if args.c is not None:
+        c = args.c
+    n_in, n_out = weights["sizes"][0], weights["sizes"][-1]
+    if len(x) != n_in:
+        print(f"error: --x has {len(x)} numbers, the network takes {n_in} inputs",
+              file=sys.stderr)
+        return 2
+    if not 0 <= c < n_out:
+        print(f"error: --c {c} is not a class of this network (0..{n_out - 1})", file=sys.stderr)
+        return 2
+    print(explain(weights, x, c, decimals=args.decimals))
+    if args.save_weights:
+        save_json(weights, args.save_weights)
+        print(f"\nwrote the weights to {args.save_weights}")
+    return 0
+
+
+def run_train(args) -> int:
+    from shared.records import config_key
+    from shared.weights import WeightFormatError, load_json
+
+    from .train import train
+
+    init = None
+    if args.init_weights:
+        try:
+            init = load_json(args.init_weights)
+        except (OSError, WeightFormatError) as e:
+            print(f"error: cannot read --init-weights: {e}", file=sys.stderr)
+            return 2
+    key = config_key({k: v for k, v in vars(args).items() if k not in ("out", "progress")})
+    out = args.out.replace("<config key>", key)
+    progress = {"auto": None, "on": True, "off": False}[args.progress]
+    try:
+        record = train(epochs=args.epochs, lr=args.lr, hidden=args.hidden, samples=args.samples,
+                       val_samples=args.val_samples, seed=args.seed, out=out,
+                       fused=args.backward == "fused", init=init, progress=progress,
+                       plot=not args.no_plot)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0 if record["status"] == "ok" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        return run_train(args)
+    if args.command is None:  # the bare command: the worked example with its defaults
+        args = build_parser().parse_args(["example"])
+    return run_example(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
