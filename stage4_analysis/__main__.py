@@ -1,0 +1,6 @@
+"""``python -m stage4_analysis``: the one-command reproduction (see :mod:`stage4_analysis.cli`)."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

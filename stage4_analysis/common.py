@@ -1,0 +1,193 @@
+"""The executors every experiment shares: one training run of stage 3 or of stage 2, as a record.
+
+What this adds over calling ``stage3_batched.run.run`` directly: a run described by a plain,
+hashable config dict (:func:`stage3_config`), data loaded once per worker process and reused by
+every run in it (:func:`load_data`), offline by default (no download unless the reproduction was
+started with ``--download``), and the result cut down to what a record keeps (per-step losses,
+per-epoch metrics, final numbers, data sizes). :func:`execute_stage2` does the same for the
+stage-2 per-sample trainer (the per-sample learning curve).
+
+Divergence: stage 3 stops a run whose loss becomes NaN/inf and reports it as diverged. A sigmoid
+network with a softmax cross-entropy rarely gets there (the hidden units saturate, the stable
+cross-entropy stays finite), so a config may also set ``diverge_above``: a run whose training
+loss averaged over an epoch exceeds it is reported as diverged too (the VU study uses 3 ln 10,
+three times the loss of guessing uniformly, a loss no learning run reaches). The record says which
+rule fired.
+
+Leaves out: anything experiment-specific (which runs, how to plot them).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+
+#: Bump when an executor's meaning changes: it is part of every config, so old records are not
+#: reused for a different computation.
+CODE_VERSION = 1
+
+#: Data-set split seed. The mnist-sample split depends on a seed; it is fixed so that every run
+#: of a study sees the same train/validation split and only the initialisation and the shuffling
+#: change with the run's seed.
+DATA_SEED = 0
+
+IDX_SETS = ("mnist", "fashion-mnist")
+
+DOWNLOAD_ENV = "MLP_LADDER_ANALYSIS_DOWNLOAD"
+
+_DATA_CACHE: dict = {}
+
+
+def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr: float,
+                  batch_size: int, epochs: int, seed: int, optimizer: str = "sgd",
+                  momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                  dropout: float = 0.0, dtype: str = "float32", init: str = "he",
+                  limit: int | None = None, lr_decay=None,
+                  diverge_above: float | None = None) -> dict:
+    """The full config of one stage-3 run (every field set explicitly, so the key changes
+    whenever anything that changes the result does)."""
+    return {
+        "executor": "stage3", "code": CODE_VERSION, "dataset": dataset, "final": bool(final),
+        "data_seed": DATA_SEED, "limit": limit, "hidden_dims": [int(h) for h in hidden_dims],
+        "activation": activation, "optimizer": optimizer, "lr": float(lr),
+        "momentum": float(momentum), "weight_decay": float(weight_decay),
+        "nesterov": bool(nesterov), "dropout": float(dropout), "batch_size": int(batch_size),
+        "epochs": int(epochs), "seed": int(seed), "dtype": dtype, "init": init,
+        "lr_decay": lr_decay, "diverge_above": diverge_above,
+    }
+
+
+def stage2_config(*, dataset: str, final: bool, sizes, lr: float, epochs: int, seed: int,
+                  accumulate: int = 1, limit: int | None = None) -> dict:
+    """The full config of one stage-2 (per-sample) run."""
+    return {"executor": "stage2", "code": CODE_VERSION, "dataset": dataset, "final": bool(final),
+            "data_seed": DATA_SEED, "limit": limit, "sizes": [int(s) for s in sizes],
+            "lr": float(lr), "epochs": int(epochs), "seed": int(seed),
+            "accumulate": int(accumulate), "dtype": "float64"}
+
+
+def allow_download() -> bool:
+    """Downloads are off unless the reproduction was started with ``--download``."""
+    return os.environ.get(DOWNLOAD_ENV) == "1"
+
+
+def data_problem(dataset: str, final: bool) -> str | None:
+    """None when ``dataset`` can be loaded here without a download, else the loader's error
+    message (which says which files are missing, where it looked and how to get them).
+    Cheap: checks the files' presence, loads nothing."""
+    if dataset not in IDX_SETS:
+        return None
+    from shared.data import DataNotFoundError, find_idx_files, load_dataset
+
+    roles = ("train-images", "train-labels") + (("test-images", "test-labels") if final else ())
+    found = find_idx_files(dataset, roles)
+    if all(found.values()) or allow_download():
+        return None
+    try:
+        load_dataset(dataset, final=final, download=False)
+    except DataNotFoundError as e:
+        return str(e)
+    return None  # pragma: no cover - the files appeared between the two checks
+
+
+def short_problem(message: str) -> str:
+    """The loader's missing-files message in one line: what is missing and where it looked (the
+    full message, with how to get the files, is kept in the lr-study note / the loader)."""
+    lines = message.splitlines()
+    places = [ln.strip() for ln in lines[1:] if ln.startswith("  ") and "(" in ln
+              and not ln.strip().startswith(("curl", "mkdir"))]
+    return lines[0] + (f" (looked in: {'; '.join(places)})" if places else "")
+
+
+def load_data(dataset: str, final: bool, dtype: str = "float64", limit: int | None = None):
+    """``((xtr, ytr), (xval, yval), num_classes)``, cached per process (a worker keeps the data
+    of the runs it already did). ``limit`` keeps the first ``limit`` training samples."""
+    import numpy as np
+
+    from shared.data import load_dataset
+
+    key = (dataset, bool(final), dtype)
+    if key not in _DATA_CACHE:
+        if len(_DATA_CACHE) >= 2:  # full Fashion-MNIST is ~190 MB in float32: keep two at most
+            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+        kw = {"dtype": np.dtype(dtype)}
+        if dataset in IDX_SETS:
+            kw["download"] = allow_download()
+        _DATA_CACHE[key] = load_dataset(dataset, seed=DATA_SEED, final=final, **kw)
+    (xtr, ytr), (xval, yval), k = _DATA_CACHE[key]
+    if limit is not None:
+        xtr, ytr = xtr[:limit], ytr[:limit]
+    return (xtr, ytr), (xval, yval), k
+
+
+def _diverged_by_loss(epochs: list[dict], threshold: float | None) -> str | None:
+    if threshold is None:
+        return None
+    for e in epochs:
+        v = e.get("train_loss")
+        if v is not None and (not math.isfinite(v) or v > threshold):
+            return (f"epoch {e.get('epoch')}: mean training loss {v:.4g} above the divergence "
+                    f"threshold {threshold:.4g}")
+    return None
+
+
+def execute_stage3(config: dict) -> dict:
+    """Train one stage-3 model described by a :func:`stage3_config` dict; returns
+    ``{"metrics", "status", "message"}`` for the runner."""
+    from dataclasses import fields
+
+    from stage3_batched.run import RunConfig, run
+
+    data = load_data(config["dataset"], config["final"], config["dtype"], config.get("limit"))
+    names = {f.name for f in fields(RunConfig)}
+    kw = {k: v for k, v in config.items() if k in names}
+    kw["hidden_dims"] = tuple(config["hidden_dims"])
+    kw["limit"] = None  # already applied to the cached data
+    if kw.get("lr_decay") is None:
+        kw.pop("lr_decay", None)
+    rc = RunConfig(**kw)
+    rc.validate()
+    out = run(rc, progress=False, data=data)
+    hist = out["history"]
+    status, message = out.get("status") or hist.get("status") or "ok", out.get("message")
+    if status == "ok":
+        why = _diverged_by_loss(hist.get("epochs", []), config.get("diverge_above"))
+        if why:
+            status, message = "diverged", why
+    (xtr, _), (xval, _), _ = data
+    metrics = {
+        "step_loss": hist.get("step_loss", []),
+        "epochs": hist.get("epochs", []),
+        "final": out.get("final", {}),
+        "n_train": int(len(xtr)), "n_val": int(len(xval)),
+        "train_wall_time": out.get("wall_time"),
+        "run_config": out.get("config"),
+    }
+    return {"metrics": metrics, "status": status, "message": message}
+
+
+def execute_stage2(config: dict) -> dict:
+    """Train the stage-2 per-sample network described by a :func:`stage2_config` dict."""
+    import numpy as np
+
+    import stage2_perinstance
+    from shared.weights import init_weights, to_arrays
+
+    (xtr, ytr), (xval, yval), k = load_data(config["dataset"], config["final"], "float64",
+                                            config.get("limit"))
+    sizes = config["sizes"]
+    if sizes[0] != xtr.shape[1] or sizes[-1] != k:
+        raise ValueError(f"sizes {sizes} do not fit the data: {xtr.shape[1]} inputs, {k} classes")
+    weights = to_arrays(init_weights(sizes, random.Random(config["seed"])))
+    t0 = time.perf_counter()
+    _, hist = stage2_perinstance.fit(
+        weights, (xtr, ytr), (xval, yval), epochs=config["epochs"], lr=config["lr"],
+        accumulate=config["accumulate"], rng=np.random.default_rng(config["seed"]),
+        progress=False)
+    wall = time.perf_counter() - t0
+    metrics = {"step_loss": hist.get("step_loss", []), "epochs": hist.get("epochs", []),
+               "n_train": int(len(xtr)), "n_val": int(len(xval)), "train_wall_time": wall}
+    return {"metrics": metrics, "status": hist.get("status") or "ok",
+            "message": hist.get("message")}

@@ -1,0 +1,173 @@
+"""Experiment 4 — the learning-rate study (VU hand-out, question 7.3).
+
+Plain SGD at the hand-out's rates 0.001, 0.003, 0.01, 0.03 plus larger ones (EXTRA_RATES, or the
+rates given with ``--lrs``), each with several seeds, 5 epochs on the final=False split; per rate
+the mean ± std (over seeds, ddof=1) of validation accuracy and loss per epoch, and the final
+validation accuracy against the rate on a log axis. A rate whose runs diverge is drawn and
+tabled as diverged; it does not stop the study. Experiment 5 (``final``) picks its rate from here.
+
+Adds over experiment 3: the rate as the variable. Leaves out: other optimisers and schedules
+(fixed rate, plain SGD, as in the hand-out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import vu
+from .aggregate import aggregate, epoch_series, group_by
+from .api import Context
+from .plots import band, diverged_note, epochs_axis, finish
+from .report import data_description, md_table, pm
+
+NAME = "lr-study"
+TITLE = "4. Learning-rate study: SGD at 0.001 - 0.03 and beyond, mean ± std over seeds"
+
+RATES = vu.HANDOUT_RATES
+#: Added to the hand-out's four: where learning gets fast enough for 5 epochs, and one rate large
+#: enough to break (shown as diverged). ``--lrs`` replaces them.
+EXTRA_RATES = (0.1, 0.3, 1.0, 3.0, 100.0)
+
+
+def rates(ctx: Context) -> list[float]:
+    extra = ctx.options.get("lrs")
+    extra = EXTRA_RATES if extra is None else tuple(extra)
+    return sorted(set(RATES) | set(float(r) for r in extra))
+
+
+def plan(ctx: Context):
+    return [vu.spec(ctx, d, lr, s) for d in vu.datasets(ctx, NAME)
+            for lr in rates(ctx) for s in vu.seeds(ctx)]
+
+
+def by_dataset_and_rate(records: list[dict]) -> dict:
+    """{dataset: {lr: [records]}} in plan order."""
+    return {d: group_by(rs, lambda r: r["config"]["lr"])
+            for d, rs in group_by(records, lambda r: r["config"]["dataset"]).items()}
+
+
+def rate_table(groups: dict) -> list[dict]:
+    """Per rate: the aggregates of the final-epoch numbers and the run counts."""
+    rows = []
+    for lr, rs in groups.items():
+        acc = aggregate(rs, lambda r: epoch_series(r, "val_acc"))
+        vloss = aggregate(rs, lambda r: epoch_series(r, "val_loss"))
+        tloss = aggregate(rs, lambda r: epoch_series(r, "train_loss"))
+        rows.append({"lr": lr, "acc": acc, "val_loss": vloss, "train_loss": tloss,
+                     "n": len(rs), "diverged": len(acc.diverged), "failed": len(acc.failed)})
+    return rows
+
+
+def best_rate(groups: dict) -> dict | None:
+    """The selection rule of experiment 5: the rate with the highest mean final validation
+    accuracy among rates whose runs all finished without diverging; ties go to the smaller rate.
+    Returns the rate_table row, or None when no rate qualifies."""
+    rows = [r for r in rate_table(groups)
+            if r["acc"].n > 0 and r["diverged"] == 0 and r["failed"] == 0]
+    if not rows:
+        return None
+    return max(rows, key=lambda r: (round(r["acc"].final_mean, 12), -r["lr"]))
+
+
+def plot(records, fig_dir, ctx):
+    from shared.plotting import new_figure, save_figure
+
+    figs = []
+    for dataset, groups in by_dataset_and_rate(records).items():
+        rows = rate_table(groups)
+        cmap = _colors(len(rows))
+        fig, axes = new_figure(ncols=3, width=5.2, height=4.0, layout="constrained")
+        ax_acc, ax_loss, ax_lr = axes[0]
+        diverged = []
+        for color, row in zip(cmap, rows):
+            lab = f"lr={row['lr']:g}"
+            if row["acc"].n == 0:
+                diverged.append(lab)
+                continue
+            band(ax_acc, epochs_axis(row["acc"].mean.size), row["acc"], lab, color)
+            band(ax_loss, epochs_axis(row["train_loss"].mean.size), row["train_loss"], lab, color)
+            if row["diverged"]:
+                diverged.append(f"{lab} ({row['diverged']}/{row['n']} seeds)")
+        diverged_note(ax_acc, diverged, "lower right")
+        finish(ax_acc, "epoch", "validation accuracy (fraction)",
+               "validation accuracy, mean ± std over seeds", legend=False)
+        ax_loss.set_yscale("log")
+        finish(ax_loss, "epoch", "training loss (nats, mean over the epoch)",
+               "training loss, mean ± std over seeds", loc="upper right")
+        ok = [r for r in rows if r["acc"].n > 0]
+        ax_lr.errorbar([r["lr"] for r in ok], [r["acc"].final_mean for r in ok],
+                       yerr=[np.nan_to_num(r["acc"].final_std) for r in ok], marker="o",
+                       capsize=3, label="final validation accuracy (mean ± std)")
+        bad = [r for r in rows if r["diverged"] or r["failed"] or r["acc"].n == 0]
+        if bad:
+            ax_lr.scatter([r["lr"] for r in bad], [0.0] * len(bad), marker="x", color="crimson",
+                          s=60, zorder=5, label="diverged (some or all seeds)")
+        ax_lr.set_xscale("log")
+        ax_lr.set_ylim(-0.03, 1.03)
+        finish(ax_lr, "learning rate (log scale)", "validation accuracy after the last epoch",
+               "final accuracy against the learning rate", loc="lower center")
+        fig.suptitle(f"Learning-rate study — {vu.HIDDEN}-unit sigmoid MLP, {dataset}", fontsize=11)
+        figs.append(save_figure(fig, fig_dir / f"lr_study_{dataset}.png"))
+    return figs
+
+
+def _colors(n):
+    from shared.plotting import pyplot
+
+    cm = pyplot().get_cmap("viridis")
+    return [cm(i / max(n - 1, 1) * 0.9) for i in range(n)]
+
+
+def summarize(records, figures, ctx):
+    out = [f"Network: {vu.network_text(ctx)}. Each rate is trained from {len(vu.seeds(ctx))} "
+           "random initialisations (seeds 0, 1, …; the seed sets the initial weights and the "
+           "shuffling); the table gives mean ± std over the seeds (sample std, ddof=1) after the "
+           "last epoch. A run counts as diverged when its loss becomes NaN/inf or an epoch's mean "
+           f"training loss exceeds {vu.DIVERGE_ABOVE:.2f} (3 ln 10); diverged runs are left out "
+           "of the means and listed."]
+    for dataset, groups in by_dataset_and_rate(records).items():
+        rows = rate_table(groups)
+        first = next((r for rs in groups.values() for r in rs if r.get("metrics")), None)
+        m = first["metrics"] if first else {}
+        out.append(f"\n### {dataset}\n\nData: "
+                   + data_description(dataset, False, m.get("n_train"), m.get("n_val"))
+                   + ". All numbers below are on the validation part.\n")
+        table = []
+        for r in rows:
+            status = "ok" if not (r["diverged"] or r["failed"]) else (
+                f"{r['diverged']} of {r['n']} diverged" if r["diverged"] else
+                f"{r['failed']} of {r['n']} failed")
+            table.append([f"{r['lr']:g}", pm(r["train_loss"].final_mean, r["train_loss"].final_std),
+                          pm(r["val_loss"].final_mean, r["val_loss"].final_std),
+                          pm(r["acc"].final_mean, r["acc"].final_std, as_pct=True),
+                          r["acc"].n, status])
+        out.append(md_table(["lr", "train loss (last epoch)", "val loss", "val accuracy",
+                             "seeds averaged", "status"], table))
+        best = best_rate(groups)
+        hand = [r for r in rows if r["lr"] in vu.HANDOUT_RATES and r["acc"].n]
+        if best:
+            out.append(f"\nBest rate by mean final validation accuracy: **lr = {best['lr']:g}** "
+                       f"({pm(best['acc'].final_mean, best['acc'].final_std, as_pct=True)}).")
+        if hand:
+            hb = max(hand, key=lambda r: r["acc"].final_mean)
+            lo = min(hand, key=lambda r: r["lr"])
+            out.append(f"Among the hand-out's four rates the best is lr = {hb['lr']:g} "
+                       f"({pm(hb['acc'].final_mean, hb['acc'].final_std, as_pct=True)}); at "
+                       f"lr = {lo['lr']:g} the network is still at "
+                       f"{pm(lo['acc'].final_mean, lo['acc'].final_std, as_pct=True)} after "
+                       f"{ctx.option('epochs', vu.EPOCHS)} epochs. With plain SGD on batches of "
+                       f"{vu.BATCH_SIZE}, these small rates take too small steps to converge in "
+                       "so few epochs: accuracy rises "
+                       "with the rate until the rate gets so large that training becomes "
+                       "unstable.")
+        div = [f"{r['lr']:g}" for r in rows if r["diverged"]]
+        if div:
+            out.append(f"Diverged: lr = {', '.join(div)} (shown as ✗ in the figure, left out "
+                       "of the means).")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    from .cli import main
+
+    raise SystemExit(main(only=[NAME]))

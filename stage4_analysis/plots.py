@@ -1,0 +1,58 @@
+"""Figure helpers shared by the experiments: mean lines with ± std bands, diverged markers.
+
+What this adds over raw matplotlib: the same look for every band plot, and a visible mark for runs
+that diverged instead of a line that silently stops. Figures are made with
+``shared.plotting.new_figure`` and written with ``shared.plotting.save_figure`` (headless, atomic).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .aggregate import Aggregate
+
+
+def band(ax, x, agg: Aggregate, label: str, color=None, alpha: float = 0.25):
+    """Draw ``agg.mean`` against ``x`` with a shaded ``mean ± std`` band (no band for one run).
+    ``x`` may be longer than the mean (it is cut). Returns the line (None if nothing to draw)."""
+    if agg.n == 0:
+        return None
+    x = np.asarray(x)[: agg.mean.size]
+    n = f" (n={agg.n})" if agg.n > 1 else " (1 run)"
+    (line,) = ax.plot(x, agg.mean, color=color, label=f"{label}{n}", lw=1.6)
+    if agg.n > 1 and np.all(np.isfinite(agg.std)):
+        ax.fill_between(x, agg.mean - agg.std, agg.mean + agg.std, color=line.get_color(),
+                        alpha=alpha, lw=0)
+    return line
+
+
+def diverged_note(ax, labels: list[str], where: str = "upper right") -> None:
+    """Write "diverged: ..." in a corner of the axes."""
+    if not labels:
+        return
+    loc = {"upper right": (0.98, 0.98, "right", "top"),
+           "lower right": (0.98, 0.02, "right", "bottom"),
+           "upper left": (0.02, 0.98, "left", "top")}[where]
+    ax.text(loc[0], loc[1], "diverged: " + ", ".join(labels), transform=ax.transAxes,
+            ha=loc[2], va=loc[3], fontsize=8, color="crimson",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "crimson", "alpha": 0.8})
+
+
+def epochs_axis(n: int) -> np.ndarray:
+    """1, 2, ..., n: epochs are counted from 1 (the value after the epoch's training)."""
+    return np.arange(1, n + 1)
+
+
+def finish(ax, xlabel: str, ylabel: str, title: str | None = None, legend: bool = True,
+           **legend_kw) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xlabel.startswith("epoch"):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(**{"fontsize": 8, **legend_kw})

@@ -1,0 +1,236 @@
+"""The speed benchmark (stage4_analysis/speed.py): a smoke test and the target logic.
+
+No timing is asserted: the smoke test runs the whole benchmark on tiny sizes and checks that it
+writes its files and fills every section; the PASS/MISS logic is tested as a pure function on
+made-up numbers (including the boundaries and missing sides).
+"""
+
+import functools
+import json
+import math
+
+import pytest
+
+from shared.records import read_record
+from stage4_analysis import speed
+from stage4_analysis import speed_report as rep
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+ALL_PASS = {"stage1/micrograd": 25.0, "stage2/torch float64": 3.0, "stage2/torch float32": 2.5,
+            "stage3/torch float32": 0.7, "stage3/torch float64": 0.9, "gemm float32": 0.6,
+            "gemm float64": 0.7, "peak MB float32": 200.0, "data MB float32": 180.0,
+            "peak MB float64": 400.0, "data MB float64": 360.0}
+
+
+def by_key(rows):
+    return {r["key"]: r for r in rows}
+
+
+# --------------------------------------------------------------------------- pure logic
+def test_judge_boundaries_and_missing():
+    assert rep.judge(20.0, ">=", 20.0) == "PASS"
+    assert rep.judge(19.99, ">=", 20.0) == "MISS"
+    assert rep.judge(0.8, "<=", 0.8) == "PASS"
+    assert rep.judge(0.81, "<=", 0.8) == "MISS"
+    assert rep.judge(None, ">=", 2.0) == "n/a"
+    assert rep.judge(float("nan"), "<=", 1.0) == "n/a"
+    with pytest.raises(ValueError, match="op must be"):
+        rep.judge(1.0, ">", 1.0)
+
+
+def test_target_rows_all_pass():
+    rows = by_key(rep.target_rows(ALL_PASS))
+    assert len(rows) == 9
+    assert {r["result"] for r in rows.values()} == {"PASS"}
+    # memory: limit = 1.5 x data + 100 MB
+    assert rows["memory float32"]["threshold"] == pytest.approx(1.5 * 180 + 100)
+    assert rows["memory float64"]["threshold"] == pytest.approx(1.5 * 360 + 100)
+    assert rows["stage1/micrograd"]["margin"] == pytest.approx(25 / 20)
+    assert rows["stage3/torch float32"]["margin"] == pytest.approx(0.8 / 0.7)
+
+
+def test_target_rows_misses_say_by_how_much():
+    m = dict(ALL_PASS, **{"stage1/micrograd": 6.0, "stage3/torch float64": 1.25,
+                          "gemm float32": 0.44, "peak MB float64": 700.0})
+    rows = by_key(rep.target_rows(m))
+    assert rows["stage1/micrograd"]["result"] == "MISS"
+    assert rows["stage1/micrograd"]["margin"] == pytest.approx(20 / 6)
+    assert rows["stage1/micrograd"]["margin_text"] == "short by 3.33x"
+    assert rows["stage3/torch float64"]["result"] == "MISS"
+    assert rows["stage3/torch float64"]["margin"] == pytest.approx(1.25)
+    assert rows["gemm float32"]["result"] == "MISS"
+    assert rows["gemm float32"]["measured"] == "44%"
+    assert rows["memory float64"]["result"] == "MISS"        # 700 > 1.5 * 360 + 100 = 640
+    assert rows["memory float32"]["result"] == "PASS"
+    assert rows["stage2/torch float64"]["result"] == "PASS"
+
+
+def test_target_rows_missing_sides_are_na_with_the_reason():
+    m = {k: v for k, v in ALL_PASS.items() if not k.startswith(("stage1", "memory", "peak",
+                                                                 "data"))}
+    m["stage2/torch float32"] = None
+    rows = by_key(rep.target_rows(m, {"stage1/micrograd": "micrograd is not installed"}))
+    assert rows["stage1/micrograd"]["result"] == "n/a"
+    assert rows["stage1/micrograd"]["note"] == "micrograd is not installed"
+    assert rows["stage2/torch float32"]["result"] == "n/a"
+    assert rows["memory float32"]["result"] == "n/a"
+    assert rows["stage2/torch float64"]["result"] == "PASS"
+
+
+def _fake_results():
+    """Results in the JSON form of a record (integer keys as strings), made up."""
+    row = lambda name, v, t: {"name": name, "samples_per_s": [v], "median": v, "min": v,
+                              "max": v, "ratio_vs_torch": v / t}
+    s2 = lambda t, read, dense, sparse: {"samples": 100, "repeats": 1, "rows": [
+        row("torch", t, t), row("stage2 readable", read, t), row("stage2 in-place", dense, t),
+        row("stage2 in-place, skip zero inputs", sparse, t)]}
+    ep = lambda s: {"median": s, "min": s, "max": s, "all": [s]}
+    s3row = lambda s, t: {"stage3": ep(s), "torch": ep(t), "ratio": s / t,
+                          "gemm_bound_s": 0.3, "gemm_fraction": 0.3 / s, "shaped_gflops": 90.0}
+    return {
+        "stage1": {"ratio": {"stage1-jacobian/micrograd": 6.0, "stage1-fused/micrograd": 7.0},
+                   "rows": {}},
+        "stage2": {"fit_variant": "stage2 in-place, skip zero inputs",
+                   "float64": s2(4000.0, 3000.0, 6000.0, 16000.0),
+                   "float32": s2(6000.0, 7000.0, 11000.0, 10000.0)},
+        "stage3": {"n": 60000, "sizes": [784, 300, 10], "repeats": 1, "torch_threads": 2,
+                   "results": {
+            "float32": {"peak_gflops": 200.0, "128": s3row(0.5, 0.5), "32": s3row(0.6, 0.8)},
+            "float64": {"peak_gflops": 100.0, "128": s3row(0.9, 1.0), "32": s3row(1.2, 1.5)}}},
+        "memory": {"float32": {"peak_mb": 230.0, "float_data_mb": 179.0, "baseline_mb": 30.0,
+                               "limit_mb": 368.5, "n": 60000}},
+        "ladder": {"stage1": {"samples_per_s": 25.0, "samples": 10, "passes": 3,
+                              "samples_timed": 30}},
+    }
+
+
+def test_measured_from_picks_the_designated_rows():
+    m, notes = rep.measured_from(_fake_results())
+    assert m["stage1/micrograd"] == 6.0                      # the default (Jacobian) backward
+    assert m["stage2/torch float64"] == pytest.approx(4.0)   # fit's variant, not the best one
+    assert m["stage2/torch float32"] == pytest.approx(10000 / 6000)
+    assert m["stage3/torch float32"] == pytest.approx(1.0)   # batch 128, not 32
+    assert m["gemm float64"] == pytest.approx(0.3 / 0.9)
+    assert m["peak MB float32"] == 230.0 and "peak MB float64" not in m
+    rows = by_key(rep.target_rows(m, notes))
+    assert [rows[k]["result"] for k in ("stage1/micrograd", "stage2/torch float64",
+                                        "stage2/torch float32", "stage3/torch float32",
+                                        "stage3/torch float64", "memory float32",
+                                        "memory float64")] == \
+        ["MISS", "PASS", "MISS", "MISS", "PASS", "PASS", "n/a"]
+
+
+def test_ladder_bars_from_results():
+    bars = rep.ladder_bars(_fake_results())
+    rates = {b["label"]: b["samples_per_s"] for b in bars}
+    assert rates["stage 1 (pure Python, per sample, extrapolated)"] == 25.0
+    assert rates["stage 2 fit path (per sample)"] == 16000.0
+    assert rates["torch, batch 1 (1 thread)"] == 4000.0
+    assert rates["stage 3, batch 128"] == pytest.approx(60000 / 0.9)   # float64
+    assert rates["torch, batch 32 (2 threads)"] == pytest.approx(60000 / 1.5)
+    assert all(math.isfinite(r) and r > 0 for r in rates.values())
+
+
+# --------------------------------------------------------------------------- smoke tests
+@pytest.fixture
+def small_gemm(monkeypatch):
+    """Shrink the stage-3 benchmark's peak-matmul probe (2048^2) and shaped-matmul probe."""
+    from stage3_batched import benchmark as s3b
+
+    monkeypatch.setattr(s3b, "peak_matmul_gflops",
+                        functools.partial(s3b.peak_matmul_gflops, n=256, repeats=1))
+    monkeypatch.setattr(s3b, "shaped_matmul_gflops",
+                        functools.partial(s3b.shaped_matmul_gflops, repeats=1, batches=3))
+
+
+def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_gemm):
+    out = tmp_path / "speed"
+    code = speed.main(["--tiny", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    printed = json.loads(captured.out)
+    rec = read_record(out / "speed.json")
+    assert printed["key"] == rec["key"] and rec["status"] == "ok"
+    res = rec["metrics"]
+    assert res["errors"] == {}
+    for part in ("stage1", "stage2", "stage3", "memory", "ladder"):
+        assert part in res, part
+    assert res["stage3"]["n"] == speed.Knobs.tiny().s3_n
+    assert set(res["memory"]) == {"float32", "float64"}
+    assert res["ladder"]["stage1"]["samples_timed"] == 1
+    targets = by_key(res["targets"])
+    assert len(targets) == 9
+    assert all(t["result"] in ("PASS", "MISS", "n/a") for t in targets.values())
+    if speed.have("micrograd"):
+        assert targets["stage1/micrograd"]["value"] > 0
+    if speed.have("torch"):
+        assert targets["stage2/torch float64"]["value"] > 0
+        assert targets["stage3/torch float32"]["value"] > 0
+    assert targets["memory float32"]["result"] != "n/a"
+    assert (out / "ladder.png").read_bytes()[:8] == PNG_MAGIC
+    md = (out / "speed.md").read_text()
+    assert "| target | required | measured | result | margin |" in md
+    assert "![the ladder" in md and "(ladder.png)" in md
+    assert "stage 1 (pure Python, per sample, extrapolated)" in md
+    assert "Targets (issue 9)" in captured.err                 # the table went to stderr
+
+
+def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
+    """When the optional packages are absent their rows say so and the rest still runs."""
+    import stage1_scalar.benchmark as s1b
+    import stage2_perinstance.benchmark as s2b
+
+    monkeypatch.setattr(s1b, "Value", None)
+    monkeypatch.setattr(s2b, "_torch_setup", lambda: None)
+    real_have = speed.have
+    monkeypatch.setattr(speed, "have",
+                        lambda m: False if m in ("torch", "micrograd") else real_have(m))
+    code = speed.main(["--tiny", "--parts", "stage1", "stage2", "ladder", "--out",
+                       str(tmp_path)])
+    text = capsys.readouterr().out
+    assert code == 0
+    res = read_record(tmp_path / "speed.json")["metrics"]
+    targets = by_key(res["targets"])
+    assert targets["stage1/micrograd"]["result"] == "n/a"
+    assert "micrograd is not installed" in targets["stage1/micrograd"]["note"]
+    assert targets["stage2/torch float64"]["result"] == "n/a"
+    assert "torch is not installed" in targets["stage2/torch float64"]["note"]
+    assert "stage3" not in res
+    assert "micrograd is not installed" in text and "torch is not installed" in text
+    # the ladder still has its stage-1 and stage-2 bars
+    labels = [b["label"] for b in rep.ladder_bars(res)]
+    assert labels[:3] == ["stage 1 (pure Python, per sample, extrapolated)",
+                          "stage 2 readable (per sample)", "stage 2 fit path (per sample)"]
+    assert (tmp_path / "ladder.png").exists()
+
+
+def test_analysis_hook_reads_the_record(tmp_path, monkeypatch):
+    """The experiment-module interface: skipped without a record, a section from one."""
+    from stage4_analysis.api import Context, SkipExperiment
+
+    monkeypatch.chdir(tmp_path)                                  # no runs/speed here
+    ctx = Context(quick=True, out=tmp_path / "analysis")
+    with pytest.raises(SkipExperiment, match="python -m stage4_analysis.speed"):
+        speed.plan(ctx)
+    results = _fake_results()
+    results.update(config={"mode": "full"}, environment={}, errors={})
+    results["targets"] = rep.target_rows(*rep.measured_from(results))
+    speed.write_outputs(results, tmp_path / "analysis" / "speed", wall_time=1.0)
+    assert speed.plan(ctx) == []
+    figs = speed.plot([], ctx.fig_dir(speed.NAME), ctx)
+    assert figs and figs[0].read_bytes()[:8] == PNG_MAGIC
+    body = speed.summarize([], figs, ctx)
+    assert "| 1. stage 1 vs micrograd: training steps/s, 2-3-2 | 20.00x | 6.00x | MISS" in body
+    assert ctx.rel(figs[0]) in body
+
+
+def test_bad_arguments_are_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        speed.main(["--threads", "0"])
+    assert e.value.code == 2
+    assert "--threads must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        speed.main(["--parts", "stage9"])
+    with pytest.raises(ValueError, match="unknown parts"):
+        speed.measure(speed.Knobs.tiny(), parts=("stage9",))

@@ -1,0 +1,404 @@
+"""Stage 3 models and optimizers: the whole MLP against finite differences and PyTorch, named
+partial forward passes, save/load, the ladder interface, and optimizer steps against values
+computed by hand."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import stage3_batched as s3
+from shared.weights import init_weights, worked_example
+from stage3_batched import (
+    MLP,
+    SGD,
+    Adam,
+    LeakyReLU,
+    Linear,
+    Sequential,
+    Sigmoid,
+    SoftmaxCrossEntropy,
+    SquaredError,
+    StepDecay,
+)
+from stage3_batched.optim import make_optimizer
+
+TOL = 1e-7
+
+
+def rel_error(a, b) -> float:
+    """||a - b|| / (||a|| + ||b||): scale-free, 0 for identical arrays."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+def numeric_grad(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar f() w.r.t. every entry of x (perturbed in place)."""
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        fp = f()
+        x[i] = old - h
+        fm = f()
+        x[i] = old
+        g[i] = (fp - fm) / (2 * h)
+    return g
+
+
+def nonzero_biases(model, rng):
+    for layer in model.layers:
+        if "b" in layer.params:
+            layer.params["b"][...] = rng.standard_normal(layer.params["b"].shape) * 0.5
+    return model
+
+
+# --------------------------------------------------------------------------- whole network
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu"])
+def test_mlp_end_to_end_gradients(activation):
+    rng = np.random.default_rng(10)
+    model = nonzero_biases(MLP(5, [6, 4], 3, activation, init="xavier", rng=rng), rng)
+    X, c = rng.standard_normal((7, 5)), rng.integers(0, 3, 7)
+    loss = SoftmaxCrossEntropy()
+    loss.forward(model.forward(X), c)
+    dX = model.backward(loss.backward())
+    f = lambda: loss.forward(model.forward(X), c)
+    if activation in ("relu", "leaky_relu"):           # stay away from the kink
+        Z = [lay.X @ lay.params["W"] + lay.params["b"]             # pre-activations
+             for lay in model.layers if isinstance(lay, Linear)]
+        assert min(np.abs(z).min() for z in Z[:-1]) > 1e-4, "seed too close to the kink"
+    assert rel_error(dX, numeric_grad(f, X)) < TOL
+    grads = {k: g.copy() for k, g in model.gradients().items()}
+    for k, p in model.parameters().items():
+        assert rel_error(grads[k], numeric_grad(f, p)) < TOL, k
+
+
+def test_mlp_with_softmax_layer_and_cross_entropy_matches_fused_loss():
+    rng = np.random.default_rng(11)
+    a = MLP(4, [5], 3, "tanh", output_activation="softmax", rng=np.random.default_rng(1))
+    b = MLP(4, [5], 3, "tanh", rng=np.random.default_rng(1))
+    X, c = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    la, lb = s3.CrossEntropy(), SoftmaxCrossEntropy()
+    assert la.forward(a.forward(X), c) == pytest.approx(lb.forward(b.forward(X), c), rel=1e-12)
+    a.backward(la.backward())
+    b.backward(lb.backward())
+    for k, g in b.gradients().items():
+        np.testing.assert_allclose(a.gradients()[k], g, rtol=1e-9, atol=1e-14)
+
+
+def test_torch_oracle_loss_and_gradients():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    model = nonzero_biases(MLP(6, [5, 4], 3, "sigmoid", init="xavier", rng=rng), rng)
+    X, c = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+    loss_fn = SoftmaxCrossEntropy()
+    loss = loss_fn.forward(model.forward(X), c)
+    dX = model.backward(loss_fn.backward())
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in model.parameters().items()}
+    tX = torch.tensor(X, requires_grad=True)
+    h = torch.sigmoid(tX @ p["linear1.W"] + p["linear1.b"])
+    h = torch.sigmoid(h @ p["linear2.W"] + p["linear2.b"])
+    o = h @ p["linear3.W"] + p["linear3.b"]
+    tl = torch.nn.functional.cross_entropy(o, torch.tensor(c))
+    tl.backward()
+    assert loss == pytest.approx(tl.item(), rel=1e-12)
+    np.testing.assert_allclose(dX, tX.grad.numpy(), rtol=1e-10, atol=1e-15)
+    for k, g in model.gradients().items():
+        np.testing.assert_allclose(g, p[k].grad.numpy(), rtol=1e-10, atol=1e-15, err_msg=k)
+
+
+# --------------------------------------------------------------------------- named partial pass
+def ursinus_network(rng):
+    """The hand-out's 10-20-5-8-7-1 test network with two named layers."""
+    net = Sequential()
+    net.add(Linear(10, 20, rng=rng)).add(LeakyReLU())
+    net.add(Linear(20, 5, rng=rng), name="special_start").add(LeakyReLU())
+    net.add(Linear(5, 8, rng=rng)).add(LeakyReLU())
+    net.add(Linear(8, 7, rng=rng)).add(LeakyReLU(), name="special_end")
+    net.add(Linear(7, 1, rng=rng)).add(Sigmoid())
+    return net
+
+
+def test_named_partial_forward_on_the_10_20_5_8_7_1_network():
+    rng = np.random.default_rng(13)
+    net = ursinus_network(rng)
+    X = rng.standard_normal((4, 10))
+    assert net.forward(X).shape == (4, 1)
+    H20 = net.forward(X, end="leakyrelu1")             # the input of the 20-unit layer's output
+    out7 = net.forward(H20, start="special_start", end="special_end")
+    assert out7.shape == (4, 7)
+    # the two halves compose to the full pass
+    np.testing.assert_allclose(net.forward(out7, start="linear5"), net.forward(X), rtol=1e-14)
+    assert net.names[:4] == ["linear1", "leakyrelu1", "special_start", "leakyrelu2"]
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        net.forward(X, start="nope")
+    with pytest.raises(ValueError, match="comes after"):
+        net.forward(H20, start="special_end", end="special_start")
+    with pytest.raises(ValueError, match="already exists"):
+        net.add(Sigmoid(), name="special_end")
+
+
+def test_partial_backward_covers_the_same_layers():
+    rng = np.random.default_rng(14)
+    net = ursinus_network(rng)
+    H = rng.standard_normal((3, 20))
+    G = rng.standard_normal((3, 7))
+    net.forward(H, start="special_start", end="special_end")
+    dH = net.backward(G)
+    f = lambda: float(np.sum(G * net.forward(H, start="special_start", end="special_end")))
+    assert dH.shape == (3, 20)
+    assert rel_error(dH, numeric_grad(f, H)) < TOL
+
+
+def test_input_grad_false_skips_the_first_layers_input_gradient():
+    rng = np.random.default_rng(15)
+    model = MLP(4, [3], 2, "tanh", rng=rng)
+    X = rng.standard_normal((5, 4))
+    loss = SoftmaxCrossEntropy()
+    loss.forward(model.forward(X), np.array([0, 1, 0, 1, 1]))
+    assert model.backward(loss.backward(), input_grad=False) is None
+    g1 = {k: v.copy() for k, v in model.gradients().items()}
+    model.backward(loss.backward())
+    for k, v in model.gradients().items():
+        np.testing.assert_array_equal(v, g1[k])
+
+
+# --------------------------------------------------------------------------- save / load
+def test_save_load_round_trip_and_shape_mismatch(tmp_path):
+    rng = np.random.default_rng(16)
+    a = nonzero_biases(MLP(6, [5], 3, rng=rng), rng)
+    path = a.save(tmp_path / "m.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]       # no temporary left over
+    b = MLP(6, [5], 3, rng=np.random.default_rng(99)).load(path)
+    X = rng.standard_normal((4, 6))
+    np.testing.assert_array_equal(a.forward(X), b.forward(X))
+    with pytest.raises(ValueError, match=r"linear1\.W: file \(6, 5\), model \(6, 7\)"):
+        MLP(6, [7], 3).load(path)
+    with pytest.raises(ValueError, match=r"linear3\.W: missing from the file"):
+        MLP(6, [5, 4], 3).load(path)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a stage-3 model file"):
+        b.load(tmp_path / "junk.npz")
+
+
+def test_parameters_are_named_and_live():
+    model = MLP(3, [4], 2)
+    params = model.parameters()
+    assert list(params) == ["linear1.W", "linear1.b", "linear2.W", "linear2.b"]
+    assert params["linear1.W"].shape == (3, 4) and params["linear2.b"].shape == (2,)
+    assert params["linear1.W"] is model["linear1"].params["W"]
+    assert list(model.gradients()) == list(params)
+    model.gradients()["linear1.W"][...] = 1.0
+    model.zero_grad()
+    assert not model.gradients()["linear1.W"].any()
+
+
+def test_predict_and_mlp_bad_arguments():
+    model = MLP(2, [], 3, rng=np.random.default_rng(0))      # softmax regression
+    assert model.names == ["linear1"]
+    assert model.predict(np.eye(2)).dtype == np.int64
+    binary = MLP(2, [3], 1, output_activation="sigmoid")
+    assert set(binary.predict(np.random.default_rng(0).standard_normal((20, 2)))) <= {0, 1}
+    with pytest.raises(ValueError, match="relu, sigmoid, tanh, leaky_relu"):
+        MLP(2, [3], 2, activation="gelu")
+    with pytest.raises(ValueError, match="dropout"):
+        MLP(2, [3], 2, dropout=1.5)
+
+
+def test_model_rejects_nan_inputs_and_wrong_width():
+    model = MLP(3, [4], 2)
+    X = np.zeros((5, 3))
+    X[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf .*row 2"):
+        model.forward(X)
+    with pytest.raises(ValueError, match="expects inputs of width 3, got width 4"):
+        model.forward(np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        model.forward(np.zeros(3))
+
+
+# --------------------------------------------------------------------------- ladder interface
+def test_ladder_worked_example():
+    weights, x, c = worked_example()
+    loss, grads, dX = s3.loss_and_grads(weights, [x], [c])
+    assert loss == pytest.approx(np.log(2.0), rel=1e-14)   # the symmetric example: y = [.5, .5]
+    assert grads["sizes"] == [2, 3, 2] and dX.shape == (1, 2)
+    np.testing.assert_allclose(grads["layers"][1]["b"], [-0.5, 0.5], rtol=1e-14)
+    np.testing.assert_allclose(s3.predict_proba(weights, [x]), [[0.5, 0.5]], rtol=1e-14)
+
+
+def test_ladder_gradients_against_finite_differences_and_sgd_semantics():
+    rng = np.random.default_rng(17)
+    weights = init_weights([4, 5, 3], random.Random(0))
+    X, c = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    loss, grads, dX = s3.loss_and_grads(weights, X, c)
+    W = np.array(weights["layers"][0]["W"])
+
+    def f():
+        w = {"sizes": weights["sizes"],
+             "layers": [{"W": W, "b": weights["layers"][0]["b"]}, weights["layers"][1]]}
+        return s3.loss_and_grads(w, X, c)[0]
+    assert rel_error(grads["layers"][0]["W"], numeric_grad(f, W)) < TOL
+    assert rel_error(dX, numeric_grad(lambda: s3.loss_and_grads(weights, X, c)[0], X)) < TOL
+    # sgd_train: one update per consecutive group of batch_size samples, last group smaller
+    before = [[list(row) for row in lay["W"]] for lay in weights["layers"]]
+    new = s3.sgd_train(weights, X, c, lr=0.3, batch_size=4)
+    expected = {"sizes": weights["sizes"],
+                "layers": [{"W": np.array(lay["W"]), "b": np.array(lay["b"])}
+                           for lay in weights["layers"]]}
+    for s in (0, 4):
+        _, g, _ = s3.loss_and_grads(expected, X[s:s + 4], c[s:s + 4])
+        for lay, gl in zip(expected["layers"], g["layers"]):
+            lay["W"] = lay["W"] - 0.3 * gl["W"]
+            lay["b"] = lay["b"] - 0.3 * gl["b"]
+    for lay, el in zip(new["layers"], expected["layers"]):
+        np.testing.assert_allclose(lay["W"], el["W"], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(lay["b"], el["b"], rtol=1e-13, atol=1e-15)
+    assert [[list(row) for row in lay["W"]] for lay in weights["layers"]] == before
+    np.testing.assert_allclose(s3.predict_proba(new, X).sum(axis=1), 1.0, rtol=1e-14)
+
+
+def test_from_weights_to_weights_round_trip():
+    weights = init_weights([3, 4, 2], random.Random(1))
+    model = MLP.from_weights(weights)
+    assert model.names == ["linear1", "sigmoid1", "linear2"]
+    back = model.to_weights()
+    np.testing.assert_array_equal(back["layers"][0]["W"], np.array(weights["layers"][0]["W"]))
+    with pytest.raises(ValueError, match="sigmoid hidden"):
+        MLP(3, [4], 2, "relu").to_weights()
+
+
+# --------------------------------------------------------------------------- optimizers
+def params1(w, g, name="lin.W"):
+    return {name: np.array(w, dtype=float)}, {name: np.array(g, dtype=float)}
+
+
+def test_sgd_plain_and_momentum_by_hand():
+    p, g = params1([1.0, 2.0], [0.5, -1.0])
+    opt = SGD(p, g, lr=0.1, momentum=0.9)
+    opt.step()                      # v = g = [.5, -1]; w = [1 - .05, 2 + .1]
+    np.testing.assert_allclose(p["lin.W"], [0.95, 2.1], rtol=1e-15)
+    g["lin.W"][...] = [1.0, 0.0]
+    opt.step()                      # v = .9 [.5, -1] + [1, 0] = [1.45, -.9]; w -= .1 v
+    np.testing.assert_allclose(p["lin.W"], [0.95 - 0.145, 2.1 + 0.09], rtol=1e-15)
+    np.testing.assert_allclose(opt.v["lin.W"], [1.45, -0.9], rtol=1e-15)
+    np.testing.assert_array_equal(g["lin.W"], [1.0, 0.0])   # the gradient is not modified
+
+
+def test_sgd_nesterov_by_hand():
+    p, g = params1([1.0], [2.0])
+    opt = SGD(p, g, lr=0.1, momentum=0.5, nesterov=True)
+    opt.step()                      # v = 2; w = 1 - .1 (2 + .5 * 2) = 0.7
+    np.testing.assert_allclose(p["lin.W"], [0.7], rtol=1e-15)
+    opt.step()                      # v = .5 * 2 + 2 = 3; w = .7 - .1 (2 + 1.5) = 0.35
+    np.testing.assert_allclose(p["lin.W"], [0.35], rtol=1e-14)
+
+
+def test_sgd_weight_decay_excludes_biases_by_default():
+    p = {"l.W": np.array([2.0]), "l.b": np.array([2.0])}
+    g = {"l.W": np.array([1.0]), "l.b": np.array([1.0])}
+    SGD(p, g, lr=0.1, weight_decay=0.5).step()
+    # W: d = 1 + .5 * 2 = 2 -> 2 - .2 = 1.8;  b: d = 1 -> 1.9 (not decayed)
+    np.testing.assert_allclose([p["l.W"][0], p["l.b"][0]], [1.8, 1.9], rtol=1e-15)
+    p = {"l.W": np.array([2.0]), "l.b": np.array([2.0])}
+    SGD(p, g, lr=0.1, weight_decay=0.5, decay_bias=True).step()
+    np.testing.assert_allclose([p["l.W"][0], p["l.b"][0]], [1.8, 1.8], rtol=1e-15)
+    p = {"l.W": np.array([2.0])}
+    opt = SGD(p, {"l.W": np.array([1.0])}, lr=0.1, momentum=0.9, weight_decay=0.5)
+    opt.step()
+    opt.step()                      # v1 = 2, w1 = 1.8; d2 = 1 + .9 = 1.9, v2 = 1.8 + 1.9 = 3.7
+    np.testing.assert_allclose(p["l.W"], [1.8 - 0.37], rtol=1e-14)
+
+
+def test_adam_first_two_steps_by_hand():
+    p, g = params1([1.0], [0.2])
+    opt = Adam(p, g, lr=0.1)        # betas .9, .999, eps 1e-8
+    opt.step()
+    # m = .02, v = 4e-5; m^ = .2, v^ = .04; w = 1 - .1 * .2 / (.2 + 1e-8)
+    np.testing.assert_allclose(p["lin.W"], [1 - 0.1 * 0.2 / (0.2 + 1e-8)], rtol=1e-15)
+    np.testing.assert_allclose(p["lin.W"], [0.900000005], rtol=1e-9)
+    g["lin.W"][...] = -0.4
+    opt.step()
+    # m = .018 - .04 = -.022; v = .999 * 4e-5 + .001 * .16 = 1.9996e-4
+    # m^ = -.022 / .19; v^ = 1.9996e-4 / .001999
+    m_hat, v_hat = -0.022 / 0.19, 1.9996e-4 / 0.001999
+    expected = 1 - 0.1 * 0.2 / (0.2 + 1e-8) - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)
+    np.testing.assert_allclose(p["lin.W"], [expected], rtol=1e-12)
+    np.testing.assert_allclose(p["lin.W"], [0.936610], rtol=1e-6)
+
+
+def test_step_decay_halves_every_epoch():
+    p, g = params1([1.0], [1.0])
+    opt = SGD(p, g, lr=1e-4)
+    sched = StepDecay(opt, gamma=0.5, every=1)
+    assert [sched.step() for _ in range(3)] == pytest.approx([5e-5, 2.5e-5, 1.25e-5])
+    opt2 = SGD(*params1([1.0], [1.0]), lr=1.0)
+    sched2 = StepDecay(opt2, gamma=0.1, every=2)
+    assert [sched2.step() for _ in range(4)] == pytest.approx([1.0, 0.1, 0.1, 0.01])
+
+
+def test_float32_optimizer_state_stays_float32():
+    model = MLP(3, [4], 2, dtype=np.float32)
+    for opt in (SGD(model.parameters(), model.gradients(), lr=0.1, momentum=0.9,
+                    weight_decay=1e-3, nesterov=True),
+                Adam(model.parameters(), model.gradients(), weight_decay=1e-3)):
+        loss = SoftmaxCrossEntropy()
+        loss.forward(model.forward(np.ones((2, 3), np.float32)), np.array([0, 1]))
+        model.backward(loss.backward())
+        opt.step()
+        assert all(p.dtype == np.float32 for p in model.parameters().values())
+        assert all(b.dtype == np.float32 for b in opt.buf.values())
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"lr": 0.0}, "learning rate must be a finite number > 0, got 0.0"),
+    ({"lr": -0.1}, "learning rate must be a finite number > 0"),
+    ({"lr": 0.1, "momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+    ({"lr": 0.1, "momentum": -0.5}, r"momentum must be in \[0, 1\)"),
+    ({"lr": 0.1, "nesterov": True}, "nesterov"),
+    ({"lr": 0.1, "weight_decay": -1.0}, "weight_decay"),
+])
+def test_bad_optimizer_arguments(kw, match):
+    p, g = params1([1.0], [1.0])
+    with pytest.raises(ValueError, match=match):
+        SGD(p, g, **kw)
+
+
+def test_bad_optimizer_name_and_adam_lr():
+    p, g = params1([1.0], [1.0])
+    with pytest.raises(ValueError, match="sgd, adam"):
+        make_optimizer("rmsprop", p, g, lr=0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        Adam(p, g, lr=0.0)
+    opt = SGD(p, g, lr=0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        opt.lr = float("nan")
+
+
+def test_squared_error_trains_a_tiny_autoencoder():
+    rng = np.random.default_rng(18)
+    X = rng.uniform(0, 1, (64, 4))
+    model = MLP(4, [8], 4, "leaky_relu", output_activation="sigmoid", init="xavier", rng=rng)
+    loss = SquaredError()
+    opt = SGD(model.parameters(), model.gradients(), lr=0.5, momentum=0.9)
+    first = loss.forward(model.forward(X), X)
+    for _ in range(300):
+        loss.forward(model.forward(X), X)
+        model.backward(loss.backward())
+        opt.step()
+    assert loss.forward(model.forward(X), X) < 0.2 * first
+
+
+def test_check_finite_finds_the_row_and_tolerates_huge_finite_values():
+    from stage3_batched.model import check_finite
+
+    big = np.full((20, 3), 3e38, dtype=np.float32)        # the sum overflows; values are fine
+    check_finite(big, chunk_rows=7)
+    big[15, 2] = np.inf
+    with pytest.raises(ValueError, match="row 15"):
+        check_finite(big, chunk_rows=7)
+    with pytest.raises(ValueError, match="row 0"):
+        check_finite(np.array([[np.nan, 1.0]]))
