@@ -47,8 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .api import Context, SkipExperiment
-from .common import data_problem
-from .disc import pack_array, unpack_array
+from .common import data_problem, pack_array, unpack_array
 from .plots import finish
 from .report import data_description, md_table, num, pct
 
@@ -83,11 +82,6 @@ KNN_K = 5
 KNN_REFERENCE = 10_000         # training codes used as the k-NN reference (the first ones)
 PCA_COMPONENTS_KEPT = 10       # explained-variance ratios stored
 PCA_BOX = (1.0, 99.0)          # PCA grid spans these percentiles of the training codes
-#: Set by plan(): the folder the autoencoder's weights are saved in (= its record's folder).
-#: The runner passes an executor only the config, and the config must not depend on where the
-#: output goes (it is the record's key), so the folder travels in the environment, which the
-#: runner's worker processes inherit.
-MODEL_DIR_ENV = "MLP_LADDER_ANALYSIS_AUTOENCODER_DIR"
 
 
 def settings(ctx: Context) -> dict:
@@ -105,7 +99,6 @@ def plan(ctx: Context):
     if problem:
         raise SkipExperiment(f"{s['dataset']} is not available here (nothing was substituted): "
                              f"{problem}")
-    os.environ[MODEL_DIR_ENV] = str((ctx.runs_root / STORE).resolve())
     data = {"dataset": s["dataset"], "final": FINAL, "limit": s["limit"], "dtype": DTYPE,
             "examples_per_class": EXAMPLES_PER_CLASS, "grid": GRID, "knn_k": KNN_K,
             "knn_reference": KNN_REFERENCE, "code": CODE}
@@ -275,9 +268,9 @@ def execute_pca(config: dict) -> dict:
     return {"metrics": metrics}
 
 
-def execute(config: dict) -> dict:
+def execute(config: dict, artifact_dir=None) -> dict:
     """Train the autoencoder; return losses, codes, reconstructions, the decoded grid and the
-    traversal; save the weights next to the record when the folder is known (MODEL_DIR_ENV)."""
+    traversal; save the weights next to the record (``artifact_dir``, passed by the runner)."""
     from shared.records import config_key, default_file_mode
     from stage3_batched import SGD, Adam, SquaredError, StepDecay, fit
 
@@ -324,7 +317,7 @@ def execute(config: dict) -> dict:
     if hist.epochs:
         last = hist.epochs[-1]
         metrics["test_loss"], metrics["knn_acc"] = last["val_loss"], last["knn_acc"]
-    folder = os.environ.get(MODEL_DIR_ENV)
+    folder = artifact_dir
     if folder and hist.status == "ok" and config.get("variant") == "main":
         path = model.save(Path(folder) / f"{config_key(config)}.npz")
         os.chmod(path, default_file_mode())

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from .api import Context
+from .common import pack_array, unpack_array
 from .plots import finish
 from .report import data_description, md_table, pct
 
@@ -95,26 +96,6 @@ def build_model(config: dict, rng: np.random.Generator):
     return Sequential([lin(2, h, "layer1_linear"), LeakyReLU(s, name="layer1"),
                        lin(h, k, "layer2_linear"), LeakyReLU(s, name="layer2"),
                        lin(k, 1, "output_linear"), Sigmoid(name="output")])
-
-
-def pack_array(a, dtype: str = "<f4") -> dict:
-    """A numpy array as one compact JSON value: ``{"dtype", "shape", "base64"}`` (the raw
-    little-endian bytes, base64-encoded). Records are indented JSON with one number per line;
-    a (1000, 2) array as lists would take ~40 kB, packed as float32 it takes ~11 kB. (Also used
-    by the autoencoder and Iris experiments.)"""
-    import base64
-
-    a = np.ascontiguousarray(np.asarray(a).astype(dtype))
-    return {"dtype": a.dtype.str, "shape": list(a.shape),
-            "base64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def unpack_array(d: dict) -> np.ndarray:
-    """Inverse of :func:`pack_array`."""
-    import base64
-
-    raw = base64.b64decode(d["base64"])
-    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()
 
 
 def execute(config: dict) -> dict:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .aggregate import aggregate, group_by, smooth
 from .api import Context
-from .disc import pack_array, unpack_array
+from .common import pack_array, unpack_array
 from .plots import band, finish
 from .report import data_description, md_table, pm
 

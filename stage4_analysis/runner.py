@@ -31,6 +31,7 @@ This module imports no numpy, so importing it in a fresh worker costs nothing.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import signal
 import time
@@ -58,7 +59,9 @@ THREAD_ENV_VARS = (
 class RunSpec:
     """One run to execute.
 
-    execute: ``"package.module:function"``; the function takes the config dict and returns
+    execute: ``"package.module:function"``; the function takes the config dict (and, if it has
+        a parameter named ``artifact_dir``, the folder where it may save files of its own next
+        to the record, e.g. ``artifact_dir / f"{config_key(config)}.npz"``) and returns
         ``{"metrics": dict, "status": "ok" | "diverged", "message": str | None}`` ("status" and
         "message" optional). It must be a module-level function (workers import it by name).
     config: everything that defines the run (data set, split, seed, hyper-parameters, and a code
@@ -96,7 +99,13 @@ def execute_and_store(root: str, spec: RunSpec) -> dict:
     t0 = time.perf_counter()
     tb = None
     try:
-        out = resolve(spec.execute)(dict(spec.config))
+        fn = resolve(spec.execute)
+        kwargs = {}
+        if "artifact_dir" in inspect.signature(fn).parameters:
+            # where the executor may save files that belong to this run (model weights), named
+            # by the record's key: the record's own folder
+            kwargs["artifact_dir"] = Path(root) / spec.store
+        out = fn(dict(spec.config), **kwargs)
         if not isinstance(out, dict) or "metrics" not in out:
             raise TypeError(f"{spec.execute} must return a dict with 'metrics', got {type(out)}")
         status = out.get("status") or "ok"

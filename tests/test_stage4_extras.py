@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from shared.records import read_record
-from stage4_analysis import autoencoder, digits, disc, iris, jacobian
+from stage4_analysis import autoencoder, common, digits, disc, iris, jacobian
 from stage4_analysis.api import Context, SkipExperiment
 from stage4_analysis.cli import reproduce
 
@@ -24,7 +24,6 @@ def run(tmp_path_factory):
     """One tiny quick-mode reproduction of the five experiments (shared by the tests below)."""
     out = tmp_path_factory.mktemp("extras")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(autoencoder.MODEL_DIR_ENV, "")    # plan() sets it; restored afterwards
         mp.setattr(disc, "SEEDS", (0,))
         mp.setattr(iris, "LRS", (0.03, 0.3))
         mp.setattr(iris, "HIDDEN", (2, 8))
@@ -84,16 +83,16 @@ def test_disc_hidden_representation_and_output_line(run):
     m, cfg = rec["metrics"], rec["config"]
     assert [s["epoch"] for s in m["snapshots"]] == cfg["snapshots"] == [0, 1, 2]
     for s in m["snapshots"]:
-        assert disc.unpack_array(s["h"]).shape == (1000, 2)
-    assert disc.unpack_array(m["x"]).shape == (1000, 2)
-    y = disc.unpack_array(m["y"])
+        assert common.unpack_array(s["h"]).shape == (1000, 2)
+    assert common.unpack_array(m["x"]).shape == (1000, 2)
+    y = common.unpack_array(m["y"])
     assert y.shape == (1000,) and set(np.unique(y)) == {0, 1}
     # The output unit is a logistic regression on layer2's output: its line must classify the
     # stored representation exactly as the network did (accuracy measured by evaluate()).
     f = m["final"]
     acc_all = (f["train_acc"] * m["n_train"] + f["val_acc"] * m["n_val"]) / 1000
     assert disc.separated(m["snapshots"][-1], y) == pytest.approx(acc_all, abs=1e-12)
-    assert disc.unpack_array(m["grid_p"]).shape == (cfg["grid"], cfg["grid"])
+    assert common.unpack_array(m["grid_p"]).shape == (cfg["grid"], cfg["grid"])
     assert len(m["epochs"]) == EPOCHS
 
 
@@ -107,7 +106,7 @@ def test_disc_model_names_layer2():
 
 def test_pack_roundtrip():
     a = np.random.default_rng(0).normal(size=(3, 4))
-    b = disc.unpack_array(disc.pack_array(a, "<f8"))
+    b = common.unpack_array(common.pack_array(a, "<f8"))
     assert b.dtype == np.float64 and b.shape == (3, 4)
     assert_allclose(b, a, rtol=0, atol=0)
 
@@ -163,7 +162,7 @@ def test_saved_autoencoder_reproduces_the_recorded_grid(run):
     assert decoded.shape == (g * g, 784)
     # the record stores the images as 8-bit values: within half a grey level (+ float32 noise)
     assert_allclose(autoencoder.images(m["grid"]), decoded, rtol=0, atol=0.5 / 255 + 1e-4)
-    codes = autoencoder.unpack_array(m["codes"])
+    codes = common.unpack_array(m["codes"])
     assert codes.shape == (m["n_test"], 2) and np.all((codes >= 0) & (codes <= 1))
 
 
@@ -223,7 +222,7 @@ def test_iris_table_has_every_combination(run):
     best = iris.best(rows)
     assert best is not None and "Best combination" in section
     assert best["test_error"].final_mean == min(r["test_error"].final_mean for r in rows)
-    assert iris.unpack_array(recs[0]["metrics"]["step_loss"]).shape == (EPOCHS * 12,)
+    assert common.unpack_array(recs[0]["metrics"]["step_loss"]).shape == (EPOCHS * 12,)
 
 
 # --- the softmax Jacobian -------------------------------------------------------
