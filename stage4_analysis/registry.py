@@ -29,6 +29,9 @@ MODULES = [
     "autoencoder",
     "iris",
     "jacobian",
+    # issue 9: the speed ladder (measured by `python -m stage4_analysis.speed`; the report shows
+    # the newest measurement)
+    "speed",
 ]
 
 REQUIRED = ("NAME", "TITLE", "plan", "plot", "summarize")

@@ -5,6 +5,9 @@
     python -m stage4_analysis.speed --parts stage2   # one part again (stage1 stage2 stage3
                                                      #   ladder memory)
     python -m stage4_analysis.speed --json           # the results as JSON on stdout
+    python -m stage4_analysis.speed --threads 1      # numpy BLAS + torch on 1 thread (steadier
+                                                     #   on a busy machine)
+    python -m stage4_analysis.speed --replot --out runs/speed/full   # redraw from the record
 
 What this adds over the stage benchmarks: one run that measures them all and judges the issue's
 targets. The measuring is theirs - :func:`stage1_scalar.benchmark.bench_vs_micrograd`,
@@ -293,7 +296,9 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
         run("stage2", "2. stage 2 vs torch at batch 1 (torch: 1 thread), 784-300-10, samples/s",
             lambda: part_stage2(k, log))
     if "stage3" in parts:
-        run("stage3", "3. stage 3 vs torch at batch 32/128 (torch: default threads)"
+        run("stage3", "3. stage 3 vs torch at batch 32/128 ("
+            + (f"numpy BLAS and torch: {k.threads} thread(s))" if k.threads
+               else "numpy and torch: default threads)")
             + (" + 5. peak memory" if "memory" in parts else ""),
             lambda: part_stage3(k, log, memory="memory" in parts))
         if "memory" in parts and "error" not in results["stage3"]:
@@ -350,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run numpy's BLAS (parts 2-3) and torch (part 3) with N threads instead "
                         "of each library's default; on a busy machine 1 gives steadier ratios "
                         "(torch at batch 1 always uses 1)")
+    p.add_argument("--replot", action="store_true",
+                   help="measure nothing: redraw ladder.png and speed.md from the speed.json "
+                        "already in --out (after a change to the tables or the chart)")
     p.add_argument("--json", action="store_true",
                    help="print the results as JSON on stdout (the tables go to stderr)")
     return p
@@ -365,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out is not None else DEFAULT_OUT / k.mode
     stream = sys.stderr if args.json else sys.stdout
     log = lambda msg: print(msg, file=stream, flush=True)
+    if args.replot:
+        return replot(out, log, args.json)
     t0 = time.perf_counter()
     results = measure(k, tuple(args.parts), log=log)
     wall = time.perf_counter() - t0
@@ -374,6 +384,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(read_record(paths["record"]), indent=1))
     return 1 if results["errors"] else 0
+
+
+def replot(out: Path, log, as_json: bool = False) -> int:
+    """Redraw ``ladder.png`` and ``speed.md`` from ``out/speed.json`` (no measuring)."""
+    path = Path(out) / RECORD
+    if not path.exists():
+        log(f"error: --replot needs a benchmark record, and {path} does not exist; run the "
+            "benchmark first (without --replot) or point --out at its folder")
+        return 2
+    rec = read_record(path)
+    results = rec["metrics"]
+    png = rep.plot_ladder(results, Path(out) / FIGURE)
+    from shared.records import atomic_write_text
+
+    md = atomic_write_text(Path(out) / SUMMARY,
+                           rep.markdown(results, FIGURE if png is not None else None))
+    log(rep.format_text(results))
+    log(f"\nredrew {', '.join(str(p) for p in (png, md) if p is not None)} from {path} "
+        f"(measured {rec['created']})")
+    if as_json:
+        print(json.dumps(rec, indent=1))
+    return 0
 
 
 # --------------------------------------------------------------------------- analysis report

@@ -314,16 +314,21 @@ def section_tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]
                 s, t = row["stage3"], row.get("torch")
                 rows.append([dt, bs, f"{s['median']:.3f} [{s['min']:.3f}-{s['max']:.3f}]",
                              f"{t['median']:.3f} [{t['min']:.3f}-{t['max']:.3f}]" if t else "-",
-                             f"{row['ratio']:.2f}x" if row.get("ratio") else "-",
-                             f"{row['gemm_bound_s']:.3f}", f"{100 * row['gemm_fraction']:.0f}%",
+                             (f"{row['ratio']:.2f}x" if row.get("ratio") else "-")
+                             + (f" (minima {row['ratio_of_minima']:.2f}x)"
+                                if row.get("ratio_of_minima") else ""),
+                             f"{row['gemm_bound_s']:.3f}",
+                             f"{100 * row['gemm_fraction']:.0f}%"
+                             + (f" (best {100 * row['gemm_fraction_best']:.0f}%)"
+                                if row.get("gemm_fraction_best") else ""),
                              f"{per['peak_gflops']:.0f} / {row['shaped_gflops']:.0f}"])
         out.append((f"3. Stage 3 vs torch: seconds per epoch of {s3['n']:,} samples, "
                     f"{'-'.join(map(str, s3.get('sizes', ())))}, median [min-max] of "
                     f"{s3.get('repeats')} "
                     f"interleaved epochs; torch {s3.get('torch')} with "
                     f"{s3.get('torch_threads')} threads",
-                    ["dtype", "batch", "stage 3 s", "torch s", "stage3/torch", "GEMM-bound s",
-                     "of limit", "GFLOP/s peak / shapes"], rows))
+                    ["dtype", "batch", "stage 3 s", "torch s", "stage3/torch (medians)",
+                     "GEMM-bound s", "of limit (median epoch)", "GFLOP/s peak / shapes"], rows))
     bars = ladder_bars(results)
     if bars:
         base = bars[0]["samples_per_s"] if bars[0]["label"].startswith("stage 1") else None

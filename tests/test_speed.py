@@ -145,8 +145,13 @@ def small_gemm(monkeypatch):
 
 
 def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_gemm):
+    from stage2_perinstance.benchmark import blas_threads
+
     out = tmp_path / "speed"
-    code = speed.main(["--tiny", "--out", str(out), "--json"])
+    # one BLAS / torch thread when numpy's BLAS can be told (OpenBLAS): on a busy machine
+    # multi-threaded GEMMs stall, and the smoke test does not need them
+    threads = ["--threads", "1"] if blas_threads() is not None else []
+    code = speed.main(["--tiny", "--out", str(out), "--json", *threads])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     printed = json.loads(captured.out)
@@ -174,6 +179,12 @@ def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_g
     assert "![the ladder" in md and "(ladder.png)" in md
     assert "stage 1 (pure Python, per sample, extrapolated)" in md
     assert "Targets (issue 9)" in captured.err                 # the table went to stderr
+    # --replot redraws the figure and the summary from the record alone
+    (out / "ladder.png").unlink()
+    (out / "speed.md").unlink()
+    assert speed.main(["--replot", "--out", str(out)]) == 0
+    assert (out / "ladder.png").read_bytes()[:8] == PNG_MAGIC
+    assert (out / "speed.md").read_text() == md
 
 
 def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
