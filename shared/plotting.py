@@ -7,10 +7,9 @@ works on a server or in CI and a crash mid-write never leaves a truncated PNG.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from shared.records import default_file_mode
+from shared.records import atomic_output
 
 
 def pyplot():
@@ -41,17 +40,24 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in fig.canvas.get_supported_filetypes():
         fmt = "png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".{fmt}.tmp")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        with atomic_output(path, suffix=f".{fmt}.tmp") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
+    finally:
+        pyplot().close(fig)
+    return path
+
+
+def save_animation(fig, anim, path: str | os.PathLike, fps: int = 5) -> Path:
+    """Save ``anim`` (a matplotlib ``FuncAnimation`` drawing on ``fig``) as an animated GIF with
+    Pillow, atomically, and close ``fig``; returns the path. Needs Pillow (matplotlib's own
+    dependency)."""
+    from matplotlib.animation import PillowWriter
+
+    path = Path(path)
+    try:
+        with atomic_output(path, suffix=".gif") as tmp:
+            anim.save(tmp, writer=PillowWriter(fps=fps))
     finally:
         pyplot().close(fig)
     return path

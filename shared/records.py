@@ -16,6 +16,7 @@ inside ``metrics`` are converted when numpy is installed, but numpy is never imp
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -76,21 +77,33 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename; returns the path."""
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block ends without an exception, give it
+    the usual file mode and rename it to ``path`` (atomic on one file system). On an exception
+    the temporary file is removed, so an interrupted write never leaves a file that looks done.
+
+    ``suffix`` ends the temporary name (a writer that picks its format from the name, like
+    matplotlib, needs e.g. ``".png.tmp"`` -> pass ``".png"`` and it sees a ``.png`` name).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        yield Path(tmp)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
-    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename; returns the path."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:

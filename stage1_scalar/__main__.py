@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shared.cli import positive_float, positive_int
+
 DESCRIPTION = """\
 Stage 1 of mlp-ladder: a sigmoid/softmax/cross-entropy network in pure Python, one scalar at a
 time, with backpropagation written out as local derivatives and the multivariate chain rule.
@@ -31,26 +33,6 @@ The maths behind every printed number: stage1_scalar/README.md."""
 
 
 DEFAULT_OUT = "runs/stage1_scalar/<config key>"
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:

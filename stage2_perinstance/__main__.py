@@ -16,6 +16,8 @@ import random
 import sys
 import time
 
+from shared.cli import positive_float, positive_int
+
 DESCRIPTION = """\
 Stage 2 of mlp-ladder: the sigmoid/softmax/cross-entropy network with numpy vectors, trained by
 SGD one sample at a time (optionally averaging the gradients of --accumulate samples per update).
@@ -31,26 +33,6 @@ every stage draws from that seed); the per-epoch shuffles from np.random.default
 The maths, loop by loop against stage 1: stage2_perinstance/README.md."""
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist", "synth")
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:

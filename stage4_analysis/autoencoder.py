@@ -480,12 +480,9 @@ def _traversal_gif(ae, path):
         import PIL  # noqa: F401
     except ImportError:
         return None
-    import tempfile
+    from matplotlib.animation import FuncAnimation
 
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    from shared.plotting import new_figure, pyplot
-    from shared.records import default_file_mode
+    from shared.plotting import new_figure, save_animation
 
     m = ae["metrics"]
     Z, y = unpack_array(m["codes"]), unpack_array(m["labels"])
@@ -509,18 +506,7 @@ def _traversal_gif(ae, path):
         return [dot, im]
 
     anim = FuncAnimation(fig, frame, frames=len(ims), blit=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gif")
-    os.close(fd)
-    try:
-        anim.save(tmp, writer=PillowWriter(fps=8))
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        pyplot().close(fig)
-    return path
+    return save_animation(fig, anim, path, fps=8)
 
 
 def summarize(records, figures, ctx):

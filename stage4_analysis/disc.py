@@ -277,13 +277,9 @@ def _gif(r, path):
         import PIL  # noqa: F401
     except ImportError:
         return None
-    import os
-    import tempfile
+    from matplotlib.animation import FuncAnimation
 
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    from shared.plotting import new_figure, pyplot
-    from shared.records import default_file_mode
+    from shared.plotting import new_figure, save_animation
 
     m, cfg = r["metrics"], r["config"]
     y, snaps = unpack_array(m["y"]), m["snapshots"]
@@ -297,18 +293,7 @@ def _gif(r, path):
         return []
 
     anim = FuncAnimation(fig, frame, frames=len(snaps), blit=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gif")
-    os.close(fd)
-    try:
-        anim.save(tmp, writer=PillowWriter(fps=3))
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        pyplot().close(fig)
-    return path
+    return save_animation(fig, anim, path, fps=3)
 
 
 def summarize(records, figures, ctx):
