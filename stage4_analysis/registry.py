@@ -22,6 +22,7 @@ MODULES = [
     "lr_study",
     "final",
     "sweeps",
+    "best_config",
     "logreg",
     # issue 8: the other hand-outs' experiments
     "disc",

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from shared.records import iter_records
-from stage4_analysis import lr_study, registry, vu
+from stage4_analysis import best_config, lr_study, registry, sweeps, vu
 from stage4_analysis.cli import reproduce
 from stage4_analysis.common import execute_stage3, stage3_config
 from stage4_analysis.runner import RunSpec, run_specs
 from stage4_analysis.store import Store
 
-MINE = ["learning-curve", "train-val", "seeds", "lr-study", "final", "sweeps", "logreg"]
+MINE = ["learning-curve", "train-val", "seeds", "lr-study", "final", "sweeps", "best-config",
+        "logreg"]
 TINY = {"epochs": 1, "limit": 200, "seeds": 2, "lrs": [100.0]}
 
 PROMISED = {
@@ -26,6 +27,7 @@ PROMISED = {
     "final": ["final_mnist-sample.png"],
     "sweeps": [f"sweep_{s}.png" for s in ("width", "depth", "learning_rate", "activation",
                                            "momentum", "batch_size")],
+    "best-config": ["best_config.png"],
     "logreg": ["mlp_vs_logreg.png"],
 }
 
@@ -156,9 +158,9 @@ def test_final_rule_best_mean_validation_accuracy_without_divergence():
 def test_registry_lists_this_issues_experiments_in_order():
     mods, broken = registry.load_all()
     names = [m.NAME for m in mods]
-    assert names[:7] == MINE
+    assert names[:len(MINE)] == MINE
     assert not [b for b in broken if b.module.replace("_", "-") in MINE]
-    for m in mods[:7]:
+    for m in mods[:len(MINE)]:
         assert m.TITLE and callable(m.plan) and callable(m.plot) and callable(m.summarize)
         assert Path(m.__file__).read_text().lstrip().startswith('"""')
 
@@ -177,3 +179,28 @@ def test_module_command_line_runs_in_parallel_workers(tmp_path):
     assert len(recs) == 4 and {r["status"] for r in recs} == {"ok"}
     assert (tmp_path / "figures" / "lr-study" / "lr_study_mnist-sample.png").exists()
     assert "`python -m stage4_analysis.lr_study --epochs 1" in (tmp_path / "report.md").read_text()
+
+
+def test_best_config_combines_the_winner_of_every_sweep():
+    """Per sweep the value with the highest final test accuracy; a run at chance level (training
+    collapsed) or unfinished never wins; width and depth combine as depth x width."""
+    def rec(acc, status="ok"):
+        return {"status": status, "metrics": {"epochs": [{"val_acc": 0.5, "train_acc": 0.5},
+                                                         {"val_acc": acc, "train_acc": acc}]}}
+
+    wanted = {"width": 256, "depth": 3, "learning rate": 0.01, "activation": "sigmoid",
+              "momentum": 0.5, "batch size": 128}
+    records = []
+    for sweep, s in sweeps.SWEEPS.items():
+        for v in s["values"]:
+            if sweep == "momentum" and v == 0.99:
+                records.append(rec(0.11))            # chance level: excluded
+            elif sweep == "batch size" and v == 16:
+                records.append(rec(0.99, "failed"))  # not finished: excluded
+            else:
+                records.append(rec(0.9 if v == wanted[sweep] else 0.8))
+    w = best_config.winners(records, ctx=None)
+    assert {k: v for k, (v, _) in w.items()} == wanted
+    c = best_config.combined(w)
+    assert c == {"hidden_dims": (256, 256, 256), "activation": "sigmoid", "lr": 0.01,
+                 "momentum": 0.5, "batch_size": 128}
