@@ -16,12 +16,14 @@ The default is the CS3317 hand-out's Fashion-MNIST set-up: hidden layers [128, 6
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from stage3_batched.layers import ACTIVATIONS, INITS
 from stage3_batched.optim import OPTIMIZERS
 from stage3_batched.run import DATASETS, DEFAULT_ADAM_LR, DTYPES, RunConfig, run, split_name
+from stage3_batched.threads import ensure_threads
 
 QUICK_EPOCHS, QUICK_LIMIT = 3, 10_000
 
@@ -39,8 +41,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", choices=tuple(ACTIVATIONS), default=d.activation,
                    help="hidden activation")
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=d.optimizer)
-    p.add_argument("--lr", type=float, default=None,
-                   help=f"learning rate (default: {d.lr} for sgd, {DEFAULT_ADAM_LR} for adam)")
+    p.add_argument("--lr", type=float, default=None,     # "%(default).0s": no "(default: None)"
+                   help=f"learning rate (default: {d.lr} for sgd, {DEFAULT_ADAM_LR} for adam)"
+                        "%(default).0s")
     p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum, in [0, 1)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay,
@@ -64,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
                         "samples")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder (default runs/stage3/<dataset>-<config key>)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads for numpy (default: all cores); 1 avoids 10-100x "
+                        "slowdowns when other jobs keep the cores busy")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -130,6 +136,7 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
+        ensure_threads(args.threads, "stage3_batched", argv)   # may restart the process
     except ValueError as e:
         parser().error(str(e))
     from shared.data import describe
@@ -162,7 +169,8 @@ def main(argv=None) -> int:
         return 2
     model = result.pop("model")
     metrics = {"history": result["history"], "final": result["final"], "split": split,
-               "num_parameters": result["num_parameters"]}
+               "num_parameters": result["num_parameters"],
+               "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
     record = make_record("stage3", result["config"], metrics, status=result["status"],
                          error=result["message"], wall_time=result["wall_time"])
     rec_path = write_record(out / "record.json", record)

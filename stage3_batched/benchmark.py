@@ -37,10 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
+from stage3_batched.threads import THREAD_VARS, ensure_threads
+
 SIZES = (784, 300, 10)
 N_SAMPLES = 60_000
 LR = 0.1
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def make_data(n: int = N_SAMPLES, dtype="float32", seed: int = 0):
@@ -289,7 +290,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="run numpy's BLAS and torch with this many threads (default: each "
                         "library's own default, all cores); 1 gives a comparison that a busy "
-                        "machine disturbs much less")
+                        "machine disturbs much less (stage3_batched/threads.py)")
     p.add_argument("--out", type=Path, default=Path("runs/stage3/benchmark.json"),
                    help="where to write the results as a run record")
     args = p.parse_args(argv)
@@ -298,13 +299,7 @@ def main(argv=None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             p.error("--threads must be >= 1")
-        want = str(args.threads)
-        if any(os.environ.get(v) != want for v in THREAD_VARS):
-            # BLAS reads its thread count when numpy is imported: start again with it set
-            env = dict(os.environ, **{v: want for v in THREAD_VARS})
-            argv = sys.argv[1:] if argv is None else list(argv)
-            os.execve(sys.executable, [sys.executable, "-m", "stage3_batched.benchmark", *argv],
-                      env)
+        ensure_threads(args.threads, "stage3_batched.benchmark", argv)   # may restart
         import torch
         torch.set_num_threads(args.threads)
     from shared.records import make_record, write_record

@@ -135,7 +135,7 @@ class Linear(Layer):
     def backward(self, dY: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         X = self._cached("X")
         np.matmul(X.T, dY, out=self.grads["W"])       # dW = X^T dY      (in, out)
-        np.sum(dY, axis=0, out=self.grads["b"])       # db = sum_n dY[n]  (out,)
+        dY.sum(axis=0, out=self.grads["b"])           # db = sum_n dY[n]  (out,)
         if not input_grad:
             return None
         return dY @ self.params["W"].T                # dX = dY W^T      (N, in)

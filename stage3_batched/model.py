@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import tempfile
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
 
 import numpy as np
 
 from shared import weights as wf
+from shared.records import atomic_output
 from stage3_batched.layers import (
     ACTIVATIONS,
     INITS,
@@ -263,21 +263,12 @@ class Sequential:
         """Write every parameter to ``path`` (``.npz``; keys ``"layername.W"``), plus the
         architecture as JSON under ``"__architecture__"``. Atomic: a temporary file in the same
         folder, then a rename, so a crash never leaves a half-written model."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = dict(self.parameters())
         meta = {"format": FILE_FORMAT, "dtype": str(self.dtype), "layers": self.describe()}
         arrays["__architecture__"] = np.array(json.dumps(meta))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        return Path(path)
 
     def load(self, path: str | os.PathLike) -> Sequential:
         """Load parameters saved by :meth:`save` into this model (cast to its dtype).

@@ -5,9 +5,11 @@ Adam and step decay, each written exactly as below (README.md repeats the rules)
 
 An optimizer holds the *live* parameter and gradient arrays of a model
 (``SGD(model.parameters(), model.gradients(), lr=0.1)``); ``step()`` reads the gradients the last
-backward wrote and changes the parameters in place. Every update goes through one preallocated
-scratch array per parameter, so a step allocates nothing: the learning rate is folded into that
-small buffer (``buf = lr * v; w -= buf``) instead of forming ``lr * dW`` temporaries.
+backward wrote and changes the parameters in place, allocating nothing: updates go through one
+preallocated scratch array per parameter (``buf = lr * v; w -= buf``) instead of ``lr * dW``
+temporaries. For plain SGD the trainer goes further and folds the learning rate into the small
+output gradient of the loss (``dO *= lr``, e.g. 128 x 10 numbers), so the backward pass already
+produces ``lr * dW`` and the update is one ``w -= grad`` (:meth:`SGD.fold_factor`).
 
 SGD, with ``g`` the gradient, ``mu`` the momentum, ``wd`` the weight decay, ``lr`` the rate::
 
@@ -49,6 +51,11 @@ def _is_bias(name: str) -> bool:
 
 class Optimizer:
     """Base: pairs up ``params`` and ``grads`` (dicts with the same keys and shapes)."""
+
+    def fold_factor(self) -> float | None:
+        """A factor the trainer may fold into the output gradient (see :meth:`SGD.fold_factor`);
+        None: the optimizer needs the plain gradients."""
+        return None
 
     def __init__(self, params: dict, grads: dict, lr: float, weight_decay: float = 0.0,
                  decay_bias: bool = False):
@@ -103,8 +110,31 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.v = {k: np.zeros_like(w) for k, w in params.items()} if momentum else {}
 
-    def step(self) -> None:
+    def fold_factor(self) -> float | None:
+        """The factor the caller may fold into the loss's output gradient instead (plain SGD:
+        the learning rate; with momentum: None).
+
+        Backpropagation is linear in the output gradient ``dO`` (N, K), so multiplying that small
+        array by ``lr`` makes every parameter gradient come out as ``lr * g`` - and the update is
+        then a single ``w -= g`` with no ``lr * dW`` temporary and no extra pass over ``W``. The
+        trainer does this, then calls ``step(prescaled=True)``. With momentum the velocity must
+        hold unscaled gradients (the rate may change between epochs), so nothing is folded.
+        """
+        return self.lr if self.momentum == 0 else None
+
+    def step(self, prescaled: bool = False) -> None:
+        """Update every parameter in place. ``prescaled=True``: the gradients already hold
+        ``lr * g`` (see :meth:`fold_factor`; plain SGD only), so ``w <- (1 - lr wd) w - grad``."""
         lr, mu = self.lr, self.momentum
+        if prescaled:
+            if mu:
+                raise ValueError("prescaled gradients need momentum 0 (see fold_factor)")
+            for k in self.names:
+                w = self.params[k]
+                if self._decays(k):
+                    w *= 1.0 - lr * self.weight_decay   # w - lr wd w
+                w -= self.grads[k]                     # w - lr g  (the gradient holds lr g)
+            return
         for k in self.names:
             w, g, buf = self.params[k], self.grads[k], self.buf[k]
             d = g

@@ -13,6 +13,11 @@ The hot loop (per batch)::
     model.backward(loss_fn.backward(), input_grad=False)   fills the gradients in place
     optimizer.step()                       updates the parameters in place
 
+For plain SGD (no momentum) the learning rate is folded into the loss's small output gradient
+(``dO *= lr``, B x K numbers) before the backward pass, so the gradients come out as ``lr * dW``
+and the step is a single ``w -= grad`` (see ``SGD.fold_factor``); after such a step
+``model.gradients()`` hold ``lr`` times the gradient.
+
 The data set is cast to the model's dtype once, before the first epoch (float32 stays float32
 end to end), and its labels and values are checked once. Leaves out: early stopping,
 checkpointing during training, gradient accumulation, data loaders running in parallel.
@@ -155,6 +160,7 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
     history = History()
     xbuf = np.empty((min(batch_size, n), X.shape[1]), dtype=X.dtype)  # reused every batch
     ybuf = np.empty((min(batch_size, n),) + y.shape[1:], dtype=y.dtype)
+    fold_factor = getattr(optimizer, "fold_factor", lambda: None)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -173,8 +179,10 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
                 for step, s in enumerate(range(0, n, batch_size), start=1):
                     idx = perm[s:s + batch_size]
                     m = len(idx)
-                    xb = np.take(X, idx, axis=0, out=xbuf[:m])
-                    yb = np.take(y, idx, axis=0, out=ybuf[:m])
+                    # indices come from a permutation, so mode="clip" (no bounds checks,
+                    # and unlike the default mode no hidden intermediate copy) is safe
+                    xb = X.take(idx, axis=0, out=xbuf[:m], mode="clip")
+                    yb = y.take(idx, axis=0, out=ybuf[:m], mode="clip")
                     out = model.forward(xb, check=False)
                     loss = loss_fn.forward(out, yb)
                     if not math.isfinite(loss):
@@ -183,8 +191,15 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
                                            f"{epoch}, step {step} of {steps} (learning rate "
                                            f"{lr:g}); training stopped")
                         return history
-                    model.backward(loss_fn.backward(), input_grad=False)
-                    optimizer.step()
+                    dO = loss_fn.backward()           # (B, K), a fresh array
+                    fold = fold_factor()
+                    if fold is not None:              # plain SGD: fold lr into the small dO
+                        dO *= fold
+                    model.backward(dO, input_grad=False)
+                    if fold is not None:
+                        optimizer.step(prescaled=True)
+                    else:
+                        optimizer.step()
                     history.step_loss.append(loss)
                     loss_sum += loss * m
                     if metric == "accuracy":

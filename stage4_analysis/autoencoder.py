@@ -40,7 +40,6 @@ quick, ~2 min full).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -271,7 +270,7 @@ def execute_pca(config: dict) -> dict:
 def execute(config: dict, artifact_dir=None) -> dict:
     """Train the autoencoder; return losses, codes, reconstructions, the decoded grid and the
     traversal; save the weights next to the record (``artifact_dir``, passed by the runner)."""
-    from shared.records import config_key, default_file_mode
+    from shared.records import config_key
     from stage3_batched import SGD, Adam, SquaredError, StepDecay, fit
 
     (xtr, ytr), (xte, yte), _ = _load(config)
@@ -320,7 +319,6 @@ def execute(config: dict, artifact_dir=None) -> dict:
     folder = artifact_dir
     if folder and hist.status == "ok" and config.get("variant") == "main":
         path = model.save(Path(folder) / f"{config_key(config)}.npz")
-        os.chmod(path, default_file_mode())
         metrics["model_file"] = path.name
     return {"metrics": metrics, "status": hist.status, "message": hist.message}
 

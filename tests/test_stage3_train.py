@@ -208,3 +208,26 @@ def test_default_config_is_the_handout_setup():
     assert (cfg.dataset, cfg.hidden_dims, cfg.activation, cfg.epochs) == (
         "fashion-mnist", (128, 64), "relu", 30)
     assert cfg.final and cfg.dtype == "float32"
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_folding_the_learning_rate_into_dO_changes_nothing(weight_decay):
+    """fit folds lr into the loss gradient for plain SGD; a hand-written loop with the ordinary
+    step() must end at the same weights (float64, same batches)."""
+    X, c = blobs(96)
+    a, loss, opt_a = make(seed=3, lr=0.2, weight_decay=weight_decay)
+    assert opt_a.fold_factor() == 0.2
+    fit(a, loss, opt_a, (X, c), epochs=2, batch_size=32, rng=np.random.default_rng(4),
+        progress=False)
+    b, loss_b, opt_b = make(seed=3, lr=0.2, weight_decay=weight_decay)
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        perm = rng.permutation(len(X))
+        for s in range(0, len(X), 32):
+            idx = perm[s:s + 32]
+            loss_b.forward(b.forward(X[idx]), c[idx])
+            b.backward(loss_b.backward())
+            opt_b.step()
+    for k, w in b.parameters().items():
+        np.testing.assert_allclose(a.parameters()[k], w, rtol=1e-12, atol=1e-15, err_msg=k)
+    assert make(momentum=0.9)[2].fold_factor() is None

@@ -204,3 +204,14 @@ def test_best_config_combines_the_winner_of_every_sweep():
     c = best_config.combined(w)
     assert c == {"hidden_dims": (256, 256, 256), "activation": "sigmoid", "lr": 0.01,
                  "momentum": 0.5, "batch_size": 128}
+
+
+def test_stage3_executor_keeps_a_constant_rate_unless_asked():
+    """lr_decay=None in a study's config means a constant rate, whatever the library's CLI
+    default is (a silent decay would change every study's meaning)."""
+    kw = dict(dataset="mnist-sample", final=False, hidden_dims=(16,), activation="sigmoid",
+              lr=0.1, batch_size=50, epochs=3, seed=0, limit=200)
+    const = execute_stage3(stage3_config(**kw))["metrics"]["epochs"]
+    decayed = execute_stage3(stage3_config(**kw, lr_decay=0.5))["metrics"]["epochs"]
+    assert [e["lr"] for e in const] == [0.1, 0.1, 0.1]
+    assert [e["lr"] for e in decayed] == pytest.approx([0.1, 0.05, 0.025])
