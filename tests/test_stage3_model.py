@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytest
+from gradcheck import numeric_grad, rel_error
 
 import stage3_batched as s3
 from shared.weights import init_weights, worked_example
@@ -26,27 +27,6 @@ from stage3_batched import (
 from stage3_batched.optim import make_optimizer
 
 TOL = 1e-7
-
-
-def rel_error(a, b) -> float:
-    """||a - b|| / (||a|| + ||b||): scale-free, 0 for identical arrays."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def numeric_grad(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar f() w.r.t. every entry of x (perturbed in place)."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        fp = f()
-        x[i] = old - h
-        fm = f()
-        x[i] = old
-        g[i] = (fp - fm) / (2 * h)
-    return g
 
 
 def nonzero_biases(model, rng):
