@@ -410,7 +410,7 @@ def replot(out: Path, log, as_json: bool = False) -> int:
 
 # --------------------------------------------------------------------------- analysis report
 # The experiment-module interface of stage4_analysis (see its package docstring): nothing to
-# train; the section shows the latest benchmark record. Plug in: add "speed" to registry.MODULES.
+# train; the section shows the newest benchmark record, measured by plan() when there is none.
 NAME = "speed"
 TITLE = "Speed: the ladder against micrograd and PyTorch"
 
@@ -427,13 +427,20 @@ def find_record(ctx=None) -> Path | None:
 
 
 def plan(ctx) -> list:
-    from .api import SkipExperiment
-
+    """No training runs. When no benchmark record exists yet, measure now and save the record in
+    ``<analysis out>/speed/`` (quick knobs in quick mode, full knobs in full mode; the option
+    ``speed_knobs`` overrides, e.g. "tiny" in tests). ``plan`` runs before the training runs of
+    its wave start, so nothing else competes for the cores while it measures; a rerun finds the
+    record and only re-plots."""
     if find_record(ctx) is None:
-        raise SkipExperiment("no speed benchmark record found (looked in "
-                             f"{Path(ctx.out) / 'speed'}, {DEFAULT_OUT / 'full'}, "
-                             f"{DEFAULT_OUT / 'quick'}); run `python -m stage4_analysis.speed` "
-                             "first (about 3 minutes)")
+        mode = ctx.option("speed_knobs", "quick" if ctx.quick else "full")
+        if mode not in ("tiny", "quick", "full"):
+            raise ValueError(f"speed_knobs must be tiny, quick or full, got {mode!r}")
+        print(f"speed: no benchmark record yet; measuring the ladder ({mode} knobs) before the "
+              "training runs start", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        results = measure(getattr(Knobs, mode)(), log=lambda msg: None)
+        write_outputs(results, Path(ctx.out) / "speed", time.perf_counter() - t0)
     return []
 
 

@@ -216,24 +216,34 @@ def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "ladder.png").exists()
 
 
-def test_analysis_hook_reads_the_record(tmp_path, monkeypatch):
-    """The experiment-module interface: skipped without a record, a section from one."""
-    from stage4_analysis.api import Context, SkipExperiment
+def test_analysis_hook_measures_once_then_reads_the_record(tmp_path, monkeypatch):
+    """The experiment-module interface: without a record, plan() measures and saves one; with a
+    record, it measures nothing and the section is drawn from the record."""
+    from stage4_analysis.api import Context
 
     monkeypatch.chdir(tmp_path)                                  # no runs/speed here
-    ctx = Context(quick=True, out=tmp_path / "analysis")
-    with pytest.raises(SkipExperiment, match="python -m stage4_analysis.speed"):
-        speed.plan(ctx)
+    ctx = Context(quick=True, out=tmp_path / "analysis", options={"speed_knobs": "tiny"})
+    assert speed.find_record(ctx) is None
+    assert speed.plan(ctx) == []
+    assert speed.find_record(ctx) == tmp_path / "analysis" / "speed" / speed.RECORD
+    assert read_record(speed.find_record(ctx))["config"]["mode"] == "tiny"
     results = _fake_results()
     results.update(config={"mode": "full"}, environment={}, errors={})
     results["targets"] = rep.target_rows(*rep.measured_from(results))
     speed.write_outputs(results, tmp_path / "analysis" / "speed", wall_time=1.0)
+
+    def no_measuring(*a, **k):
+        raise AssertionError("a record exists: plan() must not measure again")
+
+    monkeypatch.setattr(speed, "measure", no_measuring)
     assert speed.plan(ctx) == []
     figs = speed.plot([], ctx.fig_dir(speed.NAME), ctx)
     assert figs and figs[0].read_bytes()[:8] == PNG_MAGIC
     body = speed.summarize([], figs, ctx)
     assert "| 1. stage 1 vs micrograd: training steps/s, 2-3-2 | 20.00x | 6.00x | MISS" in body
     assert ctx.rel(figs[0]) in body
+    with pytest.raises(ValueError, match="speed_knobs"):
+        speed.plan(Context(quick=True, out=tmp_path / "other", options={"speed_knobs": "huge"}))
 
 
 def test_bad_arguments_are_refused(capsys):
