@@ -15,6 +15,7 @@ import argparse
 import sys
 
 from shared.cli import positive_float, positive_int
+from shared.weights import WeightFormatError, load_json
 
 DESCRIPTION = """\
 Stage 1 of mlp-ladder: a sigmoid/softmax/cross-entropy network in pure Python, one scalar at a
@@ -33,6 +34,15 @@ The maths behind every printed number: stage1_scalar/README.md."""
 
 
 DEFAULT_OUT = "runs/stage1_scalar/<config key>"
+
+
+def read_weights(path: str, what: str) -> dict | None:
+    """A JSON weight file, or None after printing why it cannot be read."""
+    try:
+        return load_json(path)
+    except (OSError, WeightFormatError) as e:
+        print(f"error: cannot read {what}: {e}", file=sys.stderr)
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,16 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_example(args) -> int:
-    from shared.weights import WeightFormatError, load_json, save_json, worked_example
+    from shared.weights import save_json, worked_example
 
     from .example import explain
 
     weights, x, c = worked_example()
     if args.weights:
-        try:
-            weights = load_json(args.weights)
-        except (OSError, WeightFormatError) as e:
-            print(f"error: cannot read weights: {e}", file=sys.stderr)
+        weights = read_weights(args.weights, "weights")
+        if weights is None:
             return 2
         if args.x is None and weights["sizes"][0] != 2:
             print(f"error: the weights take {weights['sizes'][0]} inputs; give them with --x",
@@ -124,16 +132,13 @@ def run_example(args) -> int:
 
 def run_train(args) -> int:
     from shared.records import config_key
-    from shared.weights import WeightFormatError, load_json
 
     from .train import train
 
     init = None
     if args.init_weights:
-        try:
-            init = load_json(args.init_weights)
-        except (OSError, WeightFormatError) as e:
-            print(f"error: cannot read --init-weights: {e}", file=sys.stderr)
+        init = read_weights(args.init_weights, "--init-weights")
+        if init is None:
             return 2
     key = config_key({k: v for k, v in vars(args).items() if k not in ("out", "progress")})
     out = args.out.replace("<config key>", key)

@@ -40,6 +40,18 @@ def mean_loss(weights, X, c):
     return sum(s1.cross_entropy(s1.forward(weights, x)["y"], c_n) for x, c_n in zip(X, c)) / len(X)
 
 
+def central_difference(f, values: list, j: int, eps: float) -> float:
+    """(f(v_j + eps) - f(v_j - eps)) / (2 eps), perturbing ``values[j]`` in place and restoring
+    it."""
+    old = values[j]
+    values[j] = old + eps
+    up = f()
+    values[j] = old - eps
+    down = f()
+    values[j] = old
+    return (up - down) / (2 * eps)
+
+
 # --------------------------------------------------------------------------- the worked example
 def test_worked_example_matches_the_handout_to_1e4():
     weights, x, c = wf.worked_example()
@@ -167,24 +179,14 @@ def test_finite_differences_of_every_weight_bias_and_input_on_a_deep_net():
             grows = grads["layers"][li][key] if key == "W" else [grads["layers"][li][key]]
             for row, grow in zip(rows, grows):
                 for j in range(len(row)):
-                    old = row[j]
-                    row[j] = old + eps
-                    up = mean_loss(weights, X, c)
-                    row[j] = old - eps
-                    down = mean_loss(weights, X, c)
-                    row[j] = old
-                    np.testing.assert_allclose(grow[j], (up - down) / (2 * eps), rtol=1e-5,
+                    numeric = central_difference(lambda: mean_loss(weights, X, c), row, j, eps)
+                    np.testing.assert_allclose(grow[j], numeric, rtol=1e-5,
                                                atol=1e-9, err_msg=f"layer {li} {key}")
                     checked += 1
     for n in range(len(X)):
         for i in range(5):
-            old = X[n][i]
-            X[n][i] = old + eps
-            up = mean_loss(weights, X, c)
-            X[n][i] = old - eps
-            down = mean_loss(weights, X, c)
-            X[n][i] = old
-            np.testing.assert_allclose(dX[n][i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-9,
+            numeric = central_difference(lambda: mean_loss(weights, X, c), X[n], i, eps)
+            np.testing.assert_allclose(dX[n][i], numeric, rtol=1e-5, atol=1e-9,
                                        err_msg=f"dX[{n}][{i}]")
             checked += 1
     assert checked == 5 * 7 + 7 + 7 * 6 + 6 + 6 * 4 + 4 + 3 * 5
@@ -219,13 +221,8 @@ def test_runs_at_mnist_size():
     eps = 1e-6
     for li, i, j in [(0, 100, 7), (1, 5, 3), (1, 299, 9)]:
         row = weights["layers"][li]["W"][i]
-        old = row[j]
-        row[j] = old + eps
-        up = mean_loss(weights, X, c)
-        row[j] = old - eps
-        down = mean_loss(weights, X, c)
-        row[j] = old
-        np.testing.assert_allclose(grads["layers"][li]["W"][i][j], (up - down) / (2 * eps),
+        numeric = central_difference(lambda: mean_loss(weights, X, c), row, j, eps)
+        np.testing.assert_allclose(grads["layers"][li]["W"][i][j], numeric,
                                    rtol=1e-4, atol=1e-9)
 
 

@@ -4,6 +4,7 @@ and the softmax Jacobian - tiny versions through the real reproduction, plus ind
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -19,16 +20,23 @@ EXTRAS = ["disc", "digits", "autoencoder", "iris", "jacobian"]
 EPOCHS, LIMIT = 2, 300
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One tiny quick-mode reproduction of the five experiments (shared by the tests below)."""
-    out = tmp_path_factory.mktemp("extras")
+@contextlib.contextmanager
+def small_settings():
+    """The modules' constants shrunk for the tests (restored afterwards)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(disc, "SEEDS", (0,))
         mp.setattr(iris, "LRS", (0.03, 0.3))
         mp.setattr(iris, "HIDDEN", (2, 8))
         mp.setattr(autoencoder, "TRAVERSAL", 4)
         mp.setattr(autoencoder, "KNN_REFERENCE", 200)
+        yield
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """One tiny quick-mode reproduction of the five experiments (shared by the tests below)."""
+    out = tmp_path_factory.mktemp("extras")
+    with small_settings():
         res = reproduce(EXTRAS, quick=True, out=out, jobs=2, progress=False,
                         options={"epochs": EPOCHS, "limit": LIMIT, "seeds": 1})
     return out, res
@@ -64,12 +72,7 @@ def test_small_versions_produce_records_figures_and_sections(run):
 
 def test_second_invocation_only_replots(run, tmp_path):
     out, _ = run
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(disc, "SEEDS", (0,))
-        mp.setattr(iris, "LRS", (0.03, 0.3))
-        mp.setattr(iris, "HIDDEN", (2, 8))
-        mp.setattr(autoencoder, "TRAVERSAL", 4)
-        mp.setattr(autoencoder, "KNN_REFERENCE", 200)
+    with small_settings():
         res = reproduce(["jacobian", "iris", "digits"], quick=True, out=out, jobs=1,
                         progress=False, options={"epochs": EPOCHS, "limit": LIMIT, "seeds": 1})
     assert res["executed"] == 0 and res["skipped_runs"] == 1 + 4 + 2
