@@ -2,8 +2,10 @@
 
 Exports the ladder interface (``shared/README.md``): :func:`loss_and_grads`, :func:`sgd_train`,
 :func:`predict_proba`, and the building blocks of :mod:`stage1_scalar.network` (each forward next
-to its local derivative). ``python -m stage1_scalar`` prints the hand-out's worked example;
-``python -m stage1_scalar train`` trains on the synthetic data. The maths: ``README.md`` here.
+to its local derivative), and :func:`sgd_train_unrolled` (:mod:`stage1_scalar.unrolled`: the
+same SGD written out one scalar equation per line, bitwise the same weights, faster).
+``python -m stage1_scalar`` prints the hand-out's worked example; ``python -m stage1_scalar
+train`` trains on the synthetic data. The maths: ``README.md`` here.
 """
 
 from .network import (
@@ -24,6 +26,7 @@ from .network import (
     softmax_cross_entropy_derivative,
     softmax_jacobian,
 )
+from .unrolled import sgd_train_unrolled
 
 __all__ = [
     "TINY",
@@ -36,6 +39,7 @@ __all__ = [
     "loss_and_grads",
     "predict_proba",
     "sgd_train",
+    "sgd_train_unrolled",
     "sgd_update",
     "sigmoid",
     "sigmoid_derivative",

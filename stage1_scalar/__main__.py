@@ -4,6 +4,8 @@
     python -m stage1_scalar example --weights w.json --x 0.5 -1 --c 1
     python -m stage1_scalar train                  # per-instance SGD on load_synth, < 1 minute
     python -m stage1_scalar train --hidden 8 4 --epochs 3 --lr 0.1 --out runs/s1-deep
+    python -m stage1_scalar train --unrolled       # the same SGD through the unrolled program
+    python -m stage1_scalar unrolled               # print that program for the 2-3-2 network
 
 The bare command is fast and offline (pure Python, no numpy); ``train`` loads the data with numpy
 and draws a figure with matplotlib.
@@ -29,6 +31,8 @@ EPILOG = """\
 subcommands:
   example   the worked example, or one sample through weights of your own (--weights)
   train     per-instance SGD on the synthetic data (see: python -m stage1_scalar train --help)
+  unrolled  print the training step written out one scalar equation per line
+            (stage1_scalar/unrolled.py: same numbers as the loops, many times faster)
 
 The maths behind every printed number: stage1_scalar/README.md."""
 
@@ -49,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m stage1_scalar", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{example,train}")
+    sub = parser.add_subparsers(dest="command", metavar="{example,train,unrolled}")
 
     ex = sub.add_parser(
         "example", help="the worked example (the default)",
@@ -87,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--backward", choices=("jacobian", "fused"), default="jacobian",
                     help="output gradient through the softmax Jacobian and dl/dy, or the fused "
                          "dl/do = y - onehot(c)")
+    tr.add_argument("--unrolled", action="store_true",
+                    help="train through the unrolled program (stage1_scalar/unrolled.py): "
+                         "bitwise the same weights as the loops of network.py, several times "
+                         "faster")
     tr.add_argument("--init-weights", metavar="FILE",
                     help="start from these weights (shared JSON format) instead of random ones")
     tr.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -94,7 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-plot", action="store_true", help="skip the loss-curve figure")
     tr.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                     help="tqdm progress bar (auto: only on a terminal)")
+
+    un = sub.add_parser(
+        "unrolled", help="print the unrolled training program",
+        description="Print the Python program that stage1_scalar/unrolled.py writes out and "
+                    "compiles for a network: one per-sample SGD step (forward, backward, update) "
+                    "with every scalar equation on its own line, in the same order of operations "
+                    "as the loops of network.py. Names: x_i inputs, W{l}_{i}_{j} and b{l}_j the "
+                    "weights of layer l, k/h the hidden pre-activations and sigmoids, o the "
+                    "logits, y the probabilities, d... their gradients.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    un.add_argument("--inputs", type=positive_int, default=2, help="input units")
+    un.add_argument("--hidden", type=positive_int, nargs="+", default=[3], metavar="H",
+                    help="hidden layer sizes")
+    un.add_argument("--classes", type=positive_int, default=2, help="output units (classes)")
+    un.add_argument("--backward", choices=("jacobian", "fused"), default="jacobian",
+                    help="output gradient through the softmax Jacobian, or y - onehot(c)")
+    un.add_argument("--losses", action="store_true",
+                    help="include the line that records each sample's loss")
     return parser
+
+
+def run_unrolled(args) -> int:
+    from .unrolled import program
+
+    sizes = [args.inputs, *args.hidden, args.classes]
+    try:
+        print(program(sizes, fused=args.backward == "fused", record_loss=args.losses), end="")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run_example(args) -> int:
@@ -147,7 +185,7 @@ def run_train(args) -> int:
         record = train(epochs=args.epochs, lr=args.lr, hidden=args.hidden, samples=args.samples,
                        val_samples=args.val_samples, seed=args.seed, out=out,
                        fused=args.backward == "fused", init=init, progress=progress,
-                       plot=not args.no_plot)
+                       plot=not args.no_plot, unrolled=args.unrolled)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -158,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "train":
         return run_train(args)
+    if args.command == "unrolled":
+        return run_unrolled(args)
     if args.command is None:  # the bare command: the worked example with its defaults
         args = build_parser().parse_args(["example"])
     return run_example(args)

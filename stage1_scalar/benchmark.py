@@ -8,8 +8,13 @@ What is measured: per-sample SGD training steps per second (forward, backward, w
 the hand-out's 2-3-2 network (sigmoid hidden layer, softmax, cross-entropy), on the same samples
 (the synthetic data, normalised) from the same initial weights (``shared.weights.init_weights``):
 
-* ``stage1-jacobian``: :func:`stage1_scalar.sgd_train` (backward through the softmax Jacobian);
+* ``stage1-jacobian``: :func:`stage1_scalar.sgd_train`, the loops of ``network.py`` (backward
+  through the softmax Jacobian);
 * ``stage1-fused``: the same with ``dl/do = y - onehot(c)``;
+* ``stage1-unrolled`` / ``stage1-unrolled-fused``:
+  :func:`stage1_scalar.unrolled.sgd_train_unrolled`, the same equations written out one scalar
+  per line for this network and compiled (bitwise the same weights as the loops;
+  ``python -m stage1_scalar unrolled`` prints the program);
 * ``micrograd``: the same network built from micrograd ``Value`` operations (Karpathy's scalar
   autograd, ``pip install micrograd``): a graph per sample, ``loss.backward()``, then
   ``p.data -= lr * p.grad`` and ``p.grad = 0`` for every parameter, as in micrograd's demo.
@@ -39,6 +44,7 @@ import time
 from shared.weights import init_weights
 
 from .network import sgd_train
+from .unrolled import sgd_train_unrolled
 
 try:  # optional: the benchmark still runs (and says so) without it
     from micrograd.engine import Value
@@ -127,40 +133,6 @@ class MicrogradMLP:
                             "b": [b.data for b in layer["b"]]} for layer in self.layers]}
 
 
-# --------------------------------------------------------------------------- the floor
-def train_inlined(weights: dict, X: list[list[float]], c: list[int], lr: float) -> dict:
-    """Per-sample SGD for one hidden layer, everything inlined in one loop (fused backward,
-    in-place updates, no function per module): *not* teaching code, only a measure of how fast
-    pure-Python scalar code of this kind can be, to put stage 1's rate in context."""
-    exp = math.exp
-    (W, b), (V, cb) = ([[list(r) for r in la["W"]], list(la["b"])] for la in weights["layers"])
-    for x, c_n in zip(X, c):
-        k = list(b)
-        for x_i, W_i in zip(x, W):
-            k = [k_j + x_i * W_ij for k_j, W_ij in zip(k, W_i)]
-        h = [1.0 / (1.0 + exp(-k_j)) if k_j >= 0 else exp(k_j) / (1.0 + exp(k_j)) for k_j in k]
-        o = list(cb)
-        for h_i, V_i in zip(h, V):
-            o = [o_j + h_i * V_ij for o_j, V_ij in zip(o, V_i)]
-        m = max(o)
-        e = [exp(o_j - m) for o_j in o]
-        s = sum(e)
-        do = [e_j / s - (j == c_n) for j, e_j in enumerate(e)]
-        dk = [sum([V_ij * d for V_ij, d in zip(V_i, do)]) * h_j * (1.0 - h_j)
-              for V_i, h_j in zip(V, h)]
-        for V_i, h_i in zip(V, h):
-            for j, d in enumerate(do):
-                V_i[j] -= lr * h_i * d
-        for j, d in enumerate(do):
-            cb[j] -= lr * d
-        for W_i, x_i in zip(W, x):
-            for j, d in enumerate(dk):
-                W_i[j] -= lr * x_i * d
-        for j, d in enumerate(dk):
-            b[j] -= lr * d
-    return {"sizes": list(weights["sizes"]), "layers": [{"W": W, "b": b}, {"W": V, "b": cb}]}
-
-
 # --------------------------------------------------------------------------- timing
 def _samples(n: int, seed: int) -> tuple[list[list[float]], list[int]]:
     """``n`` normalised synthetic samples (the data loader needs numpy: imported here only)."""
@@ -224,8 +196,9 @@ def bench_vs_micrograd(seconds: float = 1.0, repeats: int = 5, samples: int = 20
          "ratio_range": {same keys: [min, max] of the per-round ratios},
          "agreement": {row: max |w_stage1 - w_row| after one pass over the samples}}
 
-    Rows: ``stage1-jacobian``, ``stage1-fused``, ``micrograd``, ``micrograd-composed`` and, for
-    one hidden layer, ``inlined-floor`` (:func:`train_inlined`, a context row).
+    Rows: ``stage1-jacobian``, ``stage1-fused`` (the loops of ``network.py``),
+    ``stage1-unrolled``, ``stage1-unrolled-fused`` (the unrolled program), ``micrograd``,
+    ``micrograd-composed``.
 
     Small values (``seconds=0.05, repeats=2, samples=20``) make a smoke test.
     """
@@ -236,15 +209,17 @@ def bench_vs_micrograd(seconds: float = 1.0, repeats: int = 5, samples: int = 20
     weights = init_weights(sizes, random.Random(seed))
 
     rows = {"stage1-jacobian": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=False),
-            "stage1-fused": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=True)}
+            "stage1-fused": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=True),
+            "stage1-unrolled": lambda: _rate_stage1(weights, X, c, lr, seconds,
+                                                    train=sgd_train_unrolled),
+            "stage1-unrolled-fused": lambda: _rate_stage1(
+                weights, X, c, lr, seconds,
+                train=lambda *a: sgd_train_unrolled(*a, fused=True))}
     reference = sgd_train(weights, X, c, lr)
     result = {"sizes": sizes, "samples": samples, "seconds": seconds, "repeats": repeats,
-              "lr": lr, "rows": {}, "ratio": {}, "ratio_range": {}, "agreement": {}}
-    if len(sizes) == 3:
-        rows["inlined-floor"] = lambda: _rate_stage1(weights, X, c, lr, seconds,
-                                                     train=train_inlined)
-        result["agreement"]["inlined-floor"] = _max_diff(train_inlined(weights, X, c, lr),
-                                                         reference)
+              "lr": lr, "rows": {}, "ratio": {}, "ratio_range": {},
+              "agreement": {"stage1-unrolled": _max_diff(sgd_train_unrolled(weights, X, c, lr),
+                                                         reference)}}
     if Value is None:
         result["rows"]["micrograd"] = {"missing": "micrograd is not installed "
                                                   "(pip install micrograd)"}
@@ -320,12 +295,12 @@ def bench_mnist_size(samples: int = 2, sizes: tuple[int, ...] = (784, 300, 10),
 def format_result(result: dict) -> str:
     lines = [f"per-sample SGD steps/s, network {result['sizes']}, {result['samples']} samples, "
              f"{result['repeats']} interleaved rounds of >= {result['seconds']} s each",
-             f"  {'implementation':<18} {'median':>10} {'min':>10} {'max':>10}"]
+             f"  {'implementation':<22} {'median':>10} {'min':>10} {'max':>10}"]
     for name, row in result["rows"].items():
         if "missing" in row:
-            lines.append(f"  {name:<18} {'missing: ' + row['missing']}")
+            lines.append(f"  {name:<22} {'missing: ' + row['missing']}")
         else:
-            lines.append(f"  {name:<18} {row['steps_per_s']:>10.0f} {row['min']:>10.0f} "
+            lines.append(f"  {name:<22} {row['steps_per_s']:>10.0f} {row['min']:>10.0f} "
                          f"{row['max']:>10.0f}")
     if result["ratio"]:
         for key, r in result["ratio"].items():

@@ -22,6 +22,7 @@ from shared import records
 from shared.weights import WeightFormatError, init_weights, save_json
 
 from .network import forward, sgd_train
+from .unrolled import sgd_train_unrolled
 
 #: Learning-curve points stored in the record: the mean step loss of each block of this many steps.
 CURVE_BLOCK = 200
@@ -74,7 +75,8 @@ def describe(X: list[list[float]]) -> str:
 def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
           samples: int = 60_000, val_samples: int = 10_000, seed: int = 0,
           out: str | Path | None = None, fused: bool = False, init: dict | None = None,
-          progress: bool | None = None, plot: bool = True, log=None) -> dict:
+          progress: bool | None = None, plot: bool = True, log=None,
+          unrolled: bool = False) -> dict:
     """Train ``[2, *hidden, 2]`` with per-instance SGD on ``load_synth``; returns the run record.
 
     Randomness: the data come from ``load_synth(seed=seed)``; the initial weights (unless
@@ -83,7 +85,8 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
     validation set too). When ``out`` is given, writes ``record.json``, ``weights.json`` (the
     trained weights, shared format) and ``loss_curve.png`` there. ``progress=None`` shows the
     tqdm bar only on a terminal. ``log`` receives every line of text (default: ``tqdm.write``,
-    which prints without breaking the bar).
+    which prints without breaking the bar). ``unrolled=True`` runs the same SGD through
+    :func:`stage1_scalar.unrolled.sgd_train_unrolled` (bitwise the same weights, faster).
     """
     from tqdm import tqdm
 
@@ -95,6 +98,7 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
     config = {"stage": "stage1_scalar", "data": "synth", "sizes": sizes, "epochs": epochs,
               "lr": lr, "batch_size": 1, "samples": samples, "val_samples": val_samples,
               "seed": seed, "backward": "fused" if fused else "jacobian",
+              "program": "unrolled" if unrolled else "loops",
               "init": "given" if init is not None else "init_weights(1/sqrt(fan_in))"}
 
     log(f"synthetic data: {samples} training / {val_samples} validation samples, "
@@ -119,7 +123,9 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
                "epoch_seconds": [None], "curve_step": [], "curve_loss": [],
                "curve_block": CURVE_BLOCK, "feature_mean": mean, "feature_std": std}
     log(f"network {sizes}, per-instance SGD, lr {lr}, {epochs} epochs, "
-        f"{'fused y - onehot(c)' if fused else 'softmax-Jacobian'} backward")
+        f"{'fused y - onehot(c)' if fused else 'softmax-Jacobian'} backward, "
+        f"{'the unrolled program' if unrolled else 'the loops of network.py'}")
+    step_fn = sgd_train_unrolled if unrolled else sgd_train
     log(f"epoch 0: val loss {val_loss:.4f}  val acc {val_acc:.4f}  (initial weights)")
 
     status, error, step = "ok", None, 0
@@ -135,8 +141,8 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
             Xs, cs = [X[i] for i in order], [c[i] for i in order]
             step_losses: list[float] = []
             for start in range(0, len(Xs), chunk):
-                weights = sgd_train(weights, Xs[start:start + chunk], cs[start:start + chunk],
-                                    lr, fused=fused, losses=step_losses)
+                weights = step_fn(weights, Xs[start:start + chunk], cs[start:start + chunk],
+                                  lr, fused=fused, losses=step_losses)
                 bar.update(min(chunk, len(Xs) - start))
             for loss in step_losses:
                 block.append(loss)

@@ -61,6 +61,7 @@ def test_package_and_worked_example_run_where_numpy_cannot_be_imported(no_numpy_
         w, x, c = worked_example()
         loss, grads, dX = stage1_scalar.loss_and_grads(w, [x], [c])
         w2 = stage1_scalar.sgd_train(w, [x, x], [c, 1], 0.1, batch_size=1)
+        assert stage1_scalar.sgd_train_unrolled(w, [x, x], [c, 1], 0.1) == w2
         p = stage1_scalar.predict_proba(w2, [x])
         assert abs(loss - 0.6931471805599453) < 1e-15, loss
         assert abs(grads["layers"][1]["b"][0] + 0.5) < 1e-15
@@ -191,9 +192,10 @@ def test_benchmark_smoke():
 
     res = bench_vs_micrograd(seconds=0.02, repeats=2, samples=10)
     json.dumps(res)  # plain data, for the lead's stage4_analysis/speed.py
-    for name in ("stage1-jacobian", "stage1-fused", "inlined-floor"):
+    for name in ("stage1-jacobian", "stage1-fused", "stage1-unrolled", "stage1-unrolled-fused"):
         row = res["rows"][name]
         assert row["min"] > 0 and len(row["all"]) == 2
+    assert res["agreement"]["stage1-unrolled"] == 0.0  # bitwise the same weights
     if "missing" in res["rows"]["micrograd"]:
         assert res["ratio"] is None
     else:
