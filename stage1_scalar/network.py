@@ -40,8 +40,9 @@ Why: a step is some 700,000 multiply-adds (235,200 weights, each touched by the 
 ``k = x W + b``, the gradient ``dW_ij = x_i dk_j`` and the update ``W - lr dW``), and each one
 here is interpreted bytecode on a boxed Python float, where numpy runs the same arithmetic in
 compiled loops over contiguous memory. On the 2-3-2
-network a step takes about 13 microseconds (about 6x faster than micrograd, see
-``stage1_scalar/benchmark.py``).
+network a step takes about 20 microseconds (about 5-7x faster than micrograd, see
+``stage1_scalar/benchmark.py``); :mod:`stage1_scalar.unrolled` writes the same equations out one
+scalar per line for a fixed network and trains to bitwise the same weights several times faster.
 """
 
 from __future__ import annotations

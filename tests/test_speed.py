@@ -89,7 +89,8 @@ def _fake_results():
     s3row = lambda s, t: {"stage3": ep(s), "torch": ep(t), "ratio": s / t,
                           "gemm_bound_s": 0.3, "gemm_fraction": 0.3 / s, "shaped_gflops": 90.0}
     return {
-        "stage1": {"ratio": {"stage1-jacobian/micrograd": 6.0, "stage1-fused/micrograd": 7.0},
+        "stage1": {"ratio": {"stage1-jacobian/micrograd": 6.0, "stage1-fused/micrograd": 7.0,
+                             "stage1-unrolled/micrograd": 45.0},
                    "rows": {}},
         "stage2": {"fit_variant": "stage2 in-place, skip zero inputs",
                    "float64": s2(4000.0, 3000.0, 6000.0, 16000.0),
@@ -107,7 +108,8 @@ def _fake_results():
 
 def test_measured_from_picks_the_designated_rows():
     m, notes = rep.measured_from(_fake_results())
-    assert m["stage1/micrograd"] == 6.0                      # the default (Jacobian) backward
+    assert m["stage1/micrograd"] == 45.0                     # unrolled, Jacobian backward
+    assert "the loops of network.py: 6.00x (fused backward 7.00x)" in notes["stage1/micrograd"]
     assert m["stage2/torch float64"] == pytest.approx(4.0)   # fit's variant, not the best one
     assert m["stage2/torch float32"] == pytest.approx(10000 / 6000)
     assert m["stage3/torch float32"] == pytest.approx(1.0)   # batch 128, not 32
@@ -118,7 +120,16 @@ def test_measured_from_picks_the_designated_rows():
                                         "stage2/torch float32", "stage3/torch float32",
                                         "stage3/torch float64", "memory float32",
                                         "memory float64")] == \
-        ["MISS", "PASS", "MISS", "MISS", "PASS", "PASS", "n/a"]
+        ["PASS", "PASS", "MISS", "MISS", "PASS", "PASS", "n/a"]
+
+
+def test_a_record_without_the_unrolled_row_is_not_judged_on_the_loops():
+    results = _fake_results()
+    del results["stage1"]["ratio"]["stage1-unrolled/micrograd"]
+    m, notes = rep.measured_from(results)
+    assert m["stage1/micrograd"] is None
+    assert "predates stage1_scalar/unrolled.py" in notes["stage1/micrograd"]
+    assert by_key(rep.target_rows(m, notes))["stage1/micrograd"]["result"] == "n/a"
 
 
 def test_ladder_bars_from_results():
@@ -240,7 +251,8 @@ def test_analysis_hook_measures_once_then_reads_the_record(tmp_path, monkeypatch
     figs = speed.plot([], ctx.fig_dir(speed.NAME), ctx)
     assert figs and figs[0].read_bytes()[:8] == PNG_MAGIC
     body = speed.summarize([], figs, ctx)
-    assert "| 1. stage 1 vs micrograd: training steps/s, 2-3-2 | 20.00x | 6.00x | MISS" in body
+    assert ("| 1. stage 1 (unrolled) vs micrograd: training steps/s, 2-3-2 | 20.00x | 45.00x | "
+            "PASS" in body)
     assert ctx.rel(figs[0]) in body
     with pytest.raises(ValueError, match="speed_knobs"):
         speed.plan(Context(quick=True, out=tmp_path / "other", options={"speed_knobs": "huge"}))
