@@ -49,6 +49,15 @@ def read_weights(path: str, what: str) -> dict | None:
         return None
 
 
+def add_network_flags(parser: argparse.ArgumentParser) -> None:
+    """``--hidden`` and ``--backward``, shared by ``train`` and ``unrolled``."""
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[3], metavar="H",
+                        help="hidden layer sizes, e.g. --hidden 8 4 for a [2, 8, 4, 2] network")
+    parser.add_argument("--backward", choices=("jacobian", "fused"), default="jacobian",
+                        help="output gradient through the softmax Jacobian and dl/dy, or the "
+                             "fused dl/do = y - onehot(c)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m stage1_scalar", description=DESCRIPTION, epilog=EPILOG,
@@ -80,17 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     tr.add_argument("--epochs", type=positive_int, default=5, help="passes over the data")
     tr.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate")
-    tr.add_argument("--hidden", type=positive_int, nargs="+", default=[3], metavar="H",
-                    help="hidden layer sizes, e.g. --hidden 8 4 for a [2, 8, 4, 2] network")
+    add_network_flags(tr)
     tr.add_argument("--samples", type=positive_int, default=60_000,
                     help="number of training samples")
     tr.add_argument("--val-samples", type=positive_int, default=10_000,
                     help="number of validation samples")
     tr.add_argument("--seed", type=int, default=0,
                     help="seed of the data, the initial weights and the shuffles")
-    tr.add_argument("--backward", choices=("jacobian", "fused"), default="jacobian",
-                    help="output gradient through the softmax Jacobian and dl/dy, or the fused "
-                         "dl/do = y - onehot(c)")
     tr.add_argument("--unrolled", action="store_true",
                     help="train through the unrolled program (stage1_scalar/unrolled.py): "
                          "bitwise the same weights as the loops of network.py, several times "
@@ -113,11 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "logits, y the probabilities, d... their gradients.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     un.add_argument("--inputs", type=positive_int, default=2, help="input units")
-    un.add_argument("--hidden", type=positive_int, nargs="+", default=[3], metavar="H",
-                    help="hidden layer sizes")
     un.add_argument("--classes", type=positive_int, default=2, help="output units (classes)")
-    un.add_argument("--backward", choices=("jacobian", "fused"), default="jacobian",
-                    help="output gradient through the softmax Jacobian, or y - onehot(c)")
+    add_network_flags(un)
     un.add_argument("--losses", action="store_true",
                     help="include the line that records each sample's loss")
     return parser

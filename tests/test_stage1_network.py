@@ -10,6 +10,7 @@ import random
 
 import numpy as np
 import pytest
+from scalar_problems import problem
 
 import stage1_scalar as s1
 from shared import weights as wf
@@ -26,14 +27,6 @@ HANDOUT = {
     "dW": [[0.0] * 3] * 2,
     "db": [0.0] * 3,
 }
-
-
-def problem(sizes, n, seed, scale=1.0):
-    rng = random.Random(seed)
-    weights = wf.init_weights(sizes, rng)
-    X = [[scale * rng.gauss(0, 1) for _ in range(sizes[0])] for _ in range(n)]
-    c = [rng.randrange(sizes[-1]) for _ in range(n)]
-    return weights, X, c
 
 
 def mean_loss(weights, X, c):

@@ -6,27 +6,19 @@ derived update. Also the traps (huge inputs, a single output unit), the size lim
 """
 
 import math
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scalar_problems import problem
 
 from shared import weights as wf
 from stage1_scalar import network, unrolled
 from stage1_scalar.unrolled import flatten, program, sgd_train_unrolled, unflatten
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def problem(sizes, n, seed, scale=1.0):
-    rng = random.Random(seed)
-    weights = wf.init_weights(sizes, rng)
-    X = [[scale * rng.gauss(0, 1) for _ in range(sizes[0])] for _ in range(n)]
-    c = [rng.randrange(sizes[-1]) for _ in range(n)]
-    return weights, X, c
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["jacobian", "fused"])
