@@ -97,6 +97,11 @@ def validate(weights: dict) -> dict:
     return weights
 
 
+def count_parameters(sizes: Sequence[int]) -> int:
+    """Weights plus biases of a network ``[n_in, n_1, ..., n_out]``: ``sum (n_in + 1) n_out``."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
 def to_lists(weights: dict) -> dict:
     """The same weights as nested Python lists of floats (stage 1's form). Copies."""
     validate(weights)

@@ -39,16 +39,13 @@ from __future__ import annotations
 import functools
 import math
 
+from shared.weights import count_parameters
+
 from .network import TINY, check_inputs, sigmoid
 
 #: Largest network (weights plus biases) :func:`program` writes out (784-25-10 has 19,885);
 #: compiling takes about 0.2 s per 10,000 parameters.
 MAX_PARAMETERS = 20_000
-
-
-def count_parameters(sizes: list[int]) -> int:
-    """Weights plus biases of a network ``[n_in, n_1, ..., n_out]``."""
-    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
 # --------------------------------------------------------------------------- names

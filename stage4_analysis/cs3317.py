@@ -68,6 +68,3 @@ def base_text(ctx: Context) -> str:
             f"{b['lr']:g} momentum {b['momentum']:g}, batch {b['batch_size']}, "
             f"{epochs(ctx)} epochs, {b['dtype']}, seed 0")
 
-
-def n_params(sizes) -> int:
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))

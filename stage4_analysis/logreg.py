@@ -13,6 +13,8 @@ of Linear layers would collapse into one linear map and be no better than logist
 
 from __future__ import annotations
 
+from shared.weights import count_parameters
+
 from . import cs3317
 from .aggregate import aggregate, epoch_series, group_by
 from .api import Context
@@ -83,7 +85,7 @@ def summarize(records, figures, ctx):
         best = f"{int(test.mean.argmax()) + 1}" if test.n else "–"
         sizes = [784, *MODELS[model], 10]
         finals[model] = test.final_mean
-        rows.append([model, "-".join(map(str, sizes)), f"{cs3317.n_params(sizes):,}",
+        rows.append([model, "-".join(map(str, sizes)), f"{count_parameters(sizes):,}",
                      pm(train.final_mean, train.final_std, as_pct=True),
                      pm(test.final_mean, test.final_std, as_pct=True), best,
                      EXPECTED[model] if not ctx.quick else "–"])

@@ -18,7 +18,7 @@ from . import vu
 from .aggregate import aggregate, epoch_series, group_by, smooth, step_series
 from .api import Context
 from .plots import band, epochs_axis, finish
-from .report import data_description, md_table, pm
+from .report import pm
 
 NAME = "seeds"
 TITLE = "3. Several random initialisations: mean ± std of loss and accuracy"
@@ -77,17 +77,10 @@ def summarize(records, figures, ctx):
            "each seed sets the initial weights and the order of the mini-batches. Bands: mean ± "
            "sample std (ddof=1) over the seeds. Training loss/accuracy per epoch are the means "
            "over the epoch's batches, validation ones are measured after the epoch."]
-    for dataset, rs in group_by(records, lambda r: r["config"]["dataset"]).items():
-        m = next((r["metrics"] for r in rs if r.get("status") == "ok"), {})
-        out.append(f"\n### {dataset}\n\nData: "
-                   + data_description(dataset, False, m.get("n_train"), m.get("n_val")) + ".\n")
-        aggs = {f: aggregate(rs, lambda r, f=f: epoch_series(r, f))
-                for f in ("train_loss", "val_loss", "train_acc", "val_acc")}
+    for _, heading, aggs in vu.by_dataset(records):
+        out.append(heading)
         n_ep = aggs["val_acc"].mean.size
-        rows = [[e + 1] + [pm(aggs[f].mean[e], aggs[f].std[e], as_pct=f.endswith("acc"))
-                           for f in ("train_loss", "val_loss", "train_acc", "val_acc")]
-                for e in range(n_ep)]
-        out.append(md_table(["epoch", "train loss", "val loss", "train acc", "val acc"], rows))
+        out.append(vu.epoch_table(aggs, n_ep))
         va = aggs["val_acc"]
         if va.n:
             finals = va.values[:, -1]

@@ -17,7 +17,6 @@ from . import vu
 from .aggregate import aggregate, epoch_series, group_by
 from .api import Context
 from .plots import band, epochs_axis, finish
-from .report import data_description, md_table, pm
 
 NAME = "train-val"
 TITLE = "2. Training vs validation loss and accuracy per epoch"
@@ -56,21 +55,12 @@ def plot(records, fig_dir, ctx):
 def summarize(records, figures, ctx):
     out = [f"Network: {vu.network_text(ctx)}, lr = {LR:g}; mean ± std over "
            f"{len(vu.seeds(ctx))} seeds (the runs of experiment 3)."]
-    for dataset, rs in group_by(records, lambda r: r["config"]["dataset"]).items():
-        m = next((r["metrics"] for r in rs if r.get("status") == "ok"), {})
-        out.append(f"\n### {dataset}\n\nData: "
-                   + data_description(dataset, False, m.get("n_train"), m.get("n_val")) + ".\n")
-        a = {f: aggregate(rs, lambda r, f=f: epoch_series(r, f))
-             for f in ("train_loss", "val_loss", "train_acc", "val_acc")}
+    for _, heading, a in vu.by_dataset(records):
+        out.append(heading)
         if a["val_loss"].n == 0:
             out.append("No finished run to show.")
             continue
-        rows = [[e + 1, pm(a["train_loss"].mean[e], a["train_loss"].std[e]),
-                 pm(a["val_loss"].mean[e], a["val_loss"].std[e]),
-                 pm(a["train_acc"].mean[e], a["train_acc"].std[e], as_pct=True),
-                 pm(a["val_acc"].mean[e], a["val_acc"].std[e], as_pct=True)]
-                for e in range(a["val_loss"].mean.size)]
-        out.append(md_table(["epoch", "train loss", "val loss", "train acc", "val acc"], rows))
+        out.append(vu.epoch_table(a, a["val_loss"].mean.size))
         tl, vl = a["train_loss"].final_mean, a["val_loss"].final_mean
         gap = vl - tl
         if gap <= 0:

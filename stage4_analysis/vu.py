@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import math
 
+from .aggregate import aggregate, epoch_series, group_by
 from .api import Context, SkipExperiment
 from .common import data_problem, short_problem, stage2_config, stage3_config
+from .report import data_description, md_table, pm
 from .runner import RunSpec
 
 STORE = "vu"
@@ -97,6 +99,30 @@ def stage2_spec(ctx: Context, dataset: str, lr: float, seed: int, epochs: int) -
 
 def seeds(ctx: Context) -> list[int]:
     return list(range(int(ctx.option("seeds", SEEDS))))
+
+
+#: The per-epoch fields of a VU run record, in table order.
+EPOCH_FIELDS = ("train_loss", "val_loss", "train_acc", "val_acc")
+
+
+def by_dataset(records: list[dict]):
+    """Per data set: ``(dataset, heading, aggs)``. ``heading`` is the markdown heading with the
+    data description; ``aggs`` maps each of :data:`EPOCH_FIELDS` to its aggregate over the
+    seeds."""
+    for dataset, rs in group_by(records, lambda r: r["config"]["dataset"]).items():
+        m = next((r["metrics"] for r in rs if r.get("status") == "ok"), {})
+        heading = (f"\n### {dataset}\n\nData: "
+                   + data_description(dataset, False, m.get("n_train"), m.get("n_val")) + ".\n")
+        aggs = {f: aggregate(rs, lambda r, f=f: epoch_series(r, f)) for f in EPOCH_FIELDS}
+        yield dataset, heading, aggs
+
+
+def epoch_table(aggs: dict, n_epochs: int) -> str:
+    """Markdown table of mean ± std per epoch for :data:`EPOCH_FIELDS` (accuracies in %)."""
+    rows = [[e + 1] + [pm(aggs[f].mean[e], aggs[f].std[e], as_pct=f.endswith("acc"))
+                       for f in EPOCH_FIELDS]
+            for e in range(n_epochs)]
+    return md_table(["epoch", "train loss", "val loss", "train acc", "val acc"], rows)
 
 
 def network_text(ctx: Context) -> str:

@@ -10,6 +10,7 @@ import random
 
 import numpy as np
 import pytest
+from gradcheck import central_difference
 from scalar_problems import problem
 
 import stage1_scalar as s1
@@ -31,18 +32,6 @@ HANDOUT = {
 
 def mean_loss(weights, X, c):
     return sum(s1.cross_entropy(s1.forward(weights, x)["y"], c_n) for x, c_n in zip(X, c)) / len(X)
-
-
-def central_difference(f, values: list, j: int, eps: float) -> float:
-    """(f(v_j + eps) - f(v_j - eps)) / (2 eps), perturbing ``values[j]`` in place and restoring
-    it."""
-    old = values[j]
-    values[j] = old + eps
-    up = f()
-    values[j] = old - eps
-    down = f()
-    values[j] = old
-    return (up - down) / (2 * eps)
 
 
 # --------------------------------------------------------------------------- the worked example
