@@ -4,7 +4,8 @@ The ladder's network family is ``sizes = [n_in, n_hidden..., n_out]``: sigmoid h
 a softmax output and the cross-entropy loss. Its parameters are stored as one plain structure::
 
     {"sizes": [n_in, n_1, ..., n_out],
-     "layers": [{"W": W_1, "b": b_1}, ..., {"W": W_L, "b": b_L}]}
+     "layers": [{"W": W_1, "b": b_1}, ..., {"W": W_L, "b": b_L}],
+     "activation": "sigmoid"}          # optional: "sigmoid" (default), "relu" or "tanh"
 
 * layer ``i`` (0-based) maps ``sizes[i]`` inputs to ``sizes[i + 1]`` outputs;
 * ``W`` has shape ``(in, out)`` = ``(sizes[i], sizes[i + 1])``, so a pre-activation is
@@ -17,9 +18,14 @@ exactly through Python floats and through JSON's ``repr`` of them). Gradients us
 structure (``{"sizes": ..., "layers": [{"W": dW, "b": db}, ...]}``), so a stage's gradients can be
 compared with another stage's key by key.
 
+``"activation"`` names the function of every hidden layer; a structure without the key is a
+sigmoid network (:func:`activation_of`). Each rung keeps one table of (function, derivative)
+pairs keyed by these names.
+
 The file form is JSON (:func:`save_json` / :func:`load_json`) with a small header::
 
-    {"format": "mlp-ladder/weights", "version": 1, "sizes": [...], "layers": [...]}
+    {"format": "mlp-ladder/weights", "version": 1, "sizes": [...], "activation": "sigmoid",
+     "layers": [...]}
 
 This module is pure Python (``json``, ``math``, ``random``): stage 1 imports it without numpy.
 :func:`to_arrays` imports numpy only when it is called.
@@ -35,11 +41,17 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
+from .errors import LadderError
+
 FORMAT = "mlp-ladder/weights"
 VERSION = 1
 
+#: The hidden-layer activations of the weight format; the first is the default.
+ACTIVATIONS = ("sigmoid", "relu", "tanh")
+DEFAULT_ACTIVATION = "sigmoid"
 
-class WeightFormatError(ValueError):
+
+class WeightFormatError(LadderError, ValueError):
     """A weight structure or file that does not follow the format; the message says where."""
 
 
@@ -63,14 +75,24 @@ def _len1(b: Any) -> int:
     return len(b)
 
 
+def activation_of(weights: dict) -> str:
+    """The hidden-layer activation of ``weights``: its ``"activation"`` key, else "sigmoid"."""
+    name = weights.get("activation", DEFAULT_ACTIVATION) if isinstance(weights, dict) else None
+    if name not in ACTIVATIONS:
+        raise WeightFormatError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
+                                f"got {name!r}")
+    return name
+
+
 def validate(weights: dict) -> dict:
     """Check ``weights`` against the format and return it unchanged.
 
     Raises :class:`WeightFormatError` naming the first layer whose ``W`` or ``b`` does not match
-    ``sizes``, a non-finite value, or a missing key.
+    ``sizes``, a non-finite value, an unknown activation, or a missing key.
     """
     if not isinstance(weights, dict) or "sizes" not in weights or "layers" not in weights:
         raise WeightFormatError("weights must be a dict with keys 'sizes' and 'layers'")
+    activation_of(weights)
     sizes = list(weights["sizes"])
     if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
         raise WeightFormatError(f"sizes must be >= 2 positive integers, got {sizes}")
@@ -107,6 +129,7 @@ def to_lists(weights: dict) -> dict:
     validate(weights)
     return {
         "sizes": [int(n) for n in weights["sizes"]],
+        "activation": activation_of(weights),
         "layers": [
             {
                 "W": [[float(v) for v in row] for row in layer["W"]],
@@ -124,6 +147,7 @@ def to_arrays(weights: dict, dtype: Any = "float64") -> dict:
     validate(weights)
     return {
         "sizes": [int(n) for n in weights["sizes"]],
+        "activation": activation_of(weights),
         "layers": [
             {
                 "W": np.array(layer["W"], dtype=dtype).reshape(n_in, n_out),
@@ -137,7 +161,8 @@ def to_arrays(weights: dict, dtype: Any = "float64") -> dict:
 
 
 def init_weights(
-    sizes: Sequence[int], rng: random.Random, std: float | None = None
+    sizes: Sequence[int], rng: random.Random, std: float | None = None,
+    activation: str = DEFAULT_ACTIVATION,
 ) -> dict:
     """Random weights for ``sizes``, drawn from a passed-in ``random.Random``.
 
@@ -154,7 +179,7 @@ def init_weights(
         s = (1.0 / math.sqrt(n_in)) if std is None else float(std)
         W = [[rng.gauss(0.0, s) for _ in range(n_out)] for _ in range(n_in)]
         layers.append({"W": W, "b": [0.0] * n_out})
-    return validate({"sizes": sizes, "layers": layers})
+    return validate({"sizes": sizes, "activation": activation, "layers": layers})
 
 
 def worked_example() -> tuple[dict, list[float], int]:
@@ -203,6 +228,7 @@ def load_json(path: str | os.PathLike) -> dict:
         raise WeightFormatError(f"{path}: weight-format version {data.get('version')}, "
                                 f"this code reads version {VERSION}")
     try:
-        return to_lists({"sizes": data["sizes"], "layers": data["layers"]})
+        return to_lists({"sizes": data["sizes"], "layers": data["layers"],
+                         "activation": data.get("activation", DEFAULT_ACTIVATION)})
     except WeightFormatError as e:
         raise WeightFormatError(f"{path}: {e}") from None
