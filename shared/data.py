@@ -50,6 +50,7 @@ import numpy as np
 
 from shared.download import ChecksumError, DownloadError, cache_root, content_md5
 from shared.download import download as fetch_file
+from shared.errors import LadderError
 from shared.idx import IDXError, read_idx_pair
 
 __all__ = [
@@ -67,7 +68,7 @@ IRIS_CSV = DATA_FILES / "iris" / "iris.csv"
 NUM_VAL_IDX = 5_000  # full (Fashion-)MNIST: the last 5,000 training images validate
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(LadderError, FileNotFoundError):
     """The files of a data set are neither on disk nor downloadable; the message says which
     files, where they were looked for and how to put them there by hand."""
 

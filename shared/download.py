@@ -23,11 +23,13 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from shared.errors import LadderError
+
 CHUNK = 1 << 16
 TIMEOUT = 30.0  # seconds per socket operation
 
 
-class DownloadError(OSError):
+class DownloadError(LadderError, OSError):
     """Every mirror failed for a reason other than a checksum mismatch (offline, HTTP error,
     interrupted transfer). ``failures`` lists ``(url, reason)``."""
 
@@ -36,7 +38,7 @@ class DownloadError(OSError):
         self.failures = list(failures)
 
 
-class ChecksumError(ValueError):
+class ChecksumError(LadderError, ValueError):
     """A downloaded file did not have the published checksum (nothing was kept)."""
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.errors import LadderError
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 # IDX type byte -> numpy dtype (big-endian as stored in the file)
@@ -35,7 +37,7 @@ IDX_TYPES = {
 _TYPE_CODES = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
 
 
-class IDXError(ValueError):
+class IDXError(LadderError, ValueError):
     """A file that is not a valid IDX file (or not the one expected); the message names it."""
 
 

@@ -29,9 +29,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from shared.errors import LadderError
+
 SCHEMA = "mlp-ladder/run"
 VERSION = 1
 STATUSES = ("ok", "diverged", "failed")
+
+
+class RecordError(LadderError, ValueError):
+    """A file that is not a valid run record (not JSON, wrong schema, an "ok" run without its
+    metrics, ...); the message names the file. Callers treat such a record as absent."""
 
 
 def to_jsonable(obj: Any) -> Any:
