@@ -24,7 +24,7 @@ from pathlib import Path
 from . import registry
 from .api import Context, SkipExperiment
 from .common import DOWNLOAD_ENV
-from .lr_study import EXTRA_RATES
+from .experiments.lr_study import EXTRA_RATES
 from .report import section, write_report, write_section
 from .runner import RunSpec, default_jobs, run_specs
 
@@ -122,7 +122,7 @@ def reproduce(
 
 
 def build_parser(only_default: list[str] | None = None) -> argparse.ArgumentParser:
-    prog = "python -m stage4_analysis" + (f".{only_default[0].replace('-', '_')}"
+    prog = "python -m stage4_analysis" + (f".experiments.{only_default[0].replace('-', '_')}"
                                           if only_default else "")
     p = argparse.ArgumentParser(
         prog=prog,
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None, only: list[str] | None = None) -> int:
     if args.download:
         os.environ[DOWNLOAD_ENV] = "1"  # read by common.allow_download, inherited by workers
     options = {"seeds": args.seeds, "lrs": args.lrs, "epochs": args.epochs, "limit": args.limit}
-    cmd = "python -m " + (f"stage4_analysis.{only[0].replace('-', '_')}" if only
+    cmd = "python -m " + (f"stage4_analysis.experiments.{only[0].replace('-', '_')}" if only
                           else "stage4_analysis")
     cmd = " ".join([cmd] + [shlex.quote(a) for a in argv])
     try:

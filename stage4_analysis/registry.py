@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from types import ModuleType
 
-PACKAGE = "stage4_analysis"
+PACKAGE = "stage4_analysis.experiments"
 
 MODULES = [
     # issue 7: the VU hand-out (MNIST network 784-300-10) and the CS3317 sweeps
@@ -30,9 +30,6 @@ MODULES = [
     "autoencoder",
     "iris",
     "jacobian",
-    # issue 9: the speed ladder (measured by `python -m stage4_analysis.speed`; the report shows
-    # the newest measurement)
-    "speed",
 ]
 
 REQUIRED = ("NAME", "TITLE", "plan", "plot", "summarize")

@@ -12,8 +12,8 @@ import math
 import pytest
 
 from shared.records import read_record
-from stage4_analysis import speed
-from stage4_analysis import speed_report as rep
+from stage4_analysis.speed import ladder as speed
+from stage4_analysis.speed import targets as rep
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -147,7 +147,7 @@ def test_ladder_bars_from_results():
 @pytest.fixture
 def small_gemm(monkeypatch):
     """Shrink the stage-3 benchmark's peak-matmul probe (2048^2) and shaped-matmul probe."""
-    from stage3_batched import benchmark as s3b
+    from stage4_analysis.speed import stage3 as s3b
 
     monkeypatch.setattr(s3b, "peak_matmul_gflops",
                         functools.partial(s3b.peak_matmul_gflops, n=256, repeats=1))
@@ -156,7 +156,7 @@ def small_gemm(monkeypatch):
 
 
 def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_gemm):
-    from stage2_perinstance.benchmark import blas_threads
+    from stage4_analysis.speed.stage2 import blas_threads
 
     out = tmp_path / "speed"
     # one BLAS / torch thread when numpy's BLAS can be told (OpenBLAS): on a busy machine
@@ -200,8 +200,8 @@ def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_g
 
 def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
     """When the optional packages are absent their rows say so and the rest still runs."""
-    import stage1_scalar.benchmark as s1b
-    import stage2_perinstance.benchmark as s2b
+    import stage4_analysis.speed.stage1 as s1b
+    import stage4_analysis.speed.stage2 as s2b
 
     monkeypatch.setattr(s1b, "Value", None)
     monkeypatch.setattr(s2b, "_torch_setup", lambda: None)

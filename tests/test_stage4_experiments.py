@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from shared.records import iter_records
-from stage4_analysis import best_config, lr_study, registry, sweeps, vu
+from stage4_analysis import registry
+from stage4_analysis.experiments import best_config, lr_study, sweeps, vu
 from stage4_analysis.cli import reproduce
 from stage4_analysis.common import execute_stage3, stage3_config
 from stage4_analysis.runner import RunSpec, run_specs
@@ -169,7 +170,7 @@ def test_module_command_line_runs_in_parallel_workers(tmp_path):
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "stage4_analysis.lr_study", "--epochs", "1", "--limit", "100",
+    cmd = [sys.executable, "-m", "stage4_analysis.experiments.lr_study", "--epochs", "1", "--limit", "100",
            "--seeds", "1", "--lrs", "--jobs", "2", "--out", str(tmp_path), "--no-progress"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                        cwd=Path(__file__).resolve().parents[1])
@@ -178,7 +179,7 @@ def test_module_command_line_runs_in_parallel_workers(tmp_path):
     recs = list(iter_records(tmp_path / "runs"))
     assert len(recs) == 4 and {r["status"] for r in recs} == {"ok"}
     assert (tmp_path / "figures" / "lr-study" / "lr_study_mnist-sample.png").exists()
-    assert "`python -m stage4_analysis.lr_study --epochs 1" in (tmp_path / "report.md").read_text()
+    assert "`python -m stage4_analysis.experiments.lr_study --epochs 1" in (tmp_path / "report.md").read_text()
 
 
 def test_best_config_combines_the_winner_of_every_sweep():

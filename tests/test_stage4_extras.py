@@ -12,7 +12,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from shared.records import read_record
-from stage4_analysis import autoencoder, common, digits, disc, iris, jacobian
+from stage4_analysis import common
+from stage4_analysis.experiments import autoencoder, digits, disc, iris, jacobian
 from stage4_analysis.api import Context, SkipExperiment
 from stage4_analysis.cli import reproduce
 

@@ -46,7 +46,7 @@ RATIO_TARGETS = [
 MEMORY_DTYPES = ("float32", "float64")
 MEMORY_FACTOR, MEMORY_EXTRA_MB = 1.5, 100.0
 
-#: Which stage-2 variant of ``stage2_perinstance.benchmark`` is the stage's own training path:
+#: Which stage-2 variant of ``stage4_analysis.speed.stage2`` is the stage's own training path:
 #: ``fit`` uses zero-skipping on sparse inputs such as MNIST and the in-place step otherwise.
 STAGE2_SPARSE, STAGE2_DENSE = "stage2 in-place, skip zero inputs", "stage2 in-place"
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import vu
-from .aggregate import smooth, step_series
-from .api import Context
-from .plots import finish
-from .report import data_description, md_table, num, pct
+from ..aggregate import smooth, step_series
+from ..api import Context
+from ..plots import finish
+from ..report import data_description, md_table, num, pct
 
 NAME = "learning-curve"
 TITLE = "1. Learning curve: loss per mini-batch (stage 3) and per sample (stage 2)"
@@ -131,6 +131,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

@@ -26,11 +26,11 @@ widths (the hand-out allows it; the rate is the main knob here).
 from __future__ import annotations
 
 from . import lr_study, vu
-from .aggregate import aggregate, epoch_series, group_by
-from .api import Context, SkipExperiment
-from .common import data_problem
-from .plots import band, epochs_axis, finish
-from .report import data_description, md_table, pct, pm
+from ..aggregate import aggregate, epoch_series, group_by
+from ..api import Context, SkipExperiment
+from ..common import data_problem
+from ..plots import band, epochs_axis, finish
+from ..report import data_description, md_table, pct, pm
 
 NAME = "final"
 TITLE = "5. Final run: chosen hyper-parameters, full training set, canonical test set"
@@ -163,6 +163,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

@@ -14,9 +14,9 @@ the running mean the trainer logs).
 from __future__ import annotations
 
 from . import vu
-from .aggregate import aggregate, epoch_series, group_by
-from .api import Context
-from .plots import band, epochs_axis, finish
+from ..aggregate import aggregate, epoch_series, group_by
+from ..api import Context
+from ..plots import band, epochs_axis, finish
 
 NAME = "train-val"
 TITLE = "2. Training vs validation loss and accuracy per epoch"
@@ -80,6 +80,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

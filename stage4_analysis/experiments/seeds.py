@@ -15,10 +15,10 @@ compared with the noise of a single setting. Leaves out: the learning rate as a 
 from __future__ import annotations
 
 from . import vu
-from .aggregate import aggregate, epoch_series, group_by, smooth, step_series
-from .api import Context
-from .plots import band, epochs_axis, finish
-from .report import pm
+from ..aggregate import aggregate, epoch_series, group_by, smooth, step_series
+from ..api import Context
+from ..plots import band, epochs_axis, finish
+from ..report import pm
 
 NAME = "seeds"
 TITLE = "3. Several random initialisations: mean ± std of loss and accuracy"
@@ -95,6 +95,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

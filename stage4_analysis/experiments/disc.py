@@ -26,16 +26,16 @@ import time
 
 import numpy as np
 
-from .api import Context
-from .common import pack_array, unpack_array
-from .plots import finish
-from .report import data_description, md_table, pct
+from ..api import Context
+from ..common import pack_array, unpack_array
+from ..plots import finish
+from ..report import data_description, md_table, pct
 
 NAME = "disc"
 TITLE = "8. Disc test: the hidden 2-D representation becomes linearly separable"
 
 STORE = "disc"
-EXECUTE = "stage4_analysis.disc:execute"
+EXECUTE = "stage4_analysis.experiments.disc:execute"
 CODE = 1  # bump when the executor's meaning changes
 
 N_POINTS = 1000
@@ -78,7 +78,7 @@ def config(ctx: Context, seed: int) -> dict:
 
 
 def plan(ctx: Context):
-    from .runner import RunSpec
+    from ..runner import RunSpec
 
     return [RunSpec(EXECUTE, config(ctx, s), STORE, label=f"disc lr={LR:g} seed={s}")
             for s in SEEDS]
@@ -344,6 +344,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

@@ -1,5 +1,5 @@
 """Speed and memory of one stage-3 training epoch, side by side with PyTorch (a benchmark, not a
-test): ``python -m stage3_batched.benchmark`` or :func:`benchmark` from Python.
+test): ``python -m stage4_analysis.speed.stage3`` or :func:`benchmark` from Python.
 
 The network is the VU hand-out's MNIST network, 784 -> 300 (sigmoid) -> 10 (softmax
 cross-entropy), trained with plain SGD for one epoch over 60,000 MNIST-shaped samples (random
@@ -179,7 +179,7 @@ def peak_memory(dtype: str = "float32", batch_size: int = 128, n: int = N_SAMPLE
     """Peak RSS of a fresh Python process that makes the data set and trains one stage-3 epoch
     on it, with the float data size and the target ``1.5 x float data + 100 MB`` (Linux only:
     it reads ``/proc/self/status``)."""
-    code = ("import json, sys; from stage3_batched.benchmark import _memory_child; "
+    code = ("import json, sys; from stage4_analysis.speed.stage3 import _memory_child; "
             f"print(json.dumps(_memory_child({dtype!r}, {batch_size}, {n})))")
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -277,7 +277,7 @@ def format_row(dtype, bs, row) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stage3_batched.benchmark",
+    p = argparse.ArgumentParser(prog="python -m stage4_analysis.speed.stage3",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 32])
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             p.error("--threads must be >= 1")
-        ensure_threads(args.threads, "stage3_batched.benchmark", argv)   # may restart
+        ensure_threads(args.threads, "stage4_analysis.speed.stage3", argv)   # may restart
         import torch
         torch.set_num_threads(args.threads)
     from shared.records import make_record, write_record

@@ -20,8 +20,8 @@ output; ``numpy_threads`` changes it for the run when the library allows). As a 
 variants compute the same thing, each reports the largest difference of its final weights from
 the readable variant's.
 
-    python -m stage2_perinstance.benchmark                   # float64 and float32, ~1 minute
-    python -m stage2_perinstance.benchmark --quick --json out.json
+    python -m stage4_analysis.speed.stage2                   # float64 and float32, ~1 minute
+    python -m stage4_analysis.speed.stage2 --quick --json out.json
 
 What it leaves out: stage 3's batched training (``stage4_analysis`` compares the whole ladder).
 """
@@ -39,8 +39,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .fast import InPlaceSGD
-from .network import as_arrays, init_weights, sgd_train
+from stage2_perinstance.fast import InPlaceSGD
+from stage2_perinstance.network import as_arrays, init_weights, sgd_train
 
 VARIANTS = ("torch", "stage2 readable", "stage2 in-place", "stage2 in-place, skip zero inputs")
 
@@ -288,7 +288,7 @@ def format_result(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m stage2_perinstance.benchmark",
+        prog="python -m stage4_analysis.speed.stage2",
         description="Training samples/s of stage 2 (one SGD step per sample) side by side with "
                     "PyTorch at batch size 1 (one thread), same network, samples, weights and "
                     "dtype; interleaved repeats, median and min/max, ratio of medians.")

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 
-from .api import Context, SkipExperiment
-from .common import data_problem, stage3_config
-from .runner import RunSpec
+from ..api import Context, SkipExperiment
+from ..common import data_problem, stage3_config
+from ..runner import RunSpec
 
 STORE = "cs3317"
 EXECUTE = "stage4_analysis.common:execute_stage3"

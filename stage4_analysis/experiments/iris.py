@@ -23,17 +23,17 @@ import time
 
 import numpy as np
 
-from .aggregate import aggregate, group_by, smooth
-from .api import Context
-from .common import pack_array, unpack_array
-from .plots import band, finish
-from .report import data_description, md_table, pm
+from ..aggregate import aggregate, group_by, smooth
+from ..api import Context
+from ..common import pack_array, unpack_array
+from ..plots import band, finish
+from ..report import data_description, md_table, pm
 
 NAME = "iris"
 TITLE = "11. Iris: two-layer network, learning rate × hidden size"
 
 STORE = "iris"
-EXECUTE = "stage4_analysis.iris:execute"
+EXECUTE = "stage4_analysis.experiments.iris:execute"
 CODE = 1
 
 LRS = (0.003, 0.03, 0.3)
@@ -52,7 +52,7 @@ def seeds(ctx: Context) -> list[int]:
 
 
 def plan(ctx: Context):
-    from .runner import RunSpec
+    from ..runner import RunSpec
 
     epochs = int(ctx.option("epochs", QUICK_EPOCHS if ctx.quick else FULL_EPOCHS))
     return [RunSpec(EXECUTE, {"experiment": NAME, "code": CODE, "data_seed": DATA_SEED,
@@ -212,6 +212,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

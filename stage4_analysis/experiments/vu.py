@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 
-from .aggregate import aggregate, epoch_series, group_by
-from .api import Context, SkipExperiment
-from .common import data_problem, short_problem, stage2_config, stage3_config
-from .report import data_description, md_table, pm
-from .runner import RunSpec
+from ..aggregate import aggregate, epoch_series, group_by
+from ..api import Context, SkipExperiment
+from ..common import data_problem, short_problem, stage2_config, stage3_config
+from ..report import data_description, md_table, pm
+from ..runner import RunSpec
 
 STORE = "vu"
 HIDDEN = 300

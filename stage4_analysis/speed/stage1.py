@@ -1,8 +1,8 @@
 """How fast is scalar backprop written out by hand? Stage 1 against micrograd, side by side.
 
-    python -m stage1_scalar.benchmark                  # 2-3-2 network, ~1 s per measurement
-    python -m stage1_scalar.benchmark --seconds 0.2 --repeats 3 --json bench.json
-    python -m stage1_scalar.benchmark --mnist           # also: seconds per sample at 784-300-10
+    python -m stage4_analysis.speed.stage1                  # 2-3-2 network, ~1 s per measurement
+    python -m stage4_analysis.speed.stage1 --seconds 0.2 --repeats 3 --json bench.json
+    python -m stage4_analysis.speed.stage1 --mnist           # also: seconds per sample at 784-300-10
 
 What is measured: per-sample SGD training steps per second (forward, backward, weight update) on
 the hand-out's 2-3-2 network (sigmoid hidden layer, softmax, cross-entropy), on the same samples
@@ -43,8 +43,8 @@ import time
 
 from shared.weights import init_weights
 
-from .network import sgd_train
-from .unrolled import sgd_train_unrolled
+from stage1_scalar.network import sgd_train
+from stage1_scalar.unrolled import sgd_train_unrolled
 
 try:  # optional: the benchmark still runs (and says so) without it
     from micrograd.engine import Value
@@ -138,7 +138,7 @@ def _samples(n: int, seed: int) -> tuple[list[list[float]], list[int]]:
     """``n`` normalised synthetic samples (the data loader needs numpy: imported here only)."""
     from shared.data import as_lists, load_synth
 
-    from .train import feature_stats, normalise
+    from stage1_scalar.train import feature_stats, normalise
 
     (X, c) = as_lists(load_synth(num_train=n, num_val=0, seed=seed)[0])
     mean, std = feature_stats(X)
@@ -279,7 +279,7 @@ def bench_mnist_size(samples: int = 2, sizes: tuple[int, ...] = (784, 300, 10),
         X = [[rng.random() for _ in range(sizes[0])] for _ in range(samples)]
         c = [rng.randrange(sizes[-1]) for _ in range(samples)]
     weights = init_weights(sizes, rng)
-    from .network import forward
+    from stage1_scalar.network import forward
 
     t0 = time.perf_counter()
     for x in X:
@@ -314,7 +314,7 @@ def format_result(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m stage1_scalar.benchmark",
+        prog="python -m stage4_analysis.speed.stage1",
         description="Per-sample SGD training steps per second of stage 1 (pure Python) against "
                     "micrograd on the same 2-3-2 network and samples, interleaved repeats.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -10,8 +10,8 @@
     python -m stage4_analysis.speed --replot --out runs/speed/full   # redraw from the record
 
 What this adds over the stage benchmarks: one run that measures them all and judges the issue's
-targets. The measuring is theirs - :func:`stage1_scalar.benchmark.bench_vs_micrograd`,
-:func:`stage2_perinstance.benchmark.bench_vs_torch`, :func:`stage3_batched.benchmark.benchmark`
+targets. The measuring is theirs - :func:`stage4_analysis.speed.stage1.bench_vs_micrograd`,
+:func:`stage4_analysis.speed.stage2.bench_vs_torch`, :func:`stage4_analysis.speed.stage3.benchmark`
 and ``peak_memory`` - each with the same network, data, initial weights and dtype on both sides
 and interleaved repeats (A B A B ...), reporting median, min and max. This module adds:
 
@@ -27,7 +27,7 @@ and interleaved repeats (A B A B ...), reporting median, min and max. This modul
 5. peak memory (RSS, ``VmHWM``) of one stage-3 epoch in a fresh process, against the float data
    set's size;
 
-then the PASS/MISS table of the targets (:mod:`stage4_analysis.speed_report`). Thread counts are
+then the PASS/MISS table of the targets (:mod:`stage4_analysis.speed.targets`). Thread counts are
 stated: numpy's BLAS threads (threadpoolctl when installed, else OpenBLAS asked directly, else
 "numpy default") and ``torch.get_num_threads()``. micrograd and torch are optional: without one,
 its rows say so and the rest runs. A part that crashes is reported (and the exit code is 1); the
@@ -67,7 +67,7 @@ from shared.records import (
     write_record,
 )
 
-from . import speed_report as rep
+from . import targets as rep
 
 PARTS = ("stage1", "stage2", "stage3", "ladder", "memory")
 DEFAULT_OUT = Path("runs") / "speed"
@@ -122,7 +122,7 @@ def numpy_threads() -> str:
             return ", ".join(f"{i['num_threads']} ({i.get('internal_api')}, threadpoolctl)"
                              for i in blas)
     try:
-        from stage2_perinstance.benchmark import blas_threads
+        from stage4_analysis.speed.stage2 import blas_threads
 
         n = blas_threads()
         if n is not None:
@@ -159,7 +159,7 @@ def environment() -> dict:
 
 # --------------------------------------------------------------------------- the parts
 def part_stage1(k: Knobs, log) -> dict:
-    from stage1_scalar.benchmark import bench_vs_micrograd, format_result
+    from .stage1 import bench_vs_micrograd, format_result
 
     res = bench_vs_micrograd(seconds=k.s1_seconds, repeats=k.s1_repeats, samples=k.s1_samples)
     log(format_result(res))
@@ -170,7 +170,7 @@ def stage2_fit_variant(samples: int) -> tuple[str, float]:
     """The stage-2 variant ``fit`` would use on the benchmark's data, and the zero fraction."""
     import numpy as np
 
-    from stage2_perinstance.benchmark import bench_data
+    from .stage2 import bench_data
     from stage2_perinstance.train import SPARSE_FRACTION
 
     X = bench_data(samples)[0]
@@ -179,7 +179,7 @@ def stage2_fit_variant(samples: int) -> tuple[str, float]:
 
 
 def part_stage2(k: Knobs, log) -> dict:
-    from stage2_perinstance.benchmark import bench_vs_torch, format_result
+    from .stage2 import bench_vs_torch, format_result
 
     variant, zeros = stage2_fit_variant(k.s2_samples)
     out = {"fit_variant": variant, "zero_fraction": zeros}
@@ -191,8 +191,8 @@ def part_stage2(k: Knobs, log) -> dict:
 
 
 def part_stage3(k: Knobs, log, memory: bool) -> dict:
-    from stage2_perinstance.benchmark import numpy_threads as blas_threads_set
-    from stage3_batched.benchmark import benchmark
+    from .stage2 import numpy_threads as blas_threads_set
+    from .stage3 import benchmark
 
     with blas_threads_set(k.threads), torch_threads(k.threads):
         return _stage3(k, log, memory, benchmark)
@@ -227,7 +227,7 @@ def _stage3(k: Knobs, log, memory: bool, benchmark) -> dict:
 
 def part_memory(k: Knobs, log) -> dict:
     """Peak RSS alone (when the stage-3 timing part is not run)."""
-    from stage3_batched.benchmark import peak_memory
+    from .stage3 import peak_memory
 
     out = {}
     for dt in ("float32", "float64"):
@@ -239,7 +239,7 @@ def part_memory(k: Knobs, log) -> dict:
 
 def part_ladder_stage1(k: Knobs, log) -> dict:
     """Stage 1 at 784-300-10: seconds per training step over a few samples, extrapolated."""
-    from stage1_scalar.benchmark import bench_mnist_size
+    from .stage1 import bench_mnist_size
 
     runs = [bench_mnist_size(samples=k.ladder_samples) for _ in range(k.ladder_passes)]
     sec = statistics.median(r["seconds_per_sample"] for r in runs)

@@ -11,9 +11,9 @@ J[i, j] = dy_i / dx_j = y_i (delta_ij - y_j), i.e. J = diag(y) - y y^T. It is co
 It also shows the chain that makes the fused loss cheap: Softmax layer + ``CrossEntropy`` on the
 probabilities, backward for target class c, gives dl/dx = y - onehot(c).
 
-    python -m stage4_analysis.jacobian                       # prints for the logits 1 2 0.5
-    python -m stage4_analysis.jacobian --logits 3 -1 0 2
-    python -m stage4_analysis.jacobian --report [--out DIR]  # this section of the report
+    python -m stage4_analysis.experiments.jacobian                       # prints for the logits 1 2 0.5
+    python -m stage4_analysis.experiments.jacobian --logits 3 -1 0 2
+    python -m stage4_analysis.experiments.jacobian --report [--out DIR]  # this section of the report
 
 In the reproduction it is one cheap "run" (no training) whose record holds the three matrices;
 the figure and the report section are drawn from it. Leaves out: batches (the layer handles N
@@ -28,14 +28,14 @@ import sys
 
 import numpy as np
 
-from .api import Context
-from .report import md_table
+from ..api import Context
+from ..report import md_table
 
 NAME = "jacobian"
 TITLE = "12. The softmax Jacobian: layer backward vs finite differences vs closed form"
 
 STORE = "jacobian"
-EXECUTE = "stage4_analysis.jacobian:execute"
+EXECUTE = "stage4_analysis.experiments.jacobian:execute"
 CODE = 1
 
 LOGITS = (1.0, 2.0, 0.5)
@@ -118,7 +118,7 @@ def compute(logits, eps: float = EPS, target: int = TARGET) -> dict:
 
 
 def plan(ctx: Context):
-    from .runner import RunSpec
+    from ..runner import RunSpec
 
     cfg = {"experiment": NAME, "code": CODE, "logits": list(LOGITS), "eps": EPS,
            "target": TARGET}
@@ -223,12 +223,12 @@ def format_text(res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--report" in argv:          # this experiment's section, through the common CLI
-        from .cli import main as cli_main
+        from ..cli import main as cli_main
 
         argv.remove("--report")
         return cli_main(argv, only=[NAME])
     p = argparse.ArgumentParser(
-        prog="python -m stage4_analysis.jacobian",
+        prog="python -m stage4_analysis.experiments.jacobian",
         description="Print the Jacobian of the softmax at a logit vector, computed from stage "
         "3's Softmax layer (backward of each unit vector), by central finite differences and in "
         "closed form, with their largest differences. '--report [--out DIR ...]' writes this "

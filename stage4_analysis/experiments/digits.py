@@ -28,16 +28,16 @@ import time
 
 import numpy as np
 
-from .api import Context, SkipExperiment
-from .common import DATA_SEED, data_problem
-from .plots import finish
-from .report import data_description, md_table, pct
+from ..api import Context, SkipExperiment
+from ..common import DATA_SEED, data_problem
+from ..plots import finish
+from ..report import data_description, md_table, pct
 
 NAME = "digits"
 TITLE = "9. Digits: 20 hidden units vs 40-20, train and test accuracy per epoch"
 
 STORE = "digits"
-EXECUTE = "stage4_analysis.digits:execute"
+EXECUTE = "stage4_analysis.experiments.digits:execute"
 CODE = 1
 
 NETWORKS = {"A: 784-20-10": (20,), "B: 784-40-20-10": (40, 20)}
@@ -55,7 +55,7 @@ FULL_EPOCHS = 100
 
 
 def plan(ctx: Context):
-    from .runner import RunSpec
+    from ..runner import RunSpec
 
     dataset = QUICK_DATASET if ctx.quick else FULL_DATASET
     problem = data_problem(dataset, FINAL)
@@ -78,7 +78,7 @@ def execute(config: dict) -> dict:
     test set (after the epoch), plus the running training figures of the epoch."""
     from stage3_batched import MLP, SGD, SoftmaxCrossEntropy, evaluate, fit
 
-    from .common import load_data
+    from ..common import load_data
 
     (xtr, ytr), (xte, yte), k = load_data(config["dataset"], config["final"], config["dtype"],
                                           config.get("limit"))
@@ -192,6 +192,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

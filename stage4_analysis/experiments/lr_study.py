@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import vu
-from .aggregate import aggregate, epoch_series, group_by
-from .api import Context
-from .plots import band, diverged_note, epochs_axis, finish
-from .report import data_description, md_table, pm
+from ..aggregate import aggregate, epoch_series, group_by
+from ..api import Context
+from ..plots import band, diverged_note, epochs_axis, finish
+from ..report import data_description, md_table, pm
 
 NAME = "lr-study"
 TITLE = "4. Learning-rate study: SGD at 0.001 - 0.03 and beyond, mean ± std over seeds"
@@ -168,6 +168,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

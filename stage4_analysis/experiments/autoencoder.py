@@ -45,17 +45,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import Context, SkipExperiment
-from .common import data_problem, pack_array, unpack_array
-from .plots import finish
-from .report import data_description, md_table, num, pct
+from ..api import Context, SkipExperiment
+from ..common import data_problem, pack_array, unpack_array
+from ..plots import finish
+from ..report import data_description, md_table, num, pct
 
 NAME = "autoencoder"
 TITLE = "10. 2-D autoencoder of digits vs PCA"
 
 STORE = "autoencoder"
-EXECUTE = "stage4_analysis.autoencoder:execute"
-EXECUTE_PCA = "stage4_analysis.autoencoder:execute_pca"
+EXECUTE = "stage4_analysis.experiments.autoencoder:execute"
+EXECUTE_PCA = "stage4_analysis.experiments.autoencoder:execute_pca"
 CODE = 1
 
 ENCODER = (512, 256, 128)      # hidden widths of the encoder; the decoder mirrors them
@@ -91,7 +91,7 @@ def settings(ctx: Context) -> dict:
 
 
 def plan(ctx: Context):
-    from .runner import RunSpec
+    from ..runner import RunSpec
 
     s = settings(ctx)
     problem = data_problem(s["dataset"], FINAL)
@@ -236,7 +236,7 @@ def squared_loss(A, B) -> float:
 
 
 def _load(config):
-    from .common import load_data
+    from ..common import load_data
 
     return load_data(config["dataset"], config["final"], config["dtype"], config.get("limit"))
 
@@ -582,6 +582,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))

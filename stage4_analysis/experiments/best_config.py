@@ -23,10 +23,10 @@ Leaves out: a joint search (the sweeps are one-at-a-time) and several seeds for 
 from __future__ import annotations
 
 from . import cs3317, sweeps
-from .aggregate import epoch_series
-from .api import Context, SkipExperiment
-from .plots import epochs_axis, finish
-from .report import data_description, md_table, pct
+from ..aggregate import epoch_series
+from ..api import Context, SkipExperiment
+from ..plots import epochs_axis, finish
+from ..report import data_description, md_table, pct
 
 NAME = "best-config"
 TITLE = "6b. The best configuration of the sweeps, trained to the end"
@@ -144,6 +144,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     raise SystemExit(main(only=[NAME]))
