@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import random
 import tempfile
@@ -55,67 +56,120 @@ class WeightFormatError(LadderError, ValueError):
     """A weight structure or file that does not follow the format; the message says where."""
 
 
-def _shape2(W: Any) -> tuple[int, int]:
-    if hasattr(W, "shape"):
-        if len(W.shape) != 2:
-            raise WeightFormatError(f"W must be 2-D (in, out), got shape {tuple(W.shape)}")
-        return int(W.shape[0]), int(W.shape[1])
-    rows = len(W)
-    cols = {len(row) for row in W}
-    if len(cols) > 1:
-        raise WeightFormatError(f"W is ragged: its rows have lengths {sorted(cols)}")
-    return rows, (cols.pop() if cols else 0)
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about arbitrary input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _len1(b: Any) -> int:
-    if hasattr(b, "shape"):
-        if len(b.shape) != 1:
-            raise WeightFormatError(f"b must be 1-D (out,), got shape {tuple(b.shape)}")
-        return int(b.shape[0])
-    return len(b)
+def _is_number(v: Any) -> bool:
+    """A real number: int or float (numpy's too), not a bool and not a string."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _check_array(i: int, name: str, a: Any, want: tuple[int, ...], sizes: Any) -> None:
+    """A numpy array's shape, dtype and finiteness (vectorised)."""
+    import numpy as np
+
+    a = np.asarray(a)
+    if tuple(a.shape) != want:
+        raise WeightFormatError(f"layer {i}: {name} has shape {tuple(a.shape)}, sizes "
+                                f"{_short(sizes)} say {want if name == 'W' else want[0]}")
+    if a.dtype.kind not in "iuf":
+        raise WeightFormatError(f"layer {i}: {name} must hold real numbers, has dtype {a.dtype}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise WeightFormatError(f"layer {i}: {name} holds a non-finite value")
+
+
+def _check_numbers(i: int, name: str, row: Any) -> None:
+    """Each value of a list is a finite real number (bool and str are refused, though Python
+    would convert them)."""
+    for v in row:
+        if not _is_number(v):
+            raise WeightFormatError(f"layer {i}: {name} holds {type(v).__name__} {_short(v)}, "
+                                    "not a number")
+        try:
+            finite = math.isfinite(v)
+        except OverflowError:  # an integer too large for a float
+            finite = False
+        if not finite:
+            raise WeightFormatError(f"layer {i}: {name} holds a non-finite value {_short(v)}")
+
+
+def _check_layer(i: int, layer: Any, sizes: Any) -> None:
+    n_in, n_out = int(sizes[i]), int(sizes[i + 1])
+    if not isinstance(layer, dict) or "W" not in layer or "b" not in layer:
+        has = sorted(map(str, layer)) if isinstance(layer, dict) else type(layer).__name__
+        raise WeightFormatError(f"layer {i} needs keys 'W' and 'b', has {_short(has)}")
+    W, b = layer["W"], layer["b"]
+    if hasattr(W, "shape") and hasattr(W, "dtype"):
+        _check_array(i, "W", W, (n_in, n_out), sizes)
+    else:
+        if not isinstance(W, (list, tuple)) or not all(isinstance(r, (list, tuple)) for r in W):
+            raise WeightFormatError(f"layer {i}: W must be a list of rows (lists of numbers), "
+                                    f"got {_short(W)}")
+        cols = {len(row) for row in W}
+        if len(cols) > 1:
+            raise WeightFormatError(f"layer {i}: W is ragged: its rows have lengths "
+                                    f"{_short(sorted(cols))}")
+        got = (len(W), cols.pop() if cols else 0)
+        if got != (n_in, n_out):
+            raise WeightFormatError(f"layer {i}: W has shape {got}, sizes {_short(sizes)} say "
+                                    f"{(n_in, n_out)}")
+        for r, row in enumerate(W):
+            _check_numbers(i, f"W row {r}", row)
+    if hasattr(b, "shape") and hasattr(b, "dtype"):
+        _check_array(i, "b", b, (n_out,), sizes)
+    else:
+        if not isinstance(b, (list, tuple)):
+            raise WeightFormatError(f"layer {i}: b must be a list of numbers, got {_short(b)}")
+        if len(b) != n_out:
+            raise WeightFormatError(f"layer {i}: b has length {len(b)}, sizes {_short(sizes)} "
+                                    f"say {n_out}")
+        _check_numbers(i, "b", b)
 
 
 def activation_of(weights: dict) -> str:
     """The hidden-layer activation of ``weights``: its ``"activation"`` key, else "sigmoid"."""
     name = weights.get("activation", DEFAULT_ACTIVATION) if isinstance(weights, dict) else None
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise WeightFormatError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
-                                f"got {name!r}")
+                                f"got {_short(name)}")
     return name
 
 
 def validate(weights: dict) -> dict:
     """Check ``weights`` against the format and return it unchanged.
 
-    Raises :class:`WeightFormatError` naming the first layer whose ``W`` or ``b`` does not match
-    ``sizes``, a non-finite value, an unknown activation, or a missing key.
+    Raises :class:`WeightFormatError` (and nothing else, whatever the structure holds) naming the
+    first problem: a missing key, ``sizes`` that are not >= 2 positive integers, a layer whose
+    ``W`` or ``b`` does not match ``sizes``, a value that is not a finite real number (``true``
+    and ``"1.5"`` are refused too), or an unknown activation.
     """
     if not isinstance(weights, dict) or "sizes" not in weights or "layers" not in weights:
-        raise WeightFormatError("weights must be a dict with keys 'sizes' and 'layers'")
+        got = sorted(map(str, weights)) if isinstance(weights, dict) else type(weights).__name__
+        raise WeightFormatError(f"weights must be an object with keys 'sizes' and 'layers', "
+                                f"got {_short(got)}")
     activation_of(weights)
-    sizes = list(weights["sizes"])
-    if len(sizes) < 2 or any(int(n) != n or n < 1 for n in sizes):
-        raise WeightFormatError(f"sizes must be >= 2 positive integers, got {sizes}")
+    sizes = weights["sizes"]
+    if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
+            or not all(_is_count(n) and n >= 1 for n in sizes)):
+        raise WeightFormatError(f"sizes must be a list of >= 2 positive integers, got "
+                                f"{_short(sizes)}")
     layers = weights["layers"]
+    if not isinstance(layers, (list, tuple)):
+        raise WeightFormatError(f"layers must be a list, got {type(layers).__name__}")
     if len(layers) != len(sizes) - 1:
         raise WeightFormatError(
-            f"sizes {sizes} need {len(sizes) - 1} layers, the structure has {len(layers)}"
+            f"sizes {_short(list(sizes))} need {len(sizes) - 1} layers, the structure has "
+            f"{len(layers)}"
         )
     for i, layer in enumerate(layers):
-        if "W" not in layer or "b" not in layer:
-            raise WeightFormatError(f"layer {i} needs keys 'W' and 'b', has {sorted(layer)}")
-        want = (sizes[i], sizes[i + 1])
-        got = _shape2(layer["W"])
-        if got != want:
-            raise WeightFormatError(f"layer {i}: W has shape {got}, sizes {sizes} say {want}")
-        if _len1(layer["b"]) != sizes[i + 1]:
-            raise WeightFormatError(
-                f"layer {i}: b has length {_len1(layer['b'])}, sizes {sizes} say {sizes[i + 1]}"
-            )
-        for name, values in (("W", [v for row in layer["W"] for v in row]), ("b", layer["b"])):
-            for v in values:
-                if not math.isfinite(float(v)):
-                    raise WeightFormatError(f"layer {i}: {name} holds a non-finite value {v}")
+        _check_layer(i, layer, sizes)
     return weights
 
 
@@ -216,17 +270,33 @@ def save_json(weights: dict, path: str | os.PathLike) -> None:
 
 
 def load_json(path: str | os.PathLike) -> dict:
-    """Read a weight file written by :func:`save_json`; returns nested lists (stage 1's form)."""
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise WeightFormatError(f"{path}: not a JSON weight file ({e})") from None
+    """Read a weight file written by :func:`save_json`; returns nested lists (stage 1's form).
+
+    Whatever the file holds - not JSON, binary or not UTF-8, nested too deeply, another JSON
+    value, a missing key, a wrong type, a ``true`` or ``"1.5"`` where a number belongs - the
+    error is a :class:`WeightFormatError` whose message starts with the file name. A file that
+    cannot be opened raises the ``OSError`` (naming it), as ``open`` does.
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise WeightFormatError(f"{path}: not a JSON weight file (binary or not UTF-8 text)"
+                                ) from None
+    except json.JSONDecodeError as e:
+        raise WeightFormatError(f"{path}: not a JSON weight file ({e})") from None
+    except RecursionError:
+        raise WeightFormatError(f"{path}: not a weight file (JSON nested too deeply)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise WeightFormatError(f"{path}: not an mlp-ladder weight file (no format {FORMAT!r})")
-    if data.get("version") != VERSION:
-        raise WeightFormatError(f"{path}: weight-format version {data.get('version')}, "
+    version = data.get("version")
+    if not _is_count(version) or version != VERSION:
+        raise WeightFormatError(f"{path}: weight-format version {_short(version)}, "
                                 f"this code reads version {VERSION}")
+    if "sizes" not in data or "layers" not in data:
+        missing = [k for k in ("sizes", "layers") if k not in data]
+        raise WeightFormatError(f"{path}: weight file without {' and '.join(map(repr, missing))}")
     try:
         return to_lists({"sizes": data["sizes"], "layers": data["layers"],
                          "activation": data.get("activation", DEFAULT_ACTIVATION)})
