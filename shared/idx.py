@@ -8,12 +8,18 @@ MNIST images are ``(N, 28, 28)`` uint8 (type ``0x08``, magic 2051), labels ``(N,
 Every problem raises :class:`IDXError` naming the file: a wrong magic number, a truncated or
 corrupt file, a payload that does not match the header's dimensions, images and labels of
 different counts, labels out of range. Nothing here scales or splits data; that is
-:mod:`shared.data`'s job. Leaves out: memory-mapping (the files are small enough to read whole).
+:mod:`shared.data`'s job.
+
+The header is checked before the payload is read (against the file's size; for ``.gz`` against
+what its compressed size can hold and the memory available), so a corrupt header never allocates
+its claimed size.
+Leaves out: memory-mapping (the files are small enough to read whole).
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -22,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from shared.errors import LadderError
+from shared.memory import available_bytes, format_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -41,6 +48,11 @@ class IDXError(LadderError, ValueError):
     """A file that is not a valid IDX file (or not the one expected); the message names it."""
 
 
+#: Deflate never compresses better than about 1032:1, so a gzip file of ``n`` bytes cannot hold
+#: more than this many times ``n`` bytes of content: a header claiming more is refused unread.
+MAX_GZIP_RATIO = 1100
+
+
 def read_bytes(path: str | os.PathLike) -> bytes:
     """The content of ``path``, gunzipped when it is gzip data. Raises :class:`IDXError` on a
     truncated or corrupt gzip stream."""
@@ -54,13 +66,14 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise IDXError(f"{path}: corrupt or truncated gzip data ({e})") from None
 
 
-def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Parse IDX ``data`` (already decompressed) into an array of the file's shape and type
-    (native byte order). ``name`` is used in error messages."""
-    if len(data) < 4:
-        raise IDXError(f"{name}: truncated: {len(data)} bytes, too short for an IDX header")
-    zero1, zero2, type_code, ndim = data[0], data[1], data[2], data[3]
-    magic = int.from_bytes(data[:4], "big")
+def parse_header(head: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
+    """``(dtype, dims, header_length)`` from the first bytes of an IDX file (at least the whole
+    header; more is ignored). Raises :class:`IDXError` on a wrong magic number or a short header.
+    """
+    if len(head) < 4:
+        raise IDXError(f"{name}: truncated: {len(head)} bytes, too short for an IDX header")
+    zero1, zero2, type_code, ndim = head[0], head[1], head[2], head[3]
+    magic = int.from_bytes(head[:4], "big")
     if zero1 != 0 or zero2 != 0 or type_code not in IDX_TYPES or ndim == 0:
         raise IDXError(
             f"{name}: wrong magic number 0x{magic:08x} ({magic}); an IDX file starts with "
@@ -68,26 +81,88 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
             f"e.g. 2051 for MNIST images, 2049 for labels"
         )
     header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    if len(head) < header_len:
         raise IDXError(f"{name}: truncated: the header needs {header_len} bytes for {ndim} "
-                       f"dimensions, the file has {len(data)}")
-    dims = struct.unpack(f">{ndim}I", data[4:header_len])
-    dtype = IDX_TYPES[type_code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    payload = len(data) - header_len
+                       f"dimensions, the file has {len(head)}")
+    dims = struct.unpack(f">{ndim}I", head[4:header_len])
+    return IDX_TYPES[type_code], dims, header_len
+
+
+def payload_bytes(dtype: np.dtype, dims: tuple[int, ...]) -> int:
+    """Bytes of payload the header's dimensions call for (exact: Python integers, so a product
+    of huge dimensions cannot wrap around as an int64 would)."""
+    return math.prod(int(d) for d in dims) * dtype.itemsize
+
+
+def _check_payload(name: str, dims: tuple[int, ...], expected: int, payload: int) -> None:
     if payload < expected:
         raise IDXError(f"{name}: truncated data: header dimensions {dims} need {expected} bytes of "
                        f"payload, the file has {payload}")
     if payload > expected:
         raise IDXError(f"{name}: header dimensions {dims} do not match the payload: they need "
                        f"{expected} bytes, the file has {payload} ({payload - expected} extra)")
-    arr = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_len)
+
+
+def _to_array(payload: bytes, dtype: np.dtype, dims: tuple[int, ...]) -> np.ndarray:
+    arr = np.frombuffer(payload, dtype=dtype)
     return arr.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
 
 
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Parse IDX ``data`` (already decompressed) into an array of the file's shape and type
+    (native byte order). ``name`` is used in error messages."""
+    dtype, dims, header_len = parse_header(data[:1024], name)
+    expected = payload_bytes(dtype, dims)
+    _check_payload(name, dims, expected, len(data) - header_len)
+    return _to_array(data[header_len:], dtype, dims)
+
+
+def _read_gzip(path: Path, raw) -> np.ndarray:
+    """Stream-decompress an IDX ``.gz``: read the header first, then exactly the payload it
+    calls for (and one byte more, to detect extra data) - never more than the header promises,
+    and only when the compressed size could hold it."""
+    compressed = os.fstat(raw.fileno()).st_size
+    try:
+        with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+            head = f.read(4)
+            if len(head) == 4:
+                head += f.read(4 * head[3])
+            dtype, dims, header_len = parse_header(head, str(path))
+            expected = payload_bytes(dtype, dims)
+            if expected > MAX_GZIP_RATIO * compressed:
+                raise IDXError(f"{path}: header dimensions {dims} need {expected} bytes, more than "
+                               f"a {compressed}-byte gzip file can hold; the file is corrupt")
+            if expected > available_bytes():
+                raise IDXError(f"{path}: header dimensions {dims} need {format_bytes(expected)}, "
+                               "more memory than this machine has available")
+            payload = f.read(expected)
+            extra = len(f.read(1 << 16))
+    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise IDXError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    _check_payload(str(path), dims, expected, len(payload) + extra)
+    return _to_array(payload, dtype, dims)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (raw or gzip) into a numpy array of its stored shape and type."""
-    return parse_idx(read_bytes(path), str(path))
+    """Read one IDX file (raw or gzip) into a numpy array of its stored shape and type.
+
+    The header is checked against the file's size before the payload is read, so a corrupt
+    header (dimensions whose product is huge) is refused without allocating anything.
+    """
+    path = Path(path)
+    with open(path, "rb") as raw:
+        if raw.read(2) == GZIP_MAGIC:
+            raw.seek(0)
+            return _read_gzip(path, raw)
+        raw.seek(0)
+        size = os.fstat(raw.fileno()).st_size
+        dtype, dims, header_len = parse_header(raw.read(1024), str(path))
+        expected = payload_bytes(dtype, dims)
+        _check_payload(str(path), dims, expected, size - header_len)
+        raw.seek(header_len)
+        payload = raw.read(expected)
+    _check_payload(str(path), dims, expected, len(payload))  # the file shrank while read
+    return _to_array(payload, dtype, dims)
 
 
 def read_idx_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike,

@@ -164,3 +164,53 @@ def test_loader_reports_corrupt_local_file(tmp_path):
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8bnot really gzip")
     with pytest.raises(IDXError, match="train-labels-idx1-ubyte.gz"):
         data.load_mnist(final=False, data_dir=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_header_whose_dimensions_overflow_int64_is_refused(tmp_path, compress):
+    """Four dimensions of 2**16 multiply to 2**64: as an int64 product that wraps around to 0,
+    which a naive size check would accept against an empty payload."""
+    dims = (1 << 16,) * 4
+    with np.errstate(over="ignore"):
+        wrapped = int(np.prod(np.array(dims, dtype=np.int64), dtype=np.int64))
+    assert wrapped == 0  # the trap: the int64 product fits the empty payload below
+    blob = bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *dims)
+    p = tmp_path / ("big.gz" if compress else "big")
+    p.write_bytes(gzip.compress(blob) if compress else blob)
+    with pytest.raises(IDXError, match="big") as info:
+        read_idx(p)
+    assert "need" in str(info.value)
+
+
+def test_header_larger_than_the_file_is_refused_before_reading(tmp_path):
+    """A header claiming 60000 x 28 x 28 images in a 100-byte file: refused by the size check."""
+    blob = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 60000, 28, 28) + bytes(84)
+    p = tmp_path / "liar-idx3-ubyte"
+    p.write_bytes(blob)
+    with pytest.raises(IDXError, match=r"liar-idx3-ubyte: truncated data.*47040000 bytes"):
+        read_idx(p)
+
+
+def test_gzip_header_claiming_more_than_deflate_can_hold(tmp_path):
+    """A small .gz whose header claims 4 GB: refused from the header, nothing is decompressed."""
+    blob = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 1 << 22, 32, 32) + bytes(100)
+    p = tmp_path / "claims-4gb.gz"
+    p.write_bytes(gzip.compress(blob))
+    with pytest.raises(IDXError, match=r"claims-4gb.gz: .*more than a \d+-byte gzip file"):
+        read_idx(p)
+
+
+@pytest.mark.parametrize("extra", [b"garbage after the stream", b"\x1f\x8b\x08truncated"])
+def test_gzip_with_extra_bytes_is_refused(tmp_path, extra):
+    good = gzip.compress(to_idx_bytes(_labels(5)))
+    p = tmp_path / "labels.gz"
+    p.write_bytes(good + extra)
+    with pytest.raises(IDXError, match="labels.gz"):
+        read_idx(p)
+
+
+def test_extra_payload_inside_gzip_is_refused(tmp_path):
+    p = tmp_path / "labels.gz"
+    p.write_bytes(gzip.compress(to_idx_bytes(_labels(5)) + b"\x01\x02"))
+    with pytest.raises(IDXError, match=r"labels.gz: .*\(2 extra\)"):
+        read_idx(p)
