@@ -1,31 +1,60 @@
-"""``python -m stage3_batched``: train one batched MLP from the command line.
+"""``python -m stage3_batched``: train one batched MLP, or one of the CS3317 sweeps, from the
+command line.
 
-Prints a table with one row per epoch, then writes into the output folder (default
+A run prints a table with one row per epoch, then writes into its output folder (default
 ``runs/stage3/<dataset>-<config key>/``): ``record.json`` (the run record, shared/records.py),
 ``curves.png`` (loss and accuracy curves drawn from that record) and ``model.npz`` (the trained
-parameters, loadable with ``Sequential.load``; not written when the run diverged). Ends with
-the accuracy on the test split (or the validation split, for data sets without one / with
-``--validation``), naming the split.
+model, loadable with ``MLP.load``; not written when the run diverged). It ends with the accuracy
+on the test split (or the validation split, for data sets without one / with ``--validation``),
+naming the split.
 
 The default is the CS3317 hand-out's Fashion-MNIST set-up: hidden layers [128, 64], ReLU,
-30 epochs (SGD, learning rate 0.05, momentum 0.9, batch size 64, rate x 0.9 after every epoch).
-``--quick`` caps a run at 3 epochs and 10,000 training samples, for debugging. Exit status:
-0 trained, 1 diverged, 2 bad arguments or data not found.
+30 epochs (SGD, learning rate 0.05, momentum 0.9, batch size 64, rate x 0.9 after every epoch),
+float64. The hand-out's own spellings work as written (``--hidden_dims 256 128
+--learning_rate 0.01``, ``--sweep hidden_dim``). ``--quick`` trains 3 epochs on 10,000 training
+samples, for debugging; without Fashion-MNIST on the machine it trains on the shipped MNIST sample
+and says so. ``--sweep NAME`` trains one run per value of the hand-out's sweep (values in
+``stage3_batched.run.SWEEPS``), compares them on a validation split and draws ``sweep.png``.
+
+Nothing is overwritten silently: the configuration key in the folder name covers everything that
+changes the result, the BLAS thread count included; rerunning the same configuration replaces
+its folder and says so; a ``--out`` folder holding a run of another configuration is refused
+unless ``--force``. Output folders, memory and arguments are checked before any data is loaded.
+Exit status: 0 trained, 1 diverged, 2 bad arguments, data or output folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
+import contextlib
 from pathlib import Path
 
+from shared.errors import ConfigError, DivergedError, OutputPathError, check_output_dir, run_main
 from stage3_batched.layers import ACTIVATIONS, INITS
 from stage3_batched.optim import OPTIMIZERS
-from stage3_batched.run import DATASETS, DEFAULT_ADAM_LR, DTYPES, RunConfig, run, split_name
-from stage3_batched.threads import ensure_threads
+from stage3_batched.run import (
+    DATASETS,
+    DEFAULT_ADAM_LR,
+    DTYPES,
+    SWEEPS,
+    RunConfig,
+    has_fast_path,
+    run,
+    split_name,
+    sweep_configs,
+)
 
 QUICK_EPOCHS, QUICK_LIMIT = 3, 10_000
+QUICK_DATASET, QUICK_FALLBACK = "fashion-mnist", "mnist-sample"
+RUNS = Path("runs") / "stage3"
+OUTPUT_FILES = ("record.json", "curves.png", "model.npz", "sweep.png")
+
+#: RunConfig field -> the flag that sets it (error messages name the flag).
+FLAGS = {"dataset": "--dataset", "hidden_dims": "--hidden-dims", "activation": "--activation",
+         "optimizer": "--optimizer", "lr": "--lr", "momentum": "--momentum",
+         "weight_decay": "--weight-decay", "nesterov": "--nesterov", "dropout": "--dropout",
+         "batch_size": "--batch-size", "epochs": "--epochs", "seed": "--seed",
+         "dtype": "--dtype", "init": "--init", "limit": "--limit", "lr_decay": "--lr-decay"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,63 +62,192 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m stage3_batched",
         description="Train a batched numpy MLP (stage 3 of mlp-ladder) and save its run record, "
-                    "learning curves and model. Defaults: the CS3317 Fashion-MNIST set-up.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="data set to train on")
-    p.add_argument("--hidden-dims", type=int, nargs="*", default=list(d.hidden_dims),
-                   metavar="H", help="hidden layer widths (none: softmax regression)")
-    p.add_argument("--activation", choices=tuple(ACTIVATIONS), default=d.activation,
-                   help="hidden activation")
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=d.optimizer)
-    p.add_argument("--lr", type=float, default=None,     # "%(default).0s": no "(default: None)"
-                   help=f"learning rate (default: {d.lr} for sgd, {DEFAULT_ADAM_LR} for adam)"
-                        "%(default).0s")
-    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum, in [0, 1)")
+                    "learning curves and model; or run one of the CS3317 hyper-parameter sweeps. "
+                    "Defaults: the CS3317 Fashion-MNIST set-up. The hand-out's spellings "
+                    "(--hidden_dims, --learning_rate, --batch_size, ...) are accepted too.")
+    p.add_argument("--dataset", choices=DATASETS, default=None,
+                   help=f"data set to train on (default: {d.dataset}; with --quick: "
+                        f"{QUICK_FALLBACK} when {QUICK_DATASET} is not on this machine)")
+    p.add_argument("--hidden-dims", "--hidden_dims", dest="hidden_dims", type=int, nargs="*",
+                   default=None, metavar="H",
+                   help=f"hidden layer widths; none: softmax regression (default: "
+                        f"{' '.join(map(str, d.hidden_dims))})")
+    p.add_argument("--activation", choices=tuple(ACTIVATIONS), default=None,
+                   help=f"hidden activation (default: {d.activation})")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=d.optimizer,
+                   help=f"(default: {d.optimizer})")
+    p.add_argument("--lr", "--learning_rate", "--learning-rate", dest="lr", type=float,
+                   default=None, help=f"learning rate (default: {d.lr} for sgd, "
+                                      f"{DEFAULT_ADAM_LR} for adam)")
+    p.add_argument("--momentum", type=float, default=None,
+                   help=f"SGD momentum, in [0, 1) (default: {d.momentum})")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
-                   help="L2 weight decay added to the gradient (biases excluded)")
-    p.add_argument("--lr-decay", type=float, default=d.lr_decay,
-                   help="multiply the learning rate by this after every epoch (1 = constant)")
+    p.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float,
+                   default=d.weight_decay,
+                   help="L2 weight decay added to the gradient, biases excluded (default: 0)")
+    p.add_argument("--lr-decay", "--lr_decay", dest="lr_decay", type=float, default=d.lr_decay,
+                   help=f"multiply the learning rate by this after every epoch; 1 = constant "
+                        f"(default: {d.lr_decay})")
     p.add_argument("--dropout", type=float, default=d.dropout,
-                   help="dropout probability after each hidden activation")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--init", choices=INITS, default=d.init, help="weight initialisation")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--dtype", choices=DTYPES, default=d.dtype)
+                   help="dropout probability after each hidden activation (default: 0)")
+    p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
+                   help=f"(default: {d.batch_size})")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"(default: {d.epochs}; {QUICK_EPOCHS} with --quick)")
+    p.add_argument("--init", choices=INITS, default=d.init,
+                   help=f"weight initialisation (default: {d.init})")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"(default: {d.seed})")
+    p.add_argument("--dtype", choices=DTYPES, default=d.dtype,
+                   help=f"floating-point type of data and weights (default: {d.dtype})")
     p.add_argument("--limit", type=int, default=None,
-                   help="use only the first LIMIT training samples")
+                   help=f"use only the first LIMIT training samples (default: all; "
+                        f"{QUICK_LIMIT:,} with --quick)")
     p.add_argument("--validation", action="store_true",
                    help="evaluate on a validation split held out of the training data instead "
                         "of the test split")
     p.add_argument("--quick", action="store_true",
-                   help=f"debug run: at most {QUICK_EPOCHS} epochs and {QUICK_LIMIT:,} training "
-                        "samples")
+                   help=f"debug run: {QUICK_EPOCHS} epochs on {QUICK_LIMIT:,} training samples "
+                        "unless --epochs / --limit say otherwise; never downloads")
+    p.add_argument("--sweep", choices=tuple(SWEEPS), default=None,
+                   help="train one run per value of a CS3317 sweep and compare them on "
+                        "validation data: " + "; ".join(
+                            f"{k} {v['values']}" for k, v in SWEEPS.items()))
     p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default runs/stage3/<dataset>-<config key>)")
+                   help=f"output folder (default: {RUNS}/<dataset>-<config key>, or "
+                        f"{RUNS}/sweep-<name>-<dataset>-<key> for a sweep)")
+    p.add_argument("--force", action="store_true",
+                   help="replace what --out holds even if it is a run of another configuration")
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads for numpy (default: all cores); 1 avoids 10-100x "
-                        "slowdowns when other jobs keep the cores busy")
+                   help="BLAS threads for numpy (default: as many as the BLAS library chose); "
+                        "1 avoids large slowdowns when other jobs keep the cores busy")
+    if has_fast_path():
+        p.add_argument("--fast", action="store_true",
+                       help="use the library's opt-in fast training path (same results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
+# --------------------------------------------------------------------------- configuration
+def _fashion_mnist_here() -> bool:
+    """Whether every Fashion-MNIST file a run needs is on this machine (nothing downloaded)."""
+    from shared.data import find_idx_files
+
+    return all(p is not None for p in find_idx_files(QUICK_DATASET).values())
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
+    """The validated :class:`RunConfig` the flags describe, and the lines saying what
+    ``--quick`` changed. Raises ConfigError naming the flag."""
+    d = RunConfig()
+    notes = []
+    dataset = args.dataset or d.dataset
+    if args.quick and args.dataset is None and not _fashion_mnist_here():
+        dataset = QUICK_FALLBACK
+        notes.append(f"quick mode: Fashion-MNIST is not on this machine (python -m shared.data "
+                     f"--fetch fashion-mnist downloads it); training on the shipped "
+                     f"{QUICK_FALLBACK} data set instead")
     lr = args.lr if args.lr is not None else (
-        DEFAULT_ADAM_LR if args.optimizer == "adam" else RunConfig.lr)
-    cfg = RunConfig(dataset=args.dataset, hidden_dims=tuple(args.hidden_dims),
-                    activation=args.activation, optimizer=args.optimizer, lr=lr,
-                    momentum=args.momentum if args.optimizer == "sgd" else 0.0,
-                    weight_decay=args.weight_decay, nesterov=args.nesterov,
-                    dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs,
-                    seed=args.seed, dtype=args.dtype, init=args.init,
-                    final=not args.validation, limit=args.limit, lr_decay=args.lr_decay)
+        DEFAULT_ADAM_LR if args.optimizer == "adam" else d.lr)
+    momentum = d.momentum if args.momentum is None else args.momentum
+    if args.optimizer != "sgd":
+        if args.momentum is not None and args.sweep != "momentum":
+            raise ConfigError("--momentum applies to --optimizer sgd only (Adam uses its own "
+                              "betas)")
+        momentum = 0.0
+    epochs = args.epochs if args.epochs is not None else (
+        QUICK_EPOCHS if args.quick else d.epochs)
+    limit = args.limit if args.limit is not None else (QUICK_LIMIT if args.quick else None)
+    cfg = RunConfig(
+        dataset=dataset,
+        hidden_dims=tuple(d.hidden_dims if args.hidden_dims is None else args.hidden_dims),
+        activation=args.activation or d.activation, optimizer=args.optimizer, lr=lr,
+        momentum=momentum, weight_decay=args.weight_decay, nesterov=args.nesterov,
+        dropout=args.dropout, batch_size=d.batch_size if args.batch_size is None
+        else args.batch_size, epochs=epochs, seed=args.seed, dtype=args.dtype, init=args.init,
+        final=not args.validation, limit=limit, lr_decay=args.lr_decay)
+    cfg.validate(FLAGS)
     if args.quick:
-        cfg.epochs = min(cfg.epochs, QUICK_EPOCHS)
-        cfg.limit = min(cfg.limit or QUICK_LIMIT, QUICK_LIMIT)
-    return cfg.validate()
+        notes.append(f"quick mode: {cfg.epochs} epoch(s), at most {cfg.limit:,} training samples")
+    return cfg, notes
 
 
+def _explicit_sweep_flag(args: argparse.Namespace, name: str) -> str | None:
+    """The flag the user gave that sweep ``name`` would overrule, if any."""
+    given = {"hidden_dims": args.hidden_dims is not None, "lr": args.lr is not None,
+             "activation": args.activation is not None, "momentum": args.momentum is not None,
+             "batch_size": args.batch_size is not None}
+    field = SWEEPS[name]["field"]
+    return FLAGS[field] if given.get(field) else None
+
+
+def run_key_config(cfg: RunConfig, threads: int, fast: bool) -> dict:
+    """Everything that changes a run's result: its config, the BLAS thread count (it can change
+    the last bits of float sums) and whether the fast path trained it."""
+    return {**cfg.to_dict(), "threads": threads, "fast": bool(fast)}
+
+
+# --------------------------------------------------------------------------- output folders
+def _missing_parents(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    out = []
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+@contextlib.contextmanager
+def no_empty_folders_left(folders: list[Path]):
+    """If the block fails (bad data, divergence, Ctrl-C), remove the folders it created that
+    are still empty, so a failed command leaves nothing behind."""
+    created = [p for f in folders for p in _missing_parents(f)]
+    try:
+        yield
+    except BaseException:
+        for p in sorted(set(created), key=lambda q: len(q.parts), reverse=True):
+            if p.is_dir() and not any(p.iterdir()):
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+        raise
+
+
+def claim_output(out: Path, key: str, *, force: bool, flag: str = "--out") -> str:
+    """Check the output folder ``out`` before any work, for a run whose config key is ``key``.
+
+    Returns "new" (nothing of a run there), "same" (a run of the same configuration: it will be
+    replaced) or "forced" (another configuration's run, replaced because of ``--force``). Raises
+    OutputPathError when the folder cannot be written, or holds another configuration's run (or
+    files a run writes but no record of ours) and ``force`` is off."""
+    from shared.records import read_record
+
+    check_output_dir(out, flag)
+    present = [n for n in OUTPUT_FILES if (out / n).exists()]
+    if not present:
+        return "new"
+    old = None
+    if (out / "record.json").exists():
+        with contextlib.suppress(ValueError, OSError):
+            old = read_record(out / "record.json")
+    if old is not None and old.get("key") == key:
+        return "same"
+    if force:
+        return "forced"
+    what = (f"a run of a different configuration (key {old.get('key')}, not {key})"
+            if old is not None else f"{', '.join(present)} of something else")
+    raise OutputPathError(f"{flag} {out}: already holds {what}; choose another folder or add "
+                          "--force to replace it")
+
+
+def _replaced_line(out: Path, state: str) -> str | None:
+    if state == "same":
+        return f"replaced the earlier run of this configuration in {out}"
+    if state == "forced":
+        return f"replaced the run of another configuration in {out} (--force)"
+    return None
+
+
+# --------------------------------------------------------------------------- one run
 def plot_record(record: dict, path) -> Path:
     """Loss (per step and per epoch) and accuracy (per epoch) curves from a run record."""
     from shared.plotting import new_figure, save_figure
@@ -132,60 +290,208 @@ def _fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        cfg = config_from_args(args)
-        ensure_threads(args.threads, "stage3_batched", argv)   # may restart the process
-    except ValueError as e:
-        parser().error(str(e))
-    from shared.data import describe
-    from shared.records import config_key, make_record, write_record
+def describe_model(cfg: RunConfig) -> str:
+    return (f"model: hidden {list(cfg.hidden_dims)} ({cfg.activation}), {cfg.optimizer} "
+            f"lr {cfg.lr:g}" + (f" momentum {cfg.momentum:g}" if cfg.optimizer == "sgd" else "")
+            + (f", lr x {cfg.lr_decay:g} per epoch" if cfg.lr_decay not in (None, 1) else "")
+            + f", batch {cfg.batch_size}, {cfg.epochs} epochs, {cfg.dtype}, seed {cfg.seed}")
 
-    split = split_name(cfg)
-    out = args.out or Path("runs") / "stage3" / f"{cfg.dataset}-{config_key(cfg.to_dict())}"
-    print(f"data: {describe(cfg.dataset, final=cfg.final)}")
-    if args.quick:
-        print(f"quick mode: {cfg.epochs} epochs, at most {cfg.limit:,} training samples")
-    print(f"model: hidden {list(cfg.hidden_dims)} ({cfg.activation}), {cfg.optimizer} "
-          f"lr {cfg.lr:g}" + (f" momentum {cfg.momentum:g}" if cfg.optimizer == "sgd" else "")
-          + (f", lr x {cfg.lr_decay:g} per epoch" if cfg.lr_decay not in (None, 1) else "")
-          + f", batch {cfg.batch_size}, {cfg.epochs} epochs, {cfg.dtype}, seed {cfg.seed}")
+
+def epoch_table(split: str):
+    """The ``on_epoch`` that prints one row of the per-epoch table (the header before the first
+    row, so nothing of the table shows when the run stops before training)."""
     header = (f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {split + ' loss':>15} "
               f"{split + ' acc':>14} {'lr':>9} {'seconds':>7}")
-    print(header)
-    print("-" * len(header))
 
     def on_epoch(row):
+        if row["epoch"] == 1:
+            print(header)
+            print("-" * len(header))
         print(f"{row['epoch']:>5} {_fmt(row['train_loss'], '10.4f')} "
               f"{_fmt(row['train_acc'], '9.4f')} {_fmt(row['val_loss'], '15.4f')} "
               f"{_fmt(row['val_acc'], '14.4f')} {row['lr']:>9.3g} {row['seconds']:>7.2f}",
               flush=True)
 
-    try:
-        result = run(cfg, progress=not args.no_progress, return_model=True, on_epoch=on_epoch)
-    except FileNotFoundError as e:                    # shared.data.DataNotFoundError
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return on_epoch
+
+
+def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: bool,
+                   fast: bool) -> dict:
+    """Train one run, print its per-epoch table and write its folder: ``model.npz`` (only if the
+    run did not diverge; a stale one from a replaced run is removed), ``record.json`` and
+    ``curves.png``. Returns the record."""
+    from shared.records import make_record, write_record
+
+    split = split_name(cfg)
+    result = run(cfg, progress=progress, return_model=True, on_epoch=epoch_table(split),
+                 fast=fast, flags=FLAGS)
     model = result.pop("model")
     metrics = {"history": result["history"], "final": result["final"], "split": split,
-               "num_parameters": result["num_parameters"],
-               "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
-    record = make_record("stage3", result["config"], metrics, status=result["status"],
+               "num_parameters": result["num_parameters"], "n_train": result["n_train"],
+               "n_val": result["n_val"], "threads": key_config["threads"]}
+    record = make_record("stage3", key_config, metrics, status=result["status"],
                          error=result["message"], wall_time=result["wall_time"])
-    rec_path = write_record(out / "record.json", record)
-    fig_path = plot_record(record, out / "curves.png")
-    if result["status"] != "ok":                      # NaN weights: no model file
-        print(f"saved {rec_path}, {fig_path}")
-        print(result["message"], file=sys.stderr)
-        return 1
-    model_path = model.save(out / "model.npz")
-    print(f"saved {rec_path}, {fig_path}, {model_path}")
-    f = result["final"]
-    print(f"final {split} accuracy: {f['val_acc']:.4f} (loss {f['val_loss']:.4f}); train "
-          f"accuracy {f['train_acc']:.4f}; {result['wall_time']:.1f} s")
+    record["threads"] = key_config["threads"]
+    model_path = out / "model.npz"
+    if result["status"] == "ok":
+        model.save(model_path)
+    elif model_path.exists():                     # from the run this one replaces
+        model_path.unlink()
+    write_record(out / "record.json", record)
+    plot_record(record, out / "curves.png")
+    return record
+
+
+def main_one(args, cfg: RunConfig, notes: list[str], threads: int, fast: bool) -> int:
+    from shared.data import describe
+    from shared.records import config_key
+
+    key_config = run_key_config(cfg, threads, fast)
+    key = config_key(key_config)
+    out = args.out or RUNS / f"{cfg.dataset}-{key}"
+    with no_empty_folders_left([out]):
+        state = claim_output(out, key, force=args.force)
+        for line in notes:
+            print(line)
+        print(f"data: {describe(cfg.dataset, final=cfg.final)}"
+              + (f"; the first {cfg.limit:,} training samples" if cfg.limit else ""))
+        print(describe_model(cfg) + f", {threads} BLAS thread(s)")
+        record = train_and_save(cfg, out, key_config, progress=not args.no_progress, fast=fast)
+    replaced = _replaced_line(out, state)
+    if replaced:
+        print(replaced)
+    if record["status"] != "ok":
+        print(f"saved {out / 'record.json'}, {out / 'curves.png'} (no model: the run diverged)")
+        raise DivergedError(record["error"])
+    m = record["metrics"]
+    f = m["final"]
+    print(f"saved {out / 'record.json'}, {out / 'curves.png'}, {out / 'model.npz'}")
+    print(f"final {m['split']} accuracy: {f['val_acc']:.4f} (loss {f['val_loss']:.4f}); train "
+          f"accuracy {f['train_acc']:.4f}; {record['wall_time']:.1f} s")
     return 0
 
 
+# --------------------------------------------------------------------------- sweeps
+def _value_label(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def plot_sweep(name: str, rows: list[dict], records: list[dict], path) -> Path:
+    """Validation accuracy per epoch for every value, and final validation / train accuracy
+    against the value, from the runs' records."""
+    from shared.plotting import new_figure, save_figure
+
+    fig, axes = new_figure(ncols=2, width=5.5, height=4.0)
+    ax_curve, ax_final = axes[0]
+    for row, rec in zip(rows, records):
+        ep = rec["metrics"]["history"]["epochs"]
+        ax_curve.plot([e["epoch"] for e in ep], [e["val_acc"] for e in ep], "o-", ms=3,
+                      label=f"{name} {row['label']}"
+                            + (" (diverged)" if row["status"] != "ok" else ""))
+    xs = list(range(len(rows)))
+    ax_final.plot(xs, [r["val_acc"] if r["val_acc"] is not None else float("nan")
+                       for r in rows], "s-", color="tab:orange", label="validation")
+    ax_final.plot(xs, [r["train_acc"] if r["train_acc"] is not None else float("nan")
+                       for r in rows], "o--", color="tab:blue", label="train")
+    ax_final.set_xticks(xs, [r["label"] for r in rows])
+    ax_curve.set(xlabel="epoch", ylabel="validation accuracy", title="learning curves")
+    ax_final.set(xlabel=f"{name}: {SWEEPS[name]['what']}", ylabel="accuracy after the last epoch",
+                 title="final accuracy")
+    for ax in (ax_curve, ax_final):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle(f"stage 3 sweep {name} on {records[0]['config']['dataset']} "
+                 f"(chosen on the validation split)")
+    return save_figure(fig, path)
+
+
+def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool) -> int:
+    from shared.data import describe
+    from shared.records import config_key, make_record, write_record
+
+    name = args.sweep
+    flag = _explicit_sweep_flag(args, name)
+    if flag:
+        raise ConfigError(f"--sweep {name} sets {flag} itself ({SWEEPS[name]['values']}); "
+                          f"leave out {flag}")
+    runs = sweep_configs(base, name)
+    keyed = [(v, cfg, run_key_config(cfg, threads, fast)) for v, cfg in runs]
+    sweep_config = {"sweep": name, "values": SWEEPS[name]["values"],
+                    "runs": [config_key(k) for _, _, k in keyed], "threads": threads,
+                    "fast": bool(fast)}
+    key = config_key(sweep_config)
+    out = args.out or RUNS / f"sweep-{name}-{base.dataset}-{key}"
+    subs = [out / f"{name}-{_value_label(v)}" for v, _, _ in keyed]
+    with no_empty_folders_left([out, *subs]):
+        state = claim_output(out, key, force=args.force)
+        sub_states = [claim_output(sub, config_key(k), force=args.force or state != "new")
+                      for sub, (_, _, k) in zip(subs, keyed)]
+        for line in notes:
+            print(line)
+        cfg0 = runs[0][1]
+        print(f"sweep {name}: {SWEEPS[name]['what']} = "
+              f"{', '.join(_value_label(v) for v, _ in runs)}; every other setting as below; "
+              "compared on a validation split held out of the training data (the test split "
+              "is not used)")
+        print(f"data: {describe(cfg0.dataset, final=False)}"
+              + (f"; the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
+        rows, records = [], []
+        for (v, cfg, kc), sub in zip(keyed, subs):
+            print(f"\n{name} = {_value_label(v)}: " + describe_model(cfg)[len("model: "):])
+            rec = train_and_save(cfg, sub, kc, progress=not args.no_progress, fast=fast)
+            f = rec["metrics"]["final"]
+            rows.append({"value": v, "label": _value_label(v), "status": rec["status"],
+                         "val_acc": f["val_acc"], "val_loss": f["val_loss"],
+                         "train_acc": f["train_acc"], "folder": str(sub),
+                         "seconds": rec["wall_time"]})
+            records.append(rec)
+            if rec["status"] != "ok":
+                print(f"{name} = {_value_label(v)}: {rec['error']}")
+        ok = [r for r in rows if r["status"] == "ok"]
+        best = max(ok, key=lambda r: r["val_acc"]) if ok else None
+        metrics = {"sweep": name, "rows": rows, "split": "validation",
+                   "best": None if best is None else best["value"]}
+        record = make_record("stage3-sweep", sweep_config, metrics,
+                             status="ok" if ok else "diverged",
+                             error=None if ok else "every run of the sweep diverged",
+                             wall_time=sum(r["seconds"] for r in rows))
+        record["threads"] = threads
+        write_record(out / "record.json", record)
+        plot_sweep(name, rows, records, out / "sweep.png")
+    print(f"\n{'':2}{name:>14} {'validation acc':>14} {'validation loss':>15} "
+          f"{'train acc':>9} {'seconds':>8}  status")
+    for r in rows:
+        mark = "*" if best is not None and r is best else " "
+        print(f"{mark:2}{r['label']:>14} {_fmt(r['val_acc'], '14.4f')} "
+              f"{_fmt(r['val_loss'], '15.4f')} {_fmt(r['train_acc'], '9.4f')} "
+              f"{r['seconds']:>8.1f}  {r['status']}")
+    for line in [_replaced_line(out, state)] + [
+            _replaced_line(s, st) for s, st in zip(subs, sub_states) if state == "new"]:
+        if line:
+            print(line)
+    print(f"saved {out / 'record.json'}, {out / 'sweep.png'} and one folder per value in {out}")
+    if best is None:
+        raise DivergedError(f"every run of the sweep {name} diverged")
+    print(f"best {name} on the validation split: {best['label']} (validation accuracy "
+          f"{best['val_acc']:.4f}); the test split was not used - train that configuration "
+          "without --validation to measure it once")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv=None) -> int:
+    from shared.threads import set_threads
+
+    args = parser().parse_args(argv)
+    fast = bool(getattr(args, "fast", False))
+    threads = set_threads(args.threads)              # ConfigError below 1
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be an integer >= 1, got {args.limit}")
+    cfg, notes = config_from_args(args)
+    if args.sweep:
+        return main_sweep(args, cfg, notes, threads, fast)
+    return main_one(args, cfg, notes, threads, fast)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

@@ -2,23 +2,33 @@
 
 What this adds over the library: a :class:`RunConfig` that names every choice of a run (data,
 architecture, optimizer, schedule, seed, dtype) and validates it with clear messages, and
-:func:`run`, which loads the data, builds the model, trains it and returns plain data (no files:
-the command line and the stage-4 experiments decide where records, curves and models go).
+:func:`run`, which loads the data, checks that the network fits in memory, builds the model,
+trains it and returns plain data (no files: the command line and the stage-4 experiments decide
+where records, curves and models go). :data:`SWEEPS` holds the CS3317 hand-out's
+hyper-parameter sweeps (``python -m stage3_batched --sweep NAME``): which setting each varies and
+its values.
 
 Seeding: ``seed`` feeds one ``np.random.SeedSequence``; its first child initialises the weights
 (and drives dropout), its second shuffles the batches. The data split uses ``seed`` directly
 (data sets with a fixed split ignore it). The same config gives the same numbers on the same
-machine (up to BLAS threading, which can change the last bits of float sums).
+machine with the same number of BLAS threads (a different thread count can change the last bits
+of float sums, so the command line counts it as part of a run's configuration).
+
+Leaves out: early stopping, checkpoints, several seeds per call (stage 4 repeats calls).
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from shared.errors import ConfigError
 from stage3_batched.layers import ACTIVATIONS, INITS
 from stage3_batched.losses import SoftmaxCrossEntropy
 from stage3_batched.model import MLP
@@ -28,7 +38,18 @@ from stage3_batched.trainer import evaluate, fit
 DATASETS = ("synth", "mnist-sample", "mnist", "fashion-mnist", "iris", "disc")
 DTYPES = ("float32", "float64")
 TEST_SPLIT = ("mnist", "fashion-mnist", "mnist-sample")   # data sets with a separate test split
+IDX_DATASETS = ("mnist", "fashion-mnist")                 # files found on disk or downloaded
 DEFAULT_ADAM_LR = 1e-3
+
+#: How the messages of :meth:`RunConfig.validate` and :func:`run` name each field by default;
+#: the command line passes its own flag names instead (``flags=``).
+FIELD_NAMES = {
+    "dataset": "dataset", "hidden_dims": "hidden_dims", "activation": "activation",
+    "optimizer": "optimizer", "lr": "learning rate", "momentum": "momentum",
+    "weight_decay": "weight decay", "nesterov": "nesterov", "dropout": "dropout",
+    "batch_size": "batch size", "epochs": "epochs", "seed": "seed", "dtype": "dtype",
+    "init": "init", "limit": "limit", "lr_decay": "lr_decay",
+}
 
 
 @dataclass
@@ -38,7 +59,7 @@ class RunConfig:
     Defaults: the CS3317 hand-out's Fashion-MNIST set-up - hidden layers [128, 64], ReLU,
     30 epochs - with SGD, learning rate 0.05, momentum 0.9, batch size 64, and the rate
     multiplied by 0.9 after every epoch (measured: 89.4% test accuracy; with a constant rate the
-    last epoch lands between 87.9% and 88.6%, see README.md).
+    last epoch lands between 87.9% and 88.6%, see README.md); float64, as the whole library.
     ``final=True`` evaluates on the canonical test split (data sets without one use their
     validation split either way); ``final=False`` holds out a validation split instead.
     ``limit`` keeps only the first ``limit`` training samples; ``lr_decay`` multiplies the
@@ -58,28 +79,32 @@ class RunConfig:
     batch_size: int = 64
     epochs: int = 30
     seed: int = 0
-    dtype: str = "float32"
+    dtype: str = "float64"
     init: str = "he"
     final: bool = True
     limit: int | None = None
     lr_decay: float | None = 0.9
 
-    def validate(self) -> RunConfig:
-        """Check every field; raise ValueError saying which value is wrong and what is allowed.
-        Returns self (normalising ``hidden_dims`` to a tuple of ints)."""
-        def choice(what, value, allowed):
+    def validate(self, flags: Mapping[str, str] | None = None) -> RunConfig:
+        """Check every field; raise :class:`~shared.errors.ConfigError` (a ``ValueError``)
+        saying which value is wrong and what is allowed. ``flags`` maps field names to the names
+        the message should use (the command line's ``--lr`` ...). Returns self (normalising
+        ``hidden_dims`` to a tuple of ints)."""
+        names = {**FIELD_NAMES, **(flags or {})}
+
+        def choice(field, value, allowed):
             if value not in allowed:
-                raise ValueError(f"unknown {what} {value!r}; choose one of "
-                                 f"{', '.join(map(str, allowed))}")
+                raise ConfigError(f"unknown {names[field]} {value!r}; choose one of "
+                                  f"{', '.join(map(str, allowed))}")
 
         def integer(what, value, low):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+                raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
 
         def number(what, value):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
                     or not math.isfinite(value):
-                raise ValueError(f"{what} must be a finite number, got {value!r}")
+                raise ConfigError(f"{what} must be a finite number, got {value!r}")
 
         choice("dataset", self.dataset, DATASETS)
         choice("activation", self.activation, tuple(ACTIVATIONS))
@@ -91,34 +116,34 @@ class RunConfig:
         try:
             dims = tuple(self.hidden_dims)
         except TypeError:
-            raise ValueError(f"hidden_dims must be a list of positive integers, got "
-                             f"{self.hidden_dims!r}") from None
+            raise ConfigError(f"{names['hidden_dims']} must be a list of positive integers, got "
+                              f"{self.hidden_dims!r}") from None
         for h in dims:
-            integer("every hidden width", h, 1)
+            integer(f"every hidden width ({names['hidden_dims']})", h, 1)
         self.hidden_dims = tuple(int(h) for h in dims)
-        number("learning rate", self.lr)
+        number(names["lr"], self.lr)
         if self.lr <= 0:
-            raise ValueError(f"learning rate must be > 0, got {self.lr}")
-        number("momentum", self.momentum)
+            raise ConfigError(f"{names['lr']} must be > 0, got {self.lr}")
+        number(names["momentum"], self.momentum)
         if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        number("weight decay", self.weight_decay)
+            raise ConfigError(f"{names['momentum']} must be in [0, 1), got {self.momentum}")
+        number(names["weight_decay"], self.weight_decay)
         if self.weight_decay < 0:
-            raise ValueError(f"weight decay must be >= 0, got {self.weight_decay}")
+            raise ConfigError(f"{names['weight_decay']} must be >= 0, got {self.weight_decay}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
-            raise ValueError("nesterov needs the sgd optimizer and a momentum > 0")
-        number("dropout", self.dropout)
+            raise ConfigError(f"{names['nesterov']} needs the sgd optimizer and a momentum > 0")
+        number(names["dropout"], self.dropout)
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        integer("batch size", self.batch_size, 1)
-        integer("epochs", self.epochs, 1)
-        integer("seed", self.seed, 0)
+            raise ConfigError(f"{names['dropout']} must be in [0, 1), got {self.dropout}")
+        integer(names["batch_size"], self.batch_size, 1)
+        integer(names["epochs"], self.epochs, 1)
+        integer(names["seed"], self.seed, 0)
         if self.limit is not None:
-            integer("limit", self.limit, 1)
+            integer(names["limit"], self.limit, 1)
         if self.lr_decay is not None:
-            number("lr_decay", self.lr_decay)
+            number(names["lr_decay"], self.lr_decay)
             if not 0 < self.lr_decay <= 1:
-                raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+                raise ConfigError(f"{names['lr_decay']} must be in (0, 1], got {self.lr_decay}")
         return self
 
     def to_dict(self) -> dict:
@@ -127,78 +152,194 @@ class RunConfig:
         return d
 
 
+# --------------------------------------------------------------------------- the hand-out's sweeps
+#: ``python -m stage3_batched --sweep NAME``: the setting each CS3317 sweep varies (a RunConfig
+#: field) and its values. The first three are the hand-out's commands (``--sweep hidden_dim``,
+#: ``num_layers``, ``learning_rate``), with the values the hand-out lists; the other three are the
+#: rest of its task-5 list, with the values of stage 4's CS3317 experiment. ``hidden_dim`` trains
+#: one hidden layer of each width; ``num_layers`` 1 to 4 hidden layers of 128 units.
+SWEEPS = {
+    "hidden_dim": {"field": "hidden_dims", "values": [32, 64, 128, 256, 512],
+                   "what": "one hidden layer of this many units", "set": lambda v: (v,)},
+    "num_layers": {"field": "hidden_dims", "values": [1, 2, 3, 4],
+                   "what": "this many hidden layers of 128 units", "set": lambda v: (128,) * v},
+    "learning_rate": {"field": "lr", "values": [0.001, 0.005, 0.01, 0.05, 0.1],
+                      "what": "learning rate", "set": float},
+    "activation": {"field": "activation", "values": ["relu", "sigmoid"],
+                   "what": "hidden activation", "set": str},
+    "momentum": {"field": "momentum", "values": [0.0, 0.5, 0.9, 0.99],
+                 "what": "SGD momentum", "set": float},
+    "batch_size": {"field": "batch_size", "values": [16, 32, 64, 128, 256],
+                   "what": "batch size (same learning rate)", "set": int},
+}
+
+
+def sweep_configs(base: RunConfig, name: str) -> list[tuple[object, RunConfig]]:
+    """``[(value, config)]`` for sweep ``name`` of :data:`SWEEPS`: ``base`` with the swept
+    setting replaced by each value, evaluated on a validation split held out of the training
+    data (``final=False``: a sweep chooses among values, so the test split stays untouched)."""
+    if name not in SWEEPS:
+        raise ConfigError(f"unknown sweep {name!r}; choose one of {', '.join(SWEEPS)}")
+    s = SWEEPS[name]
+    out = []
+    for v in s["values"]:
+        cfg = RunConfig(**{**base.to_dict(), s["field"]: s["set"](v), "final": False})
+        cfg.hidden_dims = tuple(cfg.hidden_dims)
+        out.append((v, cfg.validate()))
+    return out
+
+
+# --------------------------------------------------------------------------- data
 def split_name(config: RunConfig) -> str:
     """"test" when the run is evaluated on a canonical test split, else "validation"."""
     return "test" if config.final and config.dataset in TEST_SPLIT else "validation"
 
 
-def load_data(config: RunConfig):
-    """``(xtr, ytr), (xval, yval), num_classes`` for the config (features in its dtype)."""
-    from shared.data import load_dataset
-
-    kw = {"dtype": np.dtype(config.dtype)} if config.dataset in TEST_SPLIT else {}
-    (xtr, ytr), (xva, yva), k = load_dataset(config.dataset, seed=config.seed,
-                                             final=config.final, **kw)
-    return (xtr, ytr), (xva, yva), k
+def _takes(func, name: str) -> bool:
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
 
 
+@contextlib.contextmanager
+def _no_empty_cache_folder(dataset: str):
+    """A failed download must not leave an empty cache folder behind: remove the data set's
+    cache folder (and the cache root) if this block created them and they are still empty."""
+    if dataset not in IDX_DATASETS:
+        yield
+        return
+    from shared.download import cache_root
+
+    folders = [cache_root() / dataset, cache_root()]
+    existed = [f.exists() for f in folders]
+    try:
+        yield
+    except BaseException:
+        for f, was in zip(folders, existed):
+            if not was and f.is_dir() and not any(f.iterdir()):
+                with contextlib.suppress(OSError):
+                    f.rmdir()
+        raise
+
+
+def load_data(config: RunConfig, *, download: bool = True):
+    """``(xtr, ctr), (xval, cval), num_classes`` for the config (features in its dtype).
+
+    ``limit`` is handed to the loader when it takes one (it then converts only the images it
+    keeps); ``download=False`` raises :class:`shared.data.DataNotFoundError` instead of
+    downloading missing MNIST / Fashion-MNIST files."""
+    from shared import data
+
+    kw = {}
+    if config.dataset in TEST_SPLIT:
+        kw["dtype"] = np.dtype(config.dtype)
+    if config.dataset in IDX_DATASETS:
+        kw["download"] = download
+    loader = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist,
+              "mnist-sample": data.load_mnist_sample}.get(config.dataset)
+    if config.limit is not None and loader is not None and _takes(loader, "limit"):
+        kw["limit"] = config.limit
+    with _no_empty_cache_folder(config.dataset):
+        (xtr, ctr), (xva, cva), k = data.load_dataset(config.dataset, seed=config.seed,
+                                                      final=config.final, **kw)
+    return (xtr, ctr), (xva, cva), k
+
+
+def check_size(config: RunConfig, n_samples: int, input_dim: int, num_classes: int,
+               flags: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`~shared.errors.SizeError` (with the estimate) when training the configured
+    network on ``n_samples`` samples of ``input_dim`` features would need more memory than this
+    machine has (``shared.memory.check_fits``)."""
+    from shared.memory import check_fits, estimate_data_bytes, estimate_network_bytes
+
+    sizes = [int(input_dim), *config.hidden_dims, int(num_classes)]
+    nbytes = np.dtype(config.dtype).itemsize
+    need = (estimate_network_bytes(sizes, batch=config.batch_size, dtype_bytes=nbytes)
+            + estimate_data_bytes(n_samples, input_dim, nbytes))
+    flag = {**FIELD_NAMES, **(flags or {})}["hidden_dims"]
+    check_fits(need, f"a {'-'.join(map(str, sizes))} network ({config.dtype}, batches of "
+                     f"{config.batch_size}) with {n_samples:,} samples", flag=flag)
+
+
+# --------------------------------------------------------------------------- model and training
 def build(config: RunConfig, input_dim: int, num_classes: int):
     """``(model, loss_fn, optimizer, scheduler, shuffle_rng)`` for a validated config."""
     init_ss, shuffle_ss = np.random.SeedSequence(config.seed).spawn(2)
     model = MLP(input_dim, config.hidden_dims, num_classes, config.activation,
                 dropout=config.dropout, init=config.init, rng=np.random.default_rng(init_ss),
                 dtype=np.dtype(config.dtype))
-    params, grads = model.parameters(), model.gradients()
     if config.optimizer == "sgd":
-        opt = SGD(params, grads, lr=config.lr, momentum=config.momentum,
+        opt = SGD(model, lr=config.lr, momentum=config.momentum,
                   weight_decay=config.weight_decay, nesterov=config.nesterov)
     else:
-        opt = Adam(params, grads, lr=config.lr, weight_decay=config.weight_decay)
+        opt = Adam(model, lr=config.lr, weight_decay=config.weight_decay)
     sched = (StepDecay(opt, gamma=config.lr_decay)
              if config.lr_decay is not None and config.lr_decay != 1 else None)
     return model, SoftmaxCrossEntropy(), opt, sched, np.random.default_rng(shuffle_ss)
 
 
+def has_fast_path() -> bool:
+    """Whether the library's ``fit`` offers the opt-in fast path (``fast=True``)."""
+    return _takes(fit, "fast")
+
+
 def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bool = False,
-        on_epoch=None) -> dict:
+        on_epoch=None, fast: bool = False, download: bool = True,
+        flags: Mapping[str, str] | None = None) -> dict:
     """Train the configured model and return plain data::
 
         {"config": config as a dict, "history": History.to_dict(),
          "final": {"train_loss", "train_acc", "val_loss", "val_acc"},
          "status": "ok" | "diverged", "message": None | why, "wall_time": seconds,
-         "split": "test" | "validation", "num_parameters": int}
+         "split": "test" | "validation", "num_parameters": int, "threads": BLAS threads,
+         "n_train": int, "n_val": int}
 
     ``final`` holds the end-of-training figures: train loss/accuracy re-evaluated on the whole
     training set with the final weights (eval mode), and the last epoch's evaluation on the
-    validation / test split. A diverged run keeps the last finished epoch's figures (None if no
-    epoch finished). ``data = ((xtr, ytr), (xval, yval), num_classes)`` skips loading (the arrays
-    are cast to the config's dtype if needed, and cut to ``limit``). ``return_model=True`` adds the
-    trained model under ``"model"``. ``on_epoch(row)`` is called after every epoch.
+    validation / test split. A diverged run (the library's rule, ``shared.divergence``) keeps the
+    last finished epoch's figures (None if no epoch finished). ``data = ((xtr, ctr), (xval,
+    cval), num_classes)`` skips loading (the arrays are cast to the config's dtype if needed,
+    and cut to ``limit``). Before the model is built, :func:`check_size` makes sure it fits in
+    memory. ``return_model=True`` adds the trained model under ``"model"``. ``on_epoch(row)`` is
+    called after every epoch; ``fast=True`` asks ``fit`` for its opt-in fast path;
+    ``download=False`` never downloads data; ``flags`` names fields in messages (as in
+    :meth:`RunConfig.validate`).
     """
-    config.validate()
+    from shared.threads import blas_threads
+
+    config.validate(flags)
     t0 = time.perf_counter()
-    (xtr, ytr), (xva, yva), k = load_data(config) if data is None else data
+    (xtr, ctr), (xva, cva), k = load_data(config, download=download) if data is None else data
     if config.limit is not None:
-        xtr, ytr = xtr[:config.limit], ytr[:config.limit]
+        xtr, ctr = xtr[:config.limit], ctr[:config.limit]
+    check_size(config, len(xtr) + len(xva), xtr.shape[1], int(k), flags)
     dtype = np.dtype(config.dtype)
     xtr, xva = np.asarray(xtr, dtype=dtype), np.asarray(xva, dtype=dtype)
     model, loss_fn, opt, sched, shuffle_rng = build(config, xtr.shape[1], int(k))
-    hist = fit(model, loss_fn, opt, (xtr, ytr), (xva, yva), epochs=config.epochs,
+    kw = {"fast": True} if fast else {}
+    hist = fit(model, loss_fn, opt, (xtr, ctr), (xva, cva), epochs=config.epochs,
                batch_size=config.batch_size, rng=shuffle_rng, scheduler=sched,
-               progress=progress, on_epoch=on_epoch)
+               progress=progress, on_epoch=on_epoch, **kw)
     final = {"train_loss": None, "train_acc": None, "val_loss": None, "val_acc": None}
     if hist.status == "ok":
-        final["train_loss"], final["train_acc"] = evaluate(model, loss_fn, xtr, ytr)
+        final["train_loss"], final["train_acc"] = evaluate(model, loss_fn, xtr, ctr)
     elif hist.epochs:
         final["train_loss"] = hist.epochs[-1]["train_loss"]
         final["train_acc"] = hist.epochs[-1]["train_acc"]
     if hist.epochs:
-        final["val_loss"], final["val_acc"] = hist.epochs[-1]["val_loss"], hist.epochs[-1][
-            "val_acc"]
+        final["val_loss"] = hist.epochs[-1]["val_loss"]
+        final["val_acc"] = hist.epochs[-1]["val_acc"]
     out = {"config": config.to_dict(), "history": hist.to_dict(), "final": final,
            "status": hist.status, "message": hist.message,
            "wall_time": time.perf_counter() - t0, "split": split_name(config),
-           "num_parameters": model.num_parameters()}
+           "num_parameters": model.num_parameters(), "threads": blas_threads(),
+           "n_train": int(len(xtr)), "n_val": int(len(xva))}
     if return_model:
         out["model"] = model
     return out
+
+
+__all__ = ["RunConfig", "run", "build", "load_data", "check_size", "split_name", "SWEEPS",
+           "sweep_configs", "has_fast_path", "DATASETS", "DTYPES", "TEST_SPLIT",
+           "DEFAULT_ADAM_LR"]
