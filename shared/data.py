@@ -23,15 +23,21 @@ Where full MNIST / Fashion-MNIST files come from, in order (each file separately
    ``MLP_LADDER_DATA`` environment variable (a root folder: files in ``$MLP_LADDER_DATA/<name>/``);
 2. the per-user cache, ``~/.cache/mlp-ladder/<name>/`` (see :func:`shared.download.cache_root`);
 3. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist/`` (``dataset-fashion-mnist``);
-4. a download from a public mirror into the cache (``download=True``): progress bar, MD5 check
-   against the published checksums, atomic write. Mirrors: the ``mirrors`` argument, else the
+4. a download from a public mirror into the cache (``download=True``) with pooch
+   (:mod:`shared.download`): progress bar, MD5 check against the published checksums, the file
+   renamed into place only once verified; what a killed download left is removed at the next
+   start. Mirrors: the ``mirrors`` argument, else the
    environment variables ``MLP_LADDER_MNIST_MIRROR`` / ``MLP_LADDER_FASHION_MNIST_MIRROR``
    (base URLs separated by commas or spaces), else :data:`IDX_SETS`' defaults.
 
 Local files are not checksummed (Debian recompresses its copies, and a course may ship its own
 subset) but are read strictly by :mod:`shared.idx`; :func:`matches_official` checks a file's
 uncompressed content against the official one. Offline and without the files, the loaders raise
-:class:`DataNotFoundError` naming the missing files, every place looked in and how to get them.
+:class:`DataNotFoundError` naming the missing files, every place looked in and how to get them
+(``python -m shared.data --fetch <name>``, or ``$MLP_LADDER_DATA``).
+
+``limit=`` (MNIST, Fashion-MNIST, the MNIST sample) keeps the first ``limit`` training images,
+cut while they are still uint8: a quick run on 10,000 images never converts all 70,000.
 
 Randomness comes from a passed-in or created ``np.random.Generator``, never the global state.
 Leaves out: data augmentation, other data sets, and lazy/memory-mapped loading (full MNIST as
@@ -48,15 +54,22 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.download import ChecksumError, DownloadError, cache_root, content_md5
+from shared.download import (
+    ChecksumError,
+    DownloadError,
+    cache_root,
+    clean_stale_downloads,
+    content_md5,
+)
 from shared.download import download as fetch_file
-from shared.errors import LadderError
+from shared.errors import ConfigError, LadderError, run_main
 from shared.idx import IDXError, read_idx_pair
 
 __all__ = [
     "DATASETS", "DataNotFoundError", "IDXError", "ChecksumError", "DownloadError", "IDX_SETS",
     "load_synth", "load_mnist", "load_fashion_mnist", "load_mnist_sample", "load_iris",
     "load_disc", "load_dataset", "as_lists", "describe", "find_idx_files", "matches_official",
+    "manual_download_lines",
 ]
 
 DATASETS = ("synth", "mnist-sample", "mnist", "fashion-mnist", "iris", "disc")
@@ -219,28 +232,41 @@ def matches_official(name: str, role: str, path) -> bool:
 
 def _missing_message(spec: IDXSet, missing: Sequence[str], data_dir, cache_dir,
                      mirrors: list[str], reason: str) -> str:
+    """What is missing, where it was looked for, why it was not downloaded and how to get it, as
+    sentences (a command prints it on one line). ``python -m shared.data`` lists the files'
+    addresses and checksums for fetching them by hand."""
     names = [spec.files[r][0] for r in missing]
     places = _places(spec, data_dir, cache_dir)
-    cache = places[[what for _, what in places].index("per-user cache")][0]
-    lines = [f"{spec.title}: {len(names)} file(s) not found: "
-             + ", ".join(f"{n}[.gz]" for n in names),
-             "Looked in (in this order):"]
-    lines += [f"  {folder}  ({what})" for folder, what in places]
-    if data_dir is None and not os.environ.get("MLP_LADDER_DATA"):
-        lines.append("  (MLP_LADDER_DATA is not set; data_dir not given)")
-    lines.append(f"Download: {reason}")
-    base = mirrors[0] if mirrors else spec.mirrors[0]
-    lines.append("To put them there by hand, e.g.:")
-    lines.append(f"  mkdir -p {cache} && cd {cache}")
-    for r in missing:
-        fname, gz_md5, _ = spec.files[r]
-        lines.append(f"  curl -fLO {base}{fname}.gz    # MD5 {gz_md5}")
-    lines.append("or copy the files (raw or .gz) into a folder and pass data_dir=<folder>, or set "
-                 f"MLP_LADDER_DATA=<root> with the files in <root>/{spec.name}/.")
+    looked = "; ".join(f"{folder} ({what})" for folder, what in places)
+    unset = "" if data_dir is not None or os.environ.get("MLP_LADDER_DATA") else \
+        " (MLP_LADDER_DATA is not set)"
+    text = (f"{spec.title}: {len(names)} file(s) not found: "
+            + ", ".join(f"{n}[.gz]" for n in names)
+            + f". Looked in: {looked}{unset}. Download: {reason}. "
+            f"To get them: run `python -m shared.data --fetch {spec.name}` where the internet is "
+            f"reachable, or put the files (raw or .gz) in <folder>/{spec.name}/ and set "
+            f"MLP_LADDER_DATA=<folder>; `python -m shared.data` lists their addresses and MD5 "
+            "checksums for a manual download.")
     for folder, what in spec.system_dirs:
-        lines.append(f"On Debian/Ubuntu: sudo apt install {what.split()[-1]}  (installs {folder})"
-                     if "package" in what else f"Or install them in {folder} ({what}).")
-    return "\n".join(lines)
+        if "package" in what:
+            text += f" On Debian/Ubuntu: sudo apt install {what.split()[-1]} (installs {folder})."
+    return text
+
+
+def manual_download_lines(name: str, roles: Sequence[str] | None = None,
+                          mirrors: Sequence[str] | None = None) -> list[str]:
+    """Shell lines that fetch data set ``name``'s files by hand into the per-user cache, each
+    with its published MD5 (``python -m shared.data`` prints them for missing files)."""
+    spec = IDX_SETS[name]
+    roles = list(spec.files) if roles is None else list(roles)
+    urls = _mirrors(spec, mirrors)
+    base = urls[0] if urls else spec.mirrors[0]
+    cache = cache_root() / spec.name
+    lines = [f"mkdir -p {cache} && cd {cache}"]
+    for r in roles:
+        fname, gz_md5, _ = spec.files[r]
+        lines.append(f"curl -fLO {base}{fname}.gz    # MD5 {gz_md5}")
+    return lines
 
 
 def _locate(spec: IDXSet, roles: Sequence[str], data_dir, cache_dir, download_ok: bool,
@@ -250,10 +276,11 @@ def _locate(spec: IDXSet, roles: Sequence[str], data_dir, cache_dir, download_ok
     if not missing:
         return found
     urls = _mirrors(spec, mirrors)
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root() / spec.name
+    clean_stale_downloads(cache)  # what a killed download left behind
     if not download_ok:
         raise DataNotFoundError(_missing_message(spec, missing, data_dir, cache_dir, urls,
                                                  "not attempted (download=False)"))
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root() / spec.name
     for i, role in enumerate(missing):
         fname, gz_md5, raw_md5 = spec.files[role]
         try:
@@ -273,8 +300,17 @@ def _to_features(images: np.ndarray, flatten: bool, dtype) -> np.ndarray:
     return x
 
 
+def _check_limit(limit) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise ConfigError(f"limit must be an integer >= 1 (or None for all), got {limit!r}")
+    return int(limit)
+
+
 def _load_idx_set(name: str, final: bool, flatten: bool, data_dir, cache_dir, download_ok: bool,
-                  mirrors, dtype):
+                  mirrors, dtype, limit=None):
+    limit = _check_limit(limit)
     spec = IDX_SETS[name]
     roles = ["train-images", "train-labels"] + (["test-images", "test-labels"] if final else [])
     paths = _locate(spec, roles, data_dir, cache_dir, download_ok, mirrors)
@@ -287,12 +323,15 @@ def _load_idx_set(name: str, final: bool, flatten: bool, data_dir, cache_dir, do
                            f"{NUM_VAL_IDX} to hold out the last {NUM_VAL_IDX} for validation")
         xi, ti = xi[:-NUM_VAL_IDX], xi[-NUM_VAL_IDX:]
         yi, tl = yi[:-NUM_VAL_IDX], yi[-NUM_VAL_IDX:]
+    if limit is not None:  # cut the uint8 images, so only the kept ones become floats
+        xi, yi = xi[:limit], yi[:limit]
     return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
             (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
 
 
 def load_mnist(final: bool = False, flatten: bool = True, data_dir=None, *, download: bool = True,
-               mirrors: Sequence[str] | None = None, cache_dir=None, dtype=np.float64):
+               mirrors: Sequence[str] | None = None, cache_dir=None, dtype=np.float64,
+               limit: int | None = None):
     """Full MNIST (70,000 handwritten digits, 10 classes), pixels scaled to [0, 1].
 
     ``final=False``: the first 55,000 official training images train, the last 5,000 validate
@@ -300,21 +339,25 @@ def load_mnist(final: bool = False, flatten: bool = True, data_dir=None, *, down
     10,000 test split. Returns ``(xtrain (N, 784), ytrain (N,)), (xval (M, 784), yval (M,)), 10``;
     images are ``(N, 28, 28)`` with ``flatten=False``. Files are found or fetched as described in
     the module docstring; ``cache_dir`` replaces the per-user cache folder ``<cache>/mnist``.
+    ``limit`` keeps only the first ``limit`` training images (the validation / test part is
+    whole); they are cut while still uint8, so only the kept ones are converted to floats.
     Raises :class:`DataNotFoundError` (offline, no files), :class:`ChecksumError` (a mirror served
     a corrupt file) or :class:`IDXError` (a local file is not a valid MNIST file).
     """
-    return _load_idx_set("mnist", final, flatten, data_dir, cache_dir, download, mirrors, dtype)
+    return _load_idx_set("mnist", final, flatten, data_dir, cache_dir, download, mirrors, dtype,
+                         limit)
 
 
 def load_fashion_mnist(final: bool = False, flatten: bool = True, data_dir=None, *,
                        download: bool = True, mirrors: Sequence[str] | None = None,
-                       cache_dir=None, dtype=np.float64):
+                       cache_dir=None, dtype=np.float64, limit: int | None = None):
     """Full Fashion-MNIST (70,000 28x28 grey clothing images, 10 classes, 6,000 per class in
-    training), pixels scaled to [0, 1]. Same arguments, splits and errors as :func:`load_mnist`;
+    training), pixels scaled to [0, 1]. Same arguments (``limit`` too), splits and errors as
+    :func:`load_mnist`;
     also finds Debian's ``/usr/share/datasets/fashion-mnist/`` (package dataset-fashion-mnist).
     Class names: ``IDX_SETS["fashion-mnist"].classes``."""
     return _load_idx_set("fashion-mnist", final, flatten, data_dir, cache_dir, download, mirrors,
-                         dtype)
+                         dtype, limit)
 
 
 # --------------------------------------------------------------------------- shipped MNIST sample
@@ -322,7 +365,8 @@ SAMPLE_TRAIN, SAMPLE_TEST, SAMPLE_VAL = 6_000, 1_000, 1_000
 
 
 def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
-                      rng: np.random.Generator | None = None, dtype=np.float64):
+                      rng: np.random.Generator | None = None, dtype=np.float64,
+                      limit: int | None = None):
     """A 7,000-digit sample of *real* MNIST shipped with the project (so it works offline) - NOT
     the full MNIST: 7,000 digits drawn with a fixed seed from the official 10,000-image MNIST test
     split (LeCun, Cortes, Burges; CC BY-SA 3.0), stored as a 6,000-digit train part and a
@@ -333,7 +377,9 @@ def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
     train / 1,000 validation. ``final=True``: 6,000 train / the 1,000 test digits. Returns
     ``(xtrain (N, 784), ytrain (N,)), (xval (M, 784), yval (M,)), 10`` (``(N, 28, 28)`` with
     ``flatten=False``), pixels in [0, 1]. Accuracies on it are not comparable to full-MNIST ones.
+    ``limit`` keeps the first ``limit`` training digits of the split (cut before converting).
     """
+    limit = _check_limit(limit)
     xi, yi = read_idx_pair(SAMPLE_DIR / "train-images-idx3-ubyte.gz",
                            SAMPLE_DIR / "train-labels-idx1-ubyte.gz")
     ti, tl = read_idx_pair(SAMPLE_DIR / "t10k-images-idx3-ubyte.gz",
@@ -347,6 +393,8 @@ def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
         perm = rng.permutation(SAMPLE_TRAIN)
         tr, va = perm[: SAMPLE_TRAIN - SAMPLE_VAL], perm[SAMPLE_TRAIN - SAMPLE_VAL:]
         xi, ti, yi, tl = xi[tr], xi[va], yi[tr], yi[va]
+    if limit is not None:
+        xi, yi = xi[:limit], yi[:limit]
     return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
             (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
 
@@ -495,32 +543,36 @@ def main(argv=None) -> int:
     """``python -m shared.data``: list the data sets and where the full ones' files are;
     ``--fetch mnist fashion-mnist`` downloads the missing ones into the cache."""
     import argparse
-    import sys
 
     ap = argparse.ArgumentParser(
         prog="python -m shared.data",
         description="List the data sets (and where the files of the full ones are found); "
                     "--fetch downloads missing MNIST / Fashion-MNIST files into the per-user "
-                    "cache.")
+                    "cache ($MLP_LADDER_CACHE, else ~/.cache/mlp-ladder). Files are also found "
+                    "in $MLP_LADDER_DATA/<name>/.")
     ap.add_argument("--fetch", nargs="+", choices=sorted(IDX_SETS), default=[],
                     help="download the missing files of these data sets (all four files each)")
     ap.add_argument("--data-dir", default=None, help="also look in this folder first")
     args = ap.parse_args(argv)
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        raise ConfigError(f"--data-dir {args.data_dir}: no such folder")
     roles = ("train-images", "train-labels", "test-images", "test-labels")
     for name in args.fetch:
-        try:
-            _locate(IDX_SETS[name], roles, args.data_dir, None, True, None)
-        except (DataNotFoundError, ChecksumError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+        _locate(IDX_SETS[name], roles, args.data_dir, None, True, None)
     for name in DATASETS:
         print(describe(name))
         if name in IDX_SETS:
-            for role, p in find_idx_files(name, roles, args.data_dir).items():
+            found = find_idx_files(name, roles, args.data_dir)
+            for role, p in found.items():
                 where = p if p else f"MISSING (python -m shared.data --fetch {name})"
                 print(f"    {role:13s} {where}")
+            missing = [r for r, p in found.items() if p is None]
+            if missing:
+                print("    by hand:")
+                for line in manual_download_lines(name, missing):
+                    print(f"      {line}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_main(main, prog="python -m shared.data"))

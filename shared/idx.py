@@ -108,6 +108,27 @@ def _to_array(payload: bytes, dtype: np.dtype, dims: tuple[int, ...]) -> np.ndar
     return arr.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
 
 
+def _read_into(f, expected: int) -> tuple[np.ndarray, int]:
+    """Read up to ``expected`` bytes of ``f`` straight into a new uint8 array (no intermediate
+    ``bytes`` copy); returns the array and how many bytes arrived."""
+    buf = np.empty(expected, dtype=np.uint8)
+    view, got = memoryview(buf), 0
+    while got < expected:
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return buf, got
+
+
+def _as_native(buf: np.ndarray, dtype: np.dtype, dims: tuple[int, ...]) -> np.ndarray:
+    """The payload bytes ``buf`` viewed as the file's type, in native byte order, shaped."""
+    arr = buf.view(dtype)
+    if not dtype.isnative:
+        arr = arr.byteswap().view(dtype.newbyteorder("="))
+    return arr.reshape(dims)
+
+
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Parse IDX ``data`` (already decompressed) into an array of the file's shape and type
     (native byte order). ``name`` is used in error messages."""
@@ -135,12 +156,12 @@ def _read_gzip(path: Path, raw) -> np.ndarray:
             if expected > available_bytes():
                 raise IDXError(f"{path}: header dimensions {dims} need {format_bytes(expected)}, "
                                "more memory than this machine has available")
-            payload = f.read(expected)
+            buf, got = _read_into(f, expected)
             extra = len(f.read(1 << 16))
     except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise IDXError(f"{path}: corrupt or truncated gzip data ({e})") from None
-    _check_payload(str(path), dims, expected, len(payload) + extra)
-    return _to_array(payload, dtype, dims)
+    _check_payload(str(path), dims, expected, got + extra)
+    return _as_native(buf, dtype, dims)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -160,9 +181,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         expected = payload_bytes(dtype, dims)
         _check_payload(str(path), dims, expected, size - header_len)
         raw.seek(header_len)
-        payload = raw.read(expected)
-    _check_payload(str(path), dims, expected, len(payload))  # the file shrank while read
-    return _to_array(payload, dtype, dims)
+        buf, got = _read_into(raw, expected)
+    _check_payload(str(path), dims, expected, got)  # the file shrank while read
+    return _as_native(buf, dtype, dims)
 
 
 def read_idx_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike,

@@ -331,3 +331,50 @@ def test_describe_every_dataset():
     assert "6,000 train / 1,000 test" in describe("mnist-sample", final=True)
     assert "55,000" in describe("mnist") and "60,000 train / 10,000 test" in describe(
         "mnist", final=True)
+
+
+# --------------------------------------------------------------------------- limit=
+def _fake_idx_set(folder, n_train, n_test=4, seed=0):
+    from shared.idx import write_idx
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz",
+                  rng.integers(0, 10, n, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_limit_cuts_uint8_images_before_converting(tmp_path, monkeypatch, final):
+    """``limit`` gives exactly the first rows of the full load, and only those (plus the whole
+    validation / test part) are ever converted to floats."""
+    monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
+    _fake_idx_set(tmp_path / "d", data.NUM_VAL_IDX + 30)
+    full = data.load_fashion_mnist(final=final, data_dir=tmp_path / "d", download=False)
+    converted = []
+    real = data._to_features
+    monkeypatch.setattr(data, "_to_features",
+                        lambda x, *a: converted.append(x.shape) or real(x, *a))
+    (xt, ct), (xv, cv), k = load_dataset("fashion-mnist", final=final, limit=7,
+                                         data_dir=tmp_path / "d", download=False)
+    np.testing.assert_array_equal(xt, full[0][0][:7])
+    np.testing.assert_array_equal(ct, full[0][1][:7])
+    np.testing.assert_array_equal(xv, full[1][0])  # the validation / test part is whole
+    assert converted == [(7, 28, 28), full[1][0].shape[:1] + (28, 28)]
+    assert xt.dtype == np.float64 and ct.dtype == np.int64 and k == 10
+
+
+def test_limit_on_the_sample_and_bad_limits():
+    (xt, ct), (xv, _), _ = load_mnist_sample(limit=100)
+    (xf, cf), (xvf, _), _ = load_mnist_sample()
+    assert xt.shape == (100, 784)
+    np.testing.assert_array_equal(xt, xf[:100])
+    np.testing.assert_array_equal(ct, cf[:100])
+    np.testing.assert_array_equal(xv, xvf)
+    assert len(load_mnist_sample(limit=10**9)[0][0]) == len(xf)  # more than there is: all
+    for bad in (0, -5, 2.5, True, "10"):
+        with pytest.raises(ValueError, match="limit must be an integer >= 1"):
+            load_mnist_sample(limit=bad)

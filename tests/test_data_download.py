@@ -17,6 +17,7 @@ import pytest
 
 from shared import data
 from shared.download import ChecksumError, DownloadError, cache_root, content_md5, download
+from shared.errors import run_main
 from shared.idx import to_idx_bytes
 
 
@@ -223,7 +224,7 @@ def test_load_mnist_server_error_is_a_clear_not_found(server, fake_mnist, tmp_pa
         data.load_mnist(mirrors=[f"{base}/mirror"])
     msg = str(e.value)
     assert "train-images-idx3-ubyte" in msg and "HTTP 404" in msg
-    assert str(tmp_path / "user-cache" / "mnist") in msg and "curl" in msg
+    assert str(tmp_path / "user-cache" / "mnist") in msg and "--fetch mnist" in msg
     assert [p for p in _files_in(tmp_path / "user-cache") if "ubyte" in p] == []
 
 
@@ -260,8 +261,9 @@ def test_command_line_fetch_and_list(server, fake_mnist, tmp_path, monkeypatch, 
     assert all(describe_line in out for describe_line in map(data.describe, data.DATASETS))
     routes.clear()
     monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "other-cache"))
-    assert data.main(["--fetch", "mnist"]) == 1
-    assert "HTTP 404" in capsys.readouterr().err
+    assert run_main(data.main, ["--fetch", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "HTTP 404" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- offline, lookup order
@@ -283,9 +285,12 @@ def test_offline_missing_message_lists_files_places_and_remedy(monkeypatch, tmp_
                   debian):
         assert str(place) in msg
     assert "download=False" in msg
-    assert "curl -fLO" in msg and spec.files["train-images"][1] in msg  # how, with the MD5
-    assert "data_dir=" in msg and "MLP_LADDER_DATA" in msg
+    # the remedy speaks to command-line users: the variable and the fetch command, no Python
+    assert "data_dir=" not in msg and "MLP_LADDER_DATA=<folder>" in msg
+    assert "python -m shared.data --fetch fashion-mnist" in msg
     assert "apt install dataset-fashion-mnist" in msg
+    manual = "\n".join(data.manual_download_lines("fashion-mnist", ["train-images"]))
+    assert "curl -fLO" in manual and spec.files["train-images"][1] in manual  # with the MD5
     # with data_dir given, it is listed (and MLP_LADDER_DATA is not used)
     with pytest.raises(data.DataNotFoundError) as e:
         data.load_fashion_mnist(data_dir=tmp_path / "mine", download=False)
