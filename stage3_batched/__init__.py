@@ -4,16 +4,16 @@ What this stage adds over stage 2 (numpy, one sample at a time): the batch dimen
 (N, D) and one matrix product handles N samples - and modularity: layers that each own their
 forward and backward (:mod:`.layers`), losses (:mod:`.losses`), a sequential model with named
 layers and the MLP builder (:mod:`.model`), optimizers (:mod:`.optim`), a trainer
-(:mod:`.trainer`), one-call runs (:mod:`.run`), a command line (``python -m stage3_batched``) and
-a speed benchmark against PyTorch (``python -m stage3_batched.benchmark``). The maths is derived
-in ``stage3_batched/README.md``.
+(:mod:`.trainer`), one-call runs (:mod:`.run`) and a command line (``python -m stage3_batched``).
+The maths is derived in ``stage3_batched/README.md``. Arrays are float64 unless a model is built
+with ``dtype=np.float32``.
 
 What it leaves out: automatic differentiation, GPUs, convolutions; every gradient is written by
 hand next to its forward step.
 
 The ladder interface (shared/README.md) is implemented with the library itself -
-:meth:`MLP.from_weights`, :class:`SoftmaxCrossEntropy`, :class:`SGD` - so the cross-stage tests
-exercise the real layers:
+:meth:`MLP.from_weights` (with the weights' hidden activation: sigmoid, relu or tanh),
+:class:`SoftmaxCrossEntropy`, :class:`SGD` - so the cross-stage tests exercise the real layers:
 
 * ``loss_and_grads(weights, X, c) -> (loss, grads, dX)``
 * ``sgd_train(weights, X, c, lr, batch_size=1) -> weights``
@@ -37,16 +37,17 @@ from stage3_batched.layers import (
     softmax,
 )
 from stage3_batched.losses import CrossEntropy, LogisticLoss, SoftmaxCrossEntropy, SquaredError
-from stage3_batched.model import MLP, Sequential
+from stage3_batched.model import MLP, Sequential, load_model
 from stage3_batched.optim import SGD, Adam, StepDecay
 from stage3_batched.run import RunConfig, run
-from stage3_batched.trainer import History, evaluate, fit
+from stage3_batched.trainer import History, evaluate, fit, train_epoch
 
 __all__ = [
     "Layer", "Linear", "Sigmoid", "ReLU", "LeakyReLU", "Tanh", "Softmax", "Dropout",
     "init_weight", "softmax",
     "SoftmaxCrossEntropy", "CrossEntropy", "SquaredError", "LogisticLoss",
-    "Sequential", "MLP", "SGD", "Adam", "StepDecay", "History", "fit", "evaluate",
+    "Sequential", "MLP", "load_model", "SGD", "Adam", "StepDecay", "History", "fit",
+    "train_epoch", "evaluate",
     "RunConfig", "run",
     "loss_and_grads", "sgd_train", "predict_proba",
 ]
@@ -63,15 +64,15 @@ def _inputs(X, c=None):
 
 def _grads_in_weight_format(model: MLP) -> dict:
     linears = [layer for layer in model.layers if isinstance(layer, Linear)]
-    return {"sizes": list(model.sizes),
+    return {"sizes": list(model.sizes), "activation": model.activation,
             "layers": [{"W": layer.grads["W"].copy(), "b": layer.grads["b"].copy()}
                        for layer in linears]}
 
 
 def loss_and_grads(weights: dict, X, c) -> tuple[float, dict, np.ndarray]:
-    """Mean cross-entropy of the network ``weights`` (shared weight format) on X (N, D) with
-    integer classes c (N,); its gradients in the weight format; and dX (N, D), the gradient of the
-    mean loss w.r.t. the inputs. float64 throughout."""
+    """Mean cross-entropy of the network ``weights`` (shared weight format, its activation
+    honoured) on X (N, D) with integer classes c (N,); its gradients in the weight format; and
+    dX (N, D), the gradient of the mean loss w.r.t. the inputs. float64 throughout."""
     X, c = _inputs(X, c)
     model = MLP.from_weights(weights)
     loss_fn = SoftmaxCrossEntropy()
@@ -83,16 +84,18 @@ def loss_and_grads(weights: dict, X, c) -> tuple[float, dict, np.ndarray]:
 def sgd_train(weights: dict, X, c, lr: float, batch_size: int = 1) -> dict:
     """Plain SGD over the samples in the given order (no shuffling): one update
     ``w <- w - lr * mean gradient`` per consecutive group of ``batch_size`` samples (the last
-    group may be smaller). Returns new weights (float64 arrays); ``weights`` is not mutated."""
+    group may be smaller). Returns new weights (float64 arrays, the same activation);
+    ``weights`` is not mutated."""
     X, c = _inputs(X, c)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
     model = MLP.from_weights(weights)                 # copies: the input is not mutated
     loss_fn = SoftmaxCrossEntropy()
-    opt = SGD(model.parameters(), model.gradients(), lr=lr)
+    opt = SGD(model, lr=lr)
     for s in range(0, len(X), batch_size):
         loss_fn.forward(model.forward(X[s:s + batch_size]), c[s:s + batch_size])
+        model.zero_grad()
         model.backward(loss_fn.backward(), input_grad=False)
         opt.step()
     return model.to_weights()

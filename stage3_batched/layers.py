@@ -6,17 +6,20 @@ two methods (the CS231n / PyTorch-module contract):
 
 * ``forward(X)`` -> ``Y``: computes the output for the batch and caches what backward needs;
 * ``backward(dY)`` -> ``dX``: given ``dY = dl/dY`` (same shape as ``Y``) returns ``dX = dl/dX``
-  (same shape as ``X``) and *overwrites* ``self.grads`` (same keys and shapes as
-  ``self.params``) with the gradient of the last forward's loss. Calling backward twice gives the
-  same gradients: nothing accumulates silently. The gradient arrays are updated in place, so an
-  optimizer that holds them (``model.gradients()``) always sees the current values.
+  (same shape as ``X``) and **adds** the parameter gradients to ``self.grads`` (same keys and
+  shapes as ``self.params``): ``grads["W"] += X^T dY``.
+
+Gradients accumulate (the PyTorch convention): two backward calls without ``zero_grad()`` in
+between leave the *sum* of both gradients in ``grads``. The trainer calls ``model.zero_grad()``
+before every backward; accumulating on purpose lets a big batch be processed in pieces (the
+gradient of a mean over B samples is the sum of B per-sample gradients, each scaled by 1/B).
 
 Conventions: X is (N, D), weights are (in, out), ``Y = X W + b``. Gradients are of the *mean*
-loss over the batch (the loss's backward divides by N once; no layer divides again).
+loss over the batch (the loss's backward divides by N once; no layer divides again). Parameters
+are float64 unless a layer is built with ``dtype=np.float32``; inputs are cast to that dtype.
 
 Leaves out: convolutions, batch normalisation, automatic differentiation (stage 4 compares with
-PyTorch, which has it), and any other dtype than the one the layer was built with (inputs are
-cast to it).
+PyTorch, which has it).
 """
 
 from __future__ import annotations
@@ -81,6 +84,16 @@ class Layer:
     def backward(self, dY: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def zero_grad(self) -> None:
+        """Set every gradient to 0 (backward adds to them). In place, so code holding a gradient
+        array sees the zeros; a gradient is (re)made only for a new or replaced parameter."""
+        for name, p in self.params.items():
+            g = self.grads.get(name)
+            if g is None or g.shape != p.shape or g.dtype != p.dtype:
+                self.grads[name] = np.zeros_like(p)
+            else:
+                g.fill(0.0)
+
     def __call__(self, X: np.ndarray) -> np.ndarray:
         return self.forward(X)
 
@@ -98,9 +111,10 @@ class Linear(Layer):
     """Affine layer ``Y = X W + b``: X (N, in) -> Y (N, out); W (in, out), b (out,).
 
     Backward, for ``dY = dl/dY`` (N, out) (derivation in README.md):
-    ``dW = X^T dY`` (in, out), ``db = sum over rows of dY`` (out,), ``dX = dY W^T`` (N, in).
-    ``backward(dY, input_grad=False)`` skips ``dX`` (returns None): the first layer of a network
-    never needs it during training, and for a 784-300 layer it is a third of the backward work.
+    ``dW = X^T dY`` (in, out), ``db = sum over rows of dY`` (out,), ``dX = dY W^T`` (N, in);
+    dW and db are *added* to ``grads``. ``backward(dY, input_grad=False)`` skips ``dX`` (returns
+    None): the first layer of a network never needs it during training, and for a 784-300 layer
+    it is a third of the backward work.
     """
 
     def __init__(self, in_dim: int, out_dim: int, *, init: str = "he", std: float = 0.1,
@@ -114,8 +128,7 @@ class Linear(Layer):
         self.dtype = _check_dtype(dtype)
         self.params["W"] = init_weight(self.in_dim, self.out_dim, init, std, rng, self.dtype)
         self.params["b"] = np.zeros(self.out_dim, dtype=self.dtype)
-        self.grads["W"] = np.zeros_like(self.params["W"])
-        self.grads["b"] = np.zeros_like(self.params["b"])
+        self.zero_grad()
         self.X = None
 
     def forward(self, X: np.ndarray) -> np.ndarray:
@@ -125,20 +138,16 @@ class Linear(Layer):
                 f"layer {self.name!r} (Linear {self.in_dim} -> {self.out_dim}) expects inputs of "
                 f"width {self.in_dim}, got width {X.shape[-1] if X.ndim else 0} "
                 f"(input shape {X.shape})")
-        if X.dtype != self.dtype:
-            X = X.astype(self.dtype)
-        self.X = X                                    # (N, in), a reference: no copy
-        Y = X @ self.params["W"]                      # (N, out)
-        Y += self.params["b"]                         # broadcast b over the N rows
-        return Y
+        self.X = X.astype(self.dtype, copy=False)     # (N, in), kept for backward
+        return self.X @ self.params["W"] + self.params["b"]   # (N, out); b added to every row
 
     def backward(self, dY: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         X = self._cached("X")
-        np.matmul(X.T, dY, out=self.grads["W"])       # dW = X^T dY      (in, out)
-        dY.sum(axis=0, out=self.grads["b"])           # db = sum_n dY[n]  (out,)
+        self.grads["W"] += X.T @ dY                   # dW = X^T dY       (in, out)
+        self.grads["b"] += dY.sum(axis=0)             # db = sum_n dY[n]  (out,)
         if not input_grad:
             return None
-        return dY @ self.params["W"].T                # dX = dY W^T      (N, in)
+        return dY @ self.params["W"].T                # dX = dY W^T       (N, in)
 
     def __repr__(self) -> str:
         return f"Linear({self.in_dim}, {self.out_dim}, name={self.name!r})"
@@ -147,26 +156,20 @@ class Linear(Layer):
 class Sigmoid(Layer):
     """Logistic unit ``y = 1 / (1 + exp(-x))``, elementwise; backward ``dx = dy * y * (1 - y)``.
 
-    Computed as ``0.5 * (1 + tanh(x / 2))`` (the same function): it cannot overflow for any
-    input, so ``x = -1000`` gives 0 and ``x = 1000`` gives 1 without a warning, and it costs one
-    transcendental call like the plain formula. (For very negative x the result is absolutely,
-    not relatively, accurate: it reaches exactly 0 below about -37 in float64, -17 in float32.)
+    Stable as written: for very negative x (below about -709 in float64, -88 in float32)
+    ``exp(-x)`` overflows to inf and ``1 / (1 + inf)`` is exactly 0, the right limit, so the
+    overflow is expected and its warning is switched off; for large positive x ``exp(-x)`` is 0
+    and y is exactly 1. So ``x = -1000`` gives 0 and ``x = 1000`` gives 1, without a warning.
     """
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        Y = np.multiply(X, 0.5)                       # (N, D), the only new array
-        np.tanh(Y, out=Y)
-        Y += 1.0
-        Y *= 0.5
-        self.Y = Y
-        return Y
+        with np.errstate(over="ignore"):             # exp(-x) = inf  ->  y = 0, as it should
+            self.Y = 1.0 / (1.0 + np.exp(-X))        # (N, D)
+        return self.Y
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         Y = self._cached("Y")
-        dX = np.subtract(1.0, Y)                      # 1 - y
-        dX *= Y                                       # y (1 - y)
-        dX *= dY                                      # dy y (1 - y)
-        return dX
+        return dY * Y * (1.0 - Y)                     # dy y (1 - y)
 
 
 class Tanh(Layer):
@@ -178,10 +181,7 @@ class Tanh(Layer):
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         Y = self._cached("Y")
-        dX = np.square(Y)
-        np.subtract(1.0, dX, out=dX)                  # 1 - y^2
-        dX *= dY
-        return dX
+        return dY * (1.0 - Y * Y)
 
 
 class ReLU(Layer):
@@ -197,7 +197,7 @@ class ReLU(Layer):
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
         X = self._cached("X")
-        return np.multiply(dY, X > 0)                 # bool mask: keeps dY's dtype
+        return dY * (X > 0)                           # bool mask: keeps dY's dtype
 
 
 class LeakyReLU(Layer):
@@ -231,10 +231,8 @@ def softmax(X: np.ndarray) -> np.ndarray:
     Stable: the row maximum is subtracted first (the softmax does not change, but every ``exp``
     argument is <= 0, so nothing overflows; logits of +-1e4 are fine).
     """
-    Y = X - X.max(axis=1, keepdims=True)
-    np.exp(Y, out=Y)
-    Y /= Y.sum(axis=1, keepdims=True)
-    return Y
+    E = np.exp(X - X.max(axis=1, keepdims=True))    # (N, K), every exp argument <= 0
+    return E / E.sum(axis=1, keepdims=True)
 
 
 class Softmax(Layer):
@@ -258,9 +256,7 @@ class Softmax(Layer):
     def backward(self, dY: np.ndarray) -> np.ndarray:
         Y = self._cached("Y")
         s = np.sum(dY * Y, axis=1, keepdims=True)     # (N, 1): y . dy for each row
-        dX = np.subtract(dY, s)
-        dX *= Y
-        return dX
+        return Y * (dY - s)
 
 
 class Dropout(Layer):
@@ -287,7 +283,7 @@ class Dropout(Layer):
             return X
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         keep = self.rng.random(X.shape, dtype=dtype) >= self.p
-        self.mask = np.multiply(keep, 1.0 / (1.0 - self.p), dtype=dtype)  # (N, D): 0 or 1/(1-p)
+        self.mask = keep.astype(dtype) / (1.0 - self.p)      # (N, D): 0 or 1/(1-p)
         return X * self.mask
 
     def backward(self, dY: np.ndarray) -> np.ndarray:
@@ -299,6 +295,9 @@ class Dropout(Layer):
         return f"Dropout(p={self.p}, name={self.name!r})"
 
 
+#: The one table of hidden activations: name -> layer class (each class holds the function in
+#: ``forward`` and its derivative in ``backward``). The first three are the names of the shared
+#: weight format (``shared.weights.ACTIVATIONS``).
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU}
 
 

@@ -12,6 +12,10 @@ once, and no layer applies it again (README.md, "where the 1/N goes").
 * :class:`SquaredError` - ``mean_n 0.5 * sum_k (pred - target)^2``.
 * :class:`LogisticLoss` - binary cross-entropy on a sigmoid output (N, 1) or (N,), targets 0/1.
 
+Argument order is ``forward(pred, target)``, predictions first (as PyTorch's losses). Some
+course hand-outs write the labels first; a call with the arguments swapped (1-D whole numbers as
+``pred``, a 2-D array as ``target``) is caught and named, as is an empty batch (N = 0).
+
 Leaves out: class weights, label smoothing, reductions other than the mean.
 Targets are validated on every call: wrong shapes, non-integer or out-of-range labels and
 non-finite targets raise ValueError saying what was wrong.
@@ -38,26 +42,35 @@ def check_labels(c, n: int, num_classes: int) -> np.ndarray:
     return c
 
 
+def _check_not_swapped(pred, target, probabilities: bool) -> None:
+    """Raise ValueError if ``forward(pred, target)`` looks called as ``forward(target, pred)``:
+    ``pred`` 1-D whole numbers (labels) and ``target`` a 2-D float array (for probabilities, also
+    with rows summing to 1)."""
+    pred, target = np.asarray(pred), np.asarray(target)
+    if pred.ndim != 1 or target.ndim != 2 or target.dtype.kind != "f" or not pred.size:
+        return
+    if pred.dtype.kind not in "iub" and not np.array_equal(pred, np.round(pred)):
+        return
+    if probabilities and not np.allclose(target.sum(axis=1), 1.0):
+        return
+    raise ValueError(
+        f"the arguments look swapped: forward(pred, target) takes the predictions first, shape "
+        f"(N, K), then the integer labels, shape (N,); got pred of shape {pred.shape} holding "
+        f"whole numbers and target of shape {target.shape}. Call loss.forward(predictions, "
+        "labels)")
+
+
 def _check_pred(pred, what: str, ndim=(2,)) -> np.ndarray:
     pred = np.asarray(pred)
     if pred.ndim not in ndim:
         raise ValueError(f"{what} must have {' or '.join(map(str, ndim))} dimensions "
                          f"(N, K), got shape {pred.shape}")
+    if pred.shape[0] == 0:
+        raise ValueError(f"the batch is empty: {what} of shape {pred.shape} (N = 0); a loss "
+                         "needs at least one sample")
     if pred.dtype not in (np.float32, np.float64):
         pred = pred.astype(np.float64)
     return pred
-
-
-_ARANGE = np.arange(0)
-
-
-def _arange(n: int) -> np.ndarray:
-    """``np.arange(n)`` (row indices), reused across calls of the same or smaller size."""
-    global _ARANGE
-    if len(_ARANGE) < n:
-        _ARANGE = np.arange(n)
-        _ARANGE.flags.writeable = False
-    return _ARANGE[:n]
 
 
 class Loss:
@@ -90,25 +103,24 @@ class SoftmaxCrossEntropy(Loss):
     """
 
     def forward(self, pred, target) -> float:
+        _check_not_swapped(pred, target, probabilities=False)
         O = _check_pred(pred, "logits")
         n = O.shape[0]
         c = check_labels(target, n, O.shape[1])
+        rows = np.arange(n)
         Z = O - O.max(axis=1, keepdims=True)          # (N, K), every entry <= 0
         E = np.exp(Z)                                 # (N, K), in [0, 1], the max entry is 1
-        s = E.sum(axis=1, keepdims=True)              # (N, 1), >= 1
-        rows = _arange(n)
-        # l = mean_n (log s_n - z_{n, c_n}), as two sums (ndarray methods: no Python wrappers)
-        loss = (np.log(s).sum() - Z[rows, c].sum()) / n if n else 0.0
-        E /= s
-        self.Y, self.c, self.rows = E, c, rows        # Y = softmax(O)
-        return float(loss)
+        s = E.sum(axis=1)                             # (N,), >= 1: its log is finite
+        losses = np.log(s) - Z[rows, c]               # (N,): l_n = log sum_k e^z - z_{c_n}
+        self.Y, self.c = E / s[:, None], c            # Y = softmax(O)  (N, K)
+        return float(losses.mean())
 
     def backward(self) -> np.ndarray:
         Y = self._cached("Y")
+        n = len(Y)
         dO = Y.copy()                                 # (N, K)
-        dO[self.rows, self.c] -= 1.0                  # Y - onehot(c)
-        dO *= 1.0 / max(len(Y), 1)                    # the mean's 1/N, applied once, here
-        return dO
+        dO[np.arange(n), self.c] -= 1.0               # Y - onehot(c)
+        return dO / n                                 # the mean's 1/N, applied once, here
 
 
 class CrossEntropy(Loss):
@@ -121,6 +133,7 @@ class CrossEntropy(Loss):
     """
 
     def forward(self, pred, target) -> float:
+        _check_not_swapped(pred, target, probabilities=True)
         P = _check_pred(pred, "probabilities")
         n, k = P.shape
         target = np.asarray(target)
@@ -133,22 +146,22 @@ class CrossEntropy(Loss):
             if not np.isfinite(T).all() or (T < 0).any():
                 raise ValueError("one-hot targets must be finite and non-negative")
             self.T, self.c = T, None
-            loss = -np.sum(T * np.log(Pc)) / max(n, 1)
+            loss = -np.sum(T * np.log(Pc)) / n
         else:
             c = check_labels(target, n, k)
             self.T, self.c = None, c
-            loss = -np.mean(np.log(Pc[np.arange(n), c])) if n else 0.0
+            loss = -np.mean(np.log(Pc[np.arange(n), c]))
         self.Pc = Pc
         return float(loss)
 
     def backward(self) -> np.ndarray:
         Pc = self._cached("Pc")
-        n = max(len(Pc), 1)
+        n = len(Pc)
         if self.c is None:
             return -self.T / (n * Pc)
         dP = np.zeros_like(Pc)
-        rows = np.arange(len(Pc))
-        dP[rows, self.c] = -1.0 / (n * Pc[rows, self.c])
+        rows = np.arange(n)
+        dP[rows, self.c] = -1.0 / (n * Pc[rows, self.c])   # only the target entries
         return dP
 
 
@@ -169,12 +182,11 @@ class SquaredError(Loss):
         if not np.isfinite(T).all():
             raise ValueError("targets contain NaN or inf")
         self.R = P - T                                # residual (N, K)
-        n = max(len(P), 1)
-        return float(0.5 * np.sum(np.square(self.R)) / n)
+        return float(0.5 * np.sum(self.R * self.R) / len(P))
 
     def backward(self) -> np.ndarray:
         R = self._cached("R")
-        return R / max(len(R), 1)
+        return R / len(R)
 
 
 class LogisticLoss(Loss):
@@ -202,14 +214,14 @@ class LogisticLoss(Loss):
         t = t.astype(P.dtype)
         eps = np.finfo(P.dtype).eps
         Pc = np.clip(P, eps, 1.0 - eps)
-        n = max(P.shape[0], 1)
+        n = P.shape[0]
         loss = -np.sum(t * np.log(Pc) + (1.0 - t) * np.log1p(-Pc)) / n
         self.Pc, self.t = Pc, t
         return float(loss)
 
     def backward(self) -> np.ndarray:
         Pc = self._cached("Pc")
-        n = max(Pc.shape[0], 1)
+        n = Pc.shape[0]
         return (Pc - self.t) / (Pc * (1.0 - Pc) * n)
 
 

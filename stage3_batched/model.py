@@ -7,13 +7,17 @@ Parameters are reachable by name, ``"linear1.W"``, for optimizers, saving and in
 
 * :class:`Sequential` - layers in order, each with a unique name; forward / backward over all of
   them or over the part between two named layers; parameters(), gradients(), zero_grad(),
-  train() / eval(), predict(), save() / load() (``.npz``, atomic, every shape checked).
+  train() / eval(), predict(), save() / load() (``.npz`` with the architecture recorded inside,
+  atomic, every layer and shape checked); :func:`load_model` builds the model a file describes.
+* Gradients accumulate: every backward *adds* to the gradients, ``zero_grad()`` clears them
+  (the trainer calls it before every backward).
 * :class:`MLP` - ``MLP(input_dim, hidden_dims, output_dim, activation)``:
   Linear -> activation [-> Dropout] per hidden layer, then a final Linear with no activation
   (the loss applies the softmax) unless ``output_activation`` is "sigmoid" or "softmax".
   ``MLP.from_weights`` / ``to_weights`` convert to and from the ladder's shared weight format
-  (sigmoid hidden layers), so the stage-1/2 network loads into an equivalent stage-3 model.
+  (its hidden activation included), so the stage-1/2 network loads into an equivalent model.
 
+Parameters are float64 unless a model is built with ``dtype=np.float32``.
 Leaves out: branching graphs, weight sharing, parameter groups.
 """
 
@@ -22,49 +26,44 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import zipfile
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
 
 import numpy as np
 
 from shared import weights as wf
+from shared.errors import ModelFileError
 from shared.records import atomic_output
 from stage3_batched.layers import (
     ACTIVATIONS,
     INITS,
     Dropout,
     Layer,
+    LeakyReLU,
     Linear,
+    ReLU,
     Sigmoid,
     Softmax,
+    Tanh,
     _check_dtype,
     make_activation,
 )
 
 OUTPUT_ACTIVATIONS = (None, "sigmoid", "softmax")
 FILE_FORMAT = "mlp-ladder/stage3-model"
+ARCH_KEY = "__architecture__"
 
 
-def check_finite(X: np.ndarray, what: str = "inputs", chunk_rows: int = 8192) -> None:
-    """Raise ValueError if X holds NaN or inf, naming the first bad row.
-
-    Fast path: the sum of a chunk of rows is finite exactly when no entry is NaN/inf, unless
-    the sum overflows - only then (or to name the row) is every entry tested. Chunks keep the
-    temporaries small (no full-size boolean array for a 60,000 x 784 data set)."""
+def check_finite(X: np.ndarray, what: str = "inputs") -> None:
+    """Raise ValueError if X holds NaN or inf, naming the first bad row."""
     X = np.asarray(X)
-    if X.dtype.kind not in "fc":
+    if X.dtype.kind not in "fc" or X.ndim == 0:
         return
-    flat = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(-1, 1)
-    for s in range(0, len(flat), chunk_rows):
-        chunk = flat[s:s + chunk_rows]
-        with np.errstate(over="ignore", invalid="ignore"):
-            if np.isfinite(chunk.sum()):
-                continue
-        ok = np.isfinite(chunk).all(axis=1)
-        if not ok.all():
-            row = s + int(np.argmin(ok))
-            raise ValueError(f"{what} contain NaN or inf (first in row {row}); clean or drop "
-                             "those samples before training")
+    ok = np.isfinite(X.reshape(len(X), -1)).all(axis=1)      # (N,): row n is all finite
+    if not ok.all():
+        raise ValueError(f"{what} contain NaN or inf (first in row {int(np.argmin(ok))}); clean "
+                         "or drop those samples before training")
 
 
 class Sequential:
@@ -177,25 +176,24 @@ class Sequential:
 
     def backward(self, dY: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         """Back through the layers of the last forward, in reverse. dY (N, D_end) -> dX
-        (N, D_start). Each layer overwrites its ``grads``. ``input_grad=False`` skips everything
-        below the first parametrised layer (its ``dX`` is not needed to train) and returns None.
+        (N, D_start). Each layer *adds* its parameter gradients to ``grads`` (call
+        :meth:`zero_grad` first for the gradient of this batch alone). ``input_grad=False``
+        skips everything below the first parametrised layer (its ``dX`` is not needed to train)
+        and returns None.
         """
         if self._range is None:
             raise RuntimeError("backward called before forward")
         i, j = self._range
-        stop = i
-        if not input_grad:
-            stop = next((k for k in range(i, j + 1) if self.layers[k].params), j + 1)
-        for k in range(j, stop - 1, -1):
-            layer = self.layers[k]
-            if k == stop and not input_grad:
-                if isinstance(layer, Linear):
-                    layer.backward(dY, input_grad=False)
-                else:
-                    layer.backward(dY)
-                return None
-            dY = layer.backward(dY)
-        return dY if input_grad else None
+        if not input_grad:              # start at the first layer that learns: below it, no dX
+            i = next((k for k in range(i, j + 1) if self.layers[k].params), j)
+        for k in range(j, i, -1):
+            dY = self.layers[k].backward(dY)
+        first = self.layers[i]
+        if not input_grad and isinstance(first, Linear):
+            first.backward(dY, input_grad=False)
+            return None
+        dX = first.backward(dY)
+        return dX if input_grad else None
 
     def predict(self, X, batch_size: int = 4096) -> np.ndarray:
         """Integer predictions (N,): argmax over the outputs; with one output, ``output > 0.5``.
@@ -226,7 +224,7 @@ class Sequential:
                 for k, v in layer.params.items()}
 
     def gradients(self) -> dict[str, np.ndarray]:
-        """Same keys as :meth:`parameters`; the live gradient arrays backward overwrites."""
+        """Same keys as :meth:`parameters`; the live gradient arrays backward adds to."""
         return {f"{n}.{k}": v for n, layer in zip(self.names, self.layers)
                 for k, v in layer.grads.items()}
 
@@ -234,8 +232,9 @@ class Sequential:
         return sum(p.size for p in self.parameters().values())
 
     def zero_grad(self) -> None:
-        for g in self.gradients().values():
-            g.fill(0.0)
+        """Set every gradient to 0; backward then adds the gradients of one batch."""
+        for layer in self.layers:
+            layer.zero_grad()
 
     def train(self, mode: bool = True) -> Sequential:
         for layer in self.layers:
@@ -259,43 +258,44 @@ class Sequential:
             out.append(d)
         return out
 
+    def architecture(self) -> dict:
+        """What :meth:`save` records besides the numbers: format, dtype and the layers."""
+        return {"format": FILE_FORMAT, "dtype": str(self.dtype), "layers": self.describe()}
+
     def save(self, path: str | os.PathLike) -> Path:
         """Write every parameter to ``path`` (``.npz``; keys ``"layername.W"``), plus the
-        architecture as JSON under ``"__architecture__"``. Atomic: a temporary file in the same
-        folder, then a rename, so a crash never leaves a half-written model."""
+        architecture (:meth:`architecture`) as JSON under ``"__architecture__"``, so
+        :func:`load_model` can rebuild the model from the file alone. Atomic: a temporary file in
+        the same folder, then a rename, so a crash never leaves a half-written model."""
         arrays = dict(self.parameters())
-        meta = {"format": FILE_FORMAT, "dtype": str(self.dtype), "layers": self.describe()}
-        arrays["__architecture__"] = np.array(json.dumps(meta))
+        arrays[ARCH_KEY] = np.array(json.dumps(self.architecture()))
         with atomic_output(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, **arrays)
         return Path(path)
 
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> Sequential:
+        """The model saved at ``path``, rebuilt from the file alone (see :func:`load_model`)."""
+        return load_model(path)
+
     def load(self, path: str | os.PathLike) -> Sequential:
         """Load parameters saved by :meth:`save` into this model (cast to its dtype).
 
-        Every key and shape is checked before anything is copied; a file made for another
-        network raises ValueError listing each missing, unexpected or differently shaped
-        parameter (e.g. ``linear1.W: file (784, 256), model (784, 300)``).
+        A file that records its architecture must describe the same layers (names, types,
+        widths, dropout, slopes): a sigmoid network does not load into a ReLU model. Every key
+        and shape is checked before anything is copied; a file of older versions without an
+        architecture is loaded by its shapes alone. Anything wrong raises
+        :class:`~shared.errors.ModelFileError` naming the file and each difference (e.g.
+        ``linear1.W: file (784, 256), model (784, 300)``).
         """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                stored = {k: data[k] for k in data.files if k != "__architecture__"}
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: not a stage-3 model file ({e})") from None
-        params = self.parameters()
-        problems = []
-        for k, v in params.items():
-            if k not in stored:
-                problems.append(f"{k}: missing from the file (model {v.shape})")
-            elif stored[k].shape != v.shape:
-                problems.append(f"{k}: file {stored[k].shape}, model {v.shape}")
-        problems += [f"{k}: in the file {stored[k].shape} but not in the model"
-                     for k in stored if k not in params]
+        arch, stored = read_model_file(path)
+        problems = [] if arch is None else _layer_differences(arch["layers"], self.describe())
+        problems += _shape_differences(stored, self.parameters())
         if problems:
-            raise ValueError(f"{path} does not fit this model:\n  " + "\n  ".join(problems))
-        for k, v in params.items():
+            raise ModelFileError(f"{path} does not fit this model: " + "; ".join(problems))
+        for k, v in self.parameters().items():
             if not np.isfinite(stored[k]).all():
-                raise ValueError(f"{path}: parameter {k} holds NaN or inf")
+                raise ModelFileError(f"{path}: parameter {k} holds NaN or inf")
             v[...] = stored[k]
         return self
 
@@ -314,6 +314,7 @@ class MLP(Sequential):
     softmax (logistic) regression. Weights are initialised with ``init`` ("he", "xavier" or
     "normal" with ``std``) from ``rng`` (default ``default_rng(0)``), biases with 0; the dropout
     layers draw their masks from the same generator. Layer names: linear1, relu1, ..., linearL.
+    Parameters are float64 unless ``dtype=np.float32``.
     """
 
     def __init__(self, input_dim: int, hidden_dims: SequenceABC[int], output_dim: int,
@@ -356,15 +357,24 @@ class MLP(Sequential):
     def sizes(self) -> list[int]:
         return [self.input_dim_, *self.hidden_dims, self.output_dim_]
 
+    def architecture(self) -> dict:
+        """:meth:`Sequential.architecture` plus the builder's arguments (sizes, activation,
+        output activation, dropout), from which :func:`load_model` rebuilds the MLP."""
+        arch = super().architecture()
+        arch["mlp"] = {"sizes": [int(s) for s in self.sizes], "activation": self.activation,
+                       "output_activation": self.output_activation, "dropout": self.dropout}
+        return arch
+
     @classmethod
     def from_weights(cls, weights: dict, dtype=np.float64) -> MLP:
         """The model equivalent to a network in the shared weight format (shared/weights.py):
-        sigmoid hidden layers, a final Linear whose logits go to the softmax cross-entropy.
-        The arrays are copied (cast to ``dtype``); ``weights`` may hold lists or arrays."""
+        hidden layers with the format's activation (``"activation"``, default sigmoid), a final
+        Linear whose logits go to the softmax cross-entropy. The arrays are copied (cast to
+        ``dtype``, float64 by default); ``weights`` may hold lists or arrays."""
         arr = wf.to_arrays(weights, dtype=_check_dtype(dtype))
         sizes = arr["sizes"]
-        model = cls(sizes[0], sizes[1:-1], sizes[-1], activation="sigmoid", init="normal",
-                    std=0.0, dtype=dtype)
+        model = cls(sizes[0], sizes[1:-1], sizes[-1], activation=arr["activation"],
+                    init="normal", std=0.0, dtype=dtype)
         linears = [layer for layer in model.layers if isinstance(layer, Linear)]
         for layer, lw in zip(linears, arr["layers"]):
             layer.params["W"][...] = lw["W"]
@@ -372,16 +382,121 @@ class MLP(Sequential):
         return model
 
     def to_weights(self) -> dict:
-        """The parameters in the shared weight format (float64 copies). Only for the ladder's
-        family: sigmoid hidden layers, no dropout, no output activation."""
-        if self.activation != "sigmoid" or self.dropout or self.output_activation:
-            raise ValueError("to_weights needs the ladder's network family: sigmoid hidden "
-                             "layers, no dropout and no output activation")
+        """The parameters in the shared weight format (float64 copies) with the hidden
+        activation. Only for the ladder's family: sigmoid, relu or tanh hidden layers, no
+        dropout, no output activation."""
+        if self.activation not in wf.ACTIVATIONS or self.dropout or self.output_activation:
+            raise ValueError(f"to_weights needs the ladder's network family: "
+                             f"{', '.join(wf.ACTIVATIONS)} hidden layers, no dropout and no "
+                             f"output activation (this model: {self.activation}, dropout "
+                             f"{self.dropout}, output {self.output_activation})")
         linears = [layer for layer in self.layers if isinstance(layer, Linear)]
         return wf.validate({
             "sizes": [int(s) for s in self.sizes],
+            "activation": self.activation,
             "layers": [{"W": np.array(layer.params["W"], dtype=np.float64),
                         "b": np.array(layer.params["b"], dtype=np.float64)}
                        for layer in linears],
         })
 
+
+# --------------------------------------------------------------------------------- model files
+PLAIN_LAYERS = {"Sigmoid": Sigmoid, "Tanh": Tanh, "ReLU": ReLU, "Softmax": Softmax}
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[dict | None, dict[str, np.ndarray]]:
+    """``(architecture or None, {name: array})`` from a file written by :meth:`Sequential.save`.
+    A missing, unreadable, truncated or foreign file raises :class:`ModelFileError` naming it."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not hasattr(data, "files"):
+            raise ModelFileError(f"{path}: holds a single array, not a stage-3 model (.npz)")
+        with data:
+            stored = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file; check the path") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as e:
+        raise ModelFileError(f"{path}: not a readable stage-3 model file ({e}); it may be "
+                             "truncated or of another kind: save the model again") from None
+    if ARCH_KEY not in stored:
+        return None, stored
+    try:
+        arch = json.loads(str(stored.pop(ARCH_KEY)))
+        if not isinstance(arch.get("layers"), list):
+            raise ValueError("no list of layers")
+    except (ValueError, AttributeError) as e:
+        raise ModelFileError(f"{path}: its architecture record is unreadable ({e})") from None
+    return arch, stored
+
+
+def _layer_text(d: dict) -> str:
+    extra = {"Linear": lambda: f" {d.get('in_dim')} -> {d.get('out_dim')}",
+             "Dropout": lambda: f" p={d.get('p')}", "LeakyReLU": lambda: f" slope={d.get('slope')}"}
+    return f"{d.get('name')} ({d.get('type')}{extra.get(d.get('type'), str)()})"
+
+
+def _layer_differences(in_file: list, in_model: list) -> list[str]:
+    """One line per layer that differs between a file's architecture and a model's."""
+    problems = [f"layer {i}: {_layer_text(f)} in the file, {_layer_text(m)} in the model"
+                for i, (f, m) in enumerate(zip(in_file, in_model), start=1) if f != m]
+    if len(in_file) != len(in_model):
+        problems.append(f"the file has {len(in_file)} layers, the model {len(in_model)}")
+    return problems
+
+
+def _shape_differences(stored: dict, params: dict) -> list[str]:
+    """One line per parameter missing from the file, extra in it, or of another shape/kind."""
+    problems = []
+    for k, v in params.items():
+        if k not in stored:
+            problems.append(f"{k}: missing from the file (model {v.shape})")
+        elif stored[k].shape != v.shape:
+            problems.append(f"{k}: file {stored[k].shape}, model {v.shape}")
+        elif stored[k].dtype.kind not in "fiu":
+            problems.append(f"{k}: the file holds {stored[k].dtype} values, not numbers")
+    problems += [f"{k}: in the file {stored[k].shape} but not in the model"
+                 for k in stored if k not in params]
+    return problems
+
+
+def _layer_from(d: dict, dtype) -> Layer:
+    """A fresh layer from one entry of :meth:`Sequential.describe` (parameters zero)."""
+    if d["type"] == "Linear":
+        return Linear(d["in_dim"], d["out_dim"], init="normal", std=0.0, dtype=dtype)
+    if d["type"] == "LeakyReLU":
+        return LeakyReLU(d["slope"])
+    if d["type"] == "Dropout":
+        return Dropout(d["p"])
+    return PLAIN_LAYERS[d["type"]]()
+
+
+def build_from_architecture(arch: dict) -> Sequential:
+    """The (untrained) model an architecture record describes: an :class:`MLP` when the record
+    holds the builder's arguments, else a :class:`Sequential` of the recorded layers."""
+    dtype = _check_dtype(arch.get("dtype", "float64"))
+    if "mlp" in arch:
+        m = arch["mlp"]
+        sizes = m["sizes"]
+        return MLP(sizes[0], sizes[1:-1], sizes[-1], m["activation"],
+                   output_activation=m["output_activation"], dropout=m["dropout"],
+                   init="normal", std=0.0, dtype=dtype)
+    model = Sequential()
+    for d in arch["layers"]:
+        model.add(_layer_from(d, dtype), name=d["name"])
+    return model
+
+
+def load_model(path: str | os.PathLike) -> Sequential:
+    """The model saved at ``path`` by :meth:`Sequential.save`, rebuilt from the architecture the
+    file records (an MLP, or a Sequential of named layers) and filled with its parameters.
+    :class:`ModelFileError` for files without an architecture (build the model yourself and
+    call ``model.load(path)``) or with a record that cannot be rebuilt."""
+    arch, _ = read_model_file(path)
+    if arch is None:
+        raise ModelFileError(f"{path}: the file does not record its architecture (an older "
+                             "format); build the model and call model.load(path)")
+    try:
+        model = build_from_architecture(arch)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ModelFileError(f"{path}: its architecture record cannot be rebuilt ({e})") from None
+    return model.load(path)

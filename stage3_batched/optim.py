@@ -1,21 +1,22 @@
-"""Optimizers over named parameters, updating them in place, and a learning-rate schedule.
+"""Optimizers over named parameters, and a learning-rate schedule.
 
 What this adds over stage 2 (plain ``w <- w - lr g``): momentum, Nesterov momentum, weight decay,
 Adam and step decay, each written exactly as below (README.md repeats the rules).
 
-An optimizer holds the *live* parameter and gradient arrays of a model
-(``SGD(model.parameters(), model.gradients(), lr=0.1)``); ``step()`` reads the gradients the last
-backward wrote and changes the parameters in place, allocating nothing: updates go through one
-preallocated scratch array per parameter (``buf = lr * v; w -= buf``) instead of ``lr * dW``
-temporaries. For plain SGD the trainer goes further and folds the learning rate into the small
-output gradient of the loss (``dO *= lr``, e.g. 128 x 10 numbers), so the backward pass already
-produces ``lr * dW`` and the update is one ``w -= grad`` (:meth:`SGD.fold_factor`).
+An optimizer finds the parameters **by name at every step**: it is given the model
+(``SGD(model, lr=0.1)``), or two functions returning the current ``{name: array}`` dicts
+(``SGD(model.parameters, model.gradients, lr=0.1)``), and each ``step()`` asks for them again. So
+``model["linear1"].params["W"] = W0`` after the optimizer was built still trains ``W0``. Its state
+(velocity, Adam's moments) is keyed by the same names; a parameter replaced by one of another
+shape is refused with a message (build a new optimizer then). ``step()`` reads the gradients
+(those of the batch mean, summed over every backward since the last ``zero_grad()``), changes the
+parameters in place and leaves the gradients as they were.
 
 SGD, with ``g`` the gradient, ``mu`` the momentum, ``wd`` the weight decay, ``lr`` the rate::
 
     d = g + wd * w          (L2 weight decay, added to the gradient; biases excluded by default)
-    v = mu * v + d          (v starts at 0; skipped when mu = 0, then v = d)
-    w = w - lr * v          (plain / heavy-ball momentum, the PyTorch convention)
+    v = mu * v + d          (v starts at 0)
+    w = w - lr * v          (heavy-ball momentum, the PyTorch convention; mu = 0: w = w - lr * d)
     w = w - lr * (d + mu * v)   (nesterov=True: look ahead along the new velocity)
 
 Adam (Kingma & Ba 2015, with the PyTorch placement of eps), t = 1, 2, ...::
@@ -37,6 +38,8 @@ import math
 
 import numpy as np
 
+from shared.errors import ConfigError
+
 
 def _check_lr(lr) -> float:
     if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) \
@@ -49,32 +52,37 @@ def _is_bias(name: str) -> bool:
     return name.rsplit(".", 1)[-1] == "b"
 
 
+def _lookups(params, grads):
+    """Two functions returning the current name -> array dicts, from any of the accepted forms:
+    a model (with ``parameters()`` / ``gradients()``), two such functions, or two dicts."""
+    if grads is None:
+        if not (callable(getattr(params, "parameters", None))
+                and callable(getattr(params, "gradients", None))):
+            raise TypeError("pass a model (with parameters() and gradients()), or the "
+                            "parameters and the gradients: SGD(model.parameters, "
+                            "model.gradients, lr=...)")
+        return params.parameters, params.gradients
+    if isinstance(grads, (int, float)):
+        raise TypeError("the learning rate is a keyword argument: SGD(model, lr=...)")
+    if callable(params) != callable(grads):
+        raise TypeError("params and grads must both be functions or both be dicts")
+    if callable(params):
+        return params, grads
+    return (lambda: params), (lambda: grads)
+
+
 class Optimizer:
-    """Base: pairs up ``params`` and ``grads`` (dicts with the same keys and shapes)."""
+    """Base: finds the parameters and gradients by name, keeps per-name state, checks shapes."""
 
-    def fold_factor(self) -> float | None:
-        """A factor the trainer may fold into the output gradient (see :meth:`SGD.fold_factor`);
-        None: the optimizer needs the plain gradients."""
-        return None
-
-    def __init__(self, params: dict, grads: dict, lr: float, weight_decay: float = 0.0,
+    def __init__(self, params, grads=None, lr: float | None = None, weight_decay: float = 0.0,
                  decay_bias: bool = False):
-        if set(params) != set(grads):
-            raise ValueError(f"params and grads must have the same keys; only in params: "
-                             f"{sorted(set(params) - set(grads))}, only in grads: "
-                             f"{sorted(set(grads) - set(params))}")
-        for k, w in params.items():
-            if grads[k].shape != w.shape:
-                raise ValueError(f"{k}: gradient shape {grads[k].shape} != parameter shape "
-                                 f"{w.shape}")
+        self._params, self._grads = _lookups(params, grads)
         if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
-        self.names = list(params)
-        self.params, self.grads = params, grads
         self.lr = lr
         self.weight_decay = float(weight_decay)
         self.decay_bias = bool(decay_bias)
-        self.buf = {k: np.empty_like(w) for k, w in params.items()}   # scratch, one per param
+        self.arrays()                                 # check names and shapes now
 
     @property
     def lr(self) -> float:
@@ -84,8 +92,36 @@ class Optimizer:
     def lr(self, value: float) -> None:
         self._lr = _check_lr(value)
 
-    def _decays(self, name: str) -> bool:
-        return self.weight_decay > 0 and (self.decay_bias or not _is_bias(name))
+    def arrays(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """``[(name, w, g), ...]`` for the parameters as they are now; ValueError if a gradient
+        is missing or of another shape than its parameter."""
+        params, grads = self._params(), self._grads()
+        out = []
+        for name, w in params.items():
+            if name not in grads:
+                raise ValueError(f"parameter {name!r} has no gradient")
+            if grads[name].shape != w.shape:
+                raise ValueError(f"{name}: gradient shape {grads[name].shape} != parameter "
+                                 f"shape {w.shape}")
+            out.append((name, w, grads[name]))
+        return out
+
+    def state(self, store: dict, name: str, w: np.ndarray) -> np.ndarray:
+        """The state array ``store[name]`` (zeros the first time), checked against ``w``."""
+        if name not in store:
+            store[name] = np.zeros_like(w)
+        if store[name].shape != w.shape:
+            raise ConfigError(
+                f"parameter {name!r} now has shape {w.shape} but the optimizer's state was "
+                f"made for {store[name].shape}; build a new optimizer after replacing a "
+                "parameter with one of another shape")
+        return store[name]
+
+    def decayed(self, name: str, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``d = g + wd * w`` (L2 weight decay), or ``g`` for biases / without decay."""
+        if self.weight_decay > 0 and (self.decay_bias or not _is_bias(name)):
+            return g + self.weight_decay * w
+        return g
 
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -98,70 +134,39 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (``0 <= momentum < 1``), Nesterov
     momentum and L2 weight decay; the update rules are in the module docstring."""
 
-    def __init__(self, params: dict, grads: dict, lr: float, momentum: float = 0.0,
+    def __init__(self, params, grads=None, lr: float | None = None, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, decay_bias: bool = False):
-        super().__init__(params, grads, lr, weight_decay, decay_bias)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) \
                 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         if nesterov and momentum == 0:
             raise ValueError("nesterov=True needs a momentum > 0")
+        super().__init__(params, grads, lr, weight_decay, decay_bias)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.v = {k: np.zeros_like(w) for k, w in params.items()} if momentum else {}
+        self.v: dict[str, np.ndarray] = {}            # velocity per parameter name
 
-    def fold_factor(self) -> float | None:
-        """The factor the caller may fold into the loss's output gradient instead (plain SGD:
-        the learning rate; with momentum: None).
-
-        Backpropagation is linear in the output gradient ``dO`` (N, K), so multiplying that small
-        array by ``lr`` makes every parameter gradient come out as ``lr * g`` - and the update is
-        then a single ``w -= g`` with no ``lr * dW`` temporary and no extra pass over ``W``. The
-        trainer does this, then calls ``step(prescaled=True)``. With momentum the velocity must
-        hold unscaled gradients (the rate may change between epochs), so nothing is folded.
-        """
-        return self.lr if self.momentum == 0 else None
-
-    def step(self, prescaled: bool = False) -> None:
-        """Update every parameter in place. ``prescaled=True``: the gradients already hold
-        ``lr * g`` (see :meth:`fold_factor`; plain SGD only), so ``w <- (1 - lr wd) w - grad``."""
+    def step(self) -> None:
+        """One update of every parameter, in place."""
         lr, mu = self.lr, self.momentum
-        if prescaled:
-            if mu:
-                raise ValueError("prescaled gradients need momentum 0 (see fold_factor)")
-            for k in self.names:
-                w = self.params[k]
-                if self._decays(k):
-                    w *= 1.0 - lr * self.weight_decay   # w - lr wd w
-                w -= self.grads[k]                     # w - lr g  (the gradient holds lr g)
-            return
-        for k in self.names:
-            w, g, buf = self.params[k], self.grads[k], self.buf[k]
-            d = g
-            if self._decays(k):
-                np.multiply(w, self.weight_decay, out=buf)
-                buf += g                              # d = g + wd w   (in buf)
-                d = buf
-            if mu:
-                v = self.v[k]
-                v *= mu
-                v += d                                # v = mu v + d
-                if self.nesterov:
-                    np.multiply(d, lr, out=buf)       # w -= lr d + lr mu v
-                    w -= buf
-                    np.multiply(v, lr * mu, out=buf)
-                else:
-                    np.multiply(v, lr, out=buf)       # w -= lr v
+        for name, w, g in self.arrays():
+            d = self.decayed(name, w, g)
+            if mu == 0:
+                w -= lr * d                           # plain SGD
+                continue
+            v = self.state(self.v, name, w)
+            v[...] = mu * v + d                       # velocity
+            if self.nesterov:
+                w -= lr * (d + mu * v)                # Nesterov: look ahead along v
             else:
-                np.multiply(d, lr, out=buf)           # w -= lr d
-            w -= buf
+                w -= lr * v                           # heavy-ball momentum
 
 
 class Adam(Optimizer):
     """Adam with bias correction; ``betas`` in [0, 1), ``eps > 0`` added outside the square root
     (module docstring). ``weight_decay`` is L2 added to the gradient (biases excluded)."""
 
-    def __init__(self, params: dict, grads: dict, lr: float = 1e-3,
+    def __init__(self, params, grads=None, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decay_bias: bool = False):
         super().__init__(params, grads, lr, weight_decay, decay_bias)
@@ -173,34 +178,21 @@ class Adam(Optimizer):
             raise ValueError(f"Adam eps must be a finite number > 0, got {eps!r}")
         self.betas, self.eps = (float(b1), float(b2)), float(eps)
         self.t = 0
-        self.m = {k: np.zeros_like(w) for k, w in params.items()}
-        self.v = {k: np.zeros_like(w) for k, w in params.items()}
-        self.buf2 = {k: np.empty_like(w) for k, w in params.items()}
+        self.m: dict[str, np.ndarray] = {}            # first moment per parameter name
+        self.v: dict[str, np.ndarray] = {}            # second moment per parameter name
 
     def step(self) -> None:
+        """One update of every parameter, in place."""
         self.t += 1
         b1, b2 = self.betas
-        bc1, bc2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
-        for k in self.names:
-            w, g, m, v = self.params[k], self.grads[k], self.m[k], self.v[k]
-            buf, d = self.buf[k], self.grads[k]
-            if self._decays(k):
-                d = self.buf2[k]
-                np.multiply(w, self.weight_decay, out=d)
-                d += g                                # d = g + wd w
-            m *= b1
-            np.multiply(d, 1.0 - b1, out=buf)
-            m += buf                                  # m = b1 m + (1 - b1) d
-            v *= b2
-            np.multiply(d, d, out=buf)
-            buf *= 1.0 - b2
-            v += buf                                  # v = b2 v + (1 - b2) d^2
-            np.multiply(v, 1.0 / bc2, out=buf)
-            np.sqrt(buf, out=buf)
-            buf += self.eps                           # sqrt(v / bc2) + eps
-            np.divide(m, buf, out=buf)
-            buf *= self.lr / bc1                      # lr (m / bc1) / (sqrt(v / bc2) + eps)
-            w -= buf
+        for name, w, g in self.arrays():
+            d = self.decayed(name, w, g)
+            m, v = self.state(self.m, name, w), self.state(self.v, name, w)
+            m[...] = b1 * m + (1.0 - b1) * d
+            v[...] = b2 * v + (1.0 - b2) * d * d
+            m_hat = m / (1.0 - b1 ** self.t)          # bias corrections
+            v_hat = v / (1.0 - b2 ** self.t)
+            w -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
     def state_dict(self) -> dict:
         return {"lr": self.lr, "t": self.t}
@@ -233,7 +225,7 @@ class StepDecay:
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
-def make_optimizer(name: str, params: dict, grads: dict, **kw) -> Optimizer:
+def make_optimizer(name: str, params, grads=None, **kw) -> Optimizer:
     """An optimizer by name ("sgd" or "adam"); unknown names raise ValueError with the choices."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

@@ -2,39 +2,53 @@
 
 What this adds over stage 2: batches (one forward/backward/step per group of ``batch_size``
 samples instead of per sample), a per-epoch reshuffle from a passed-in generator, validation
-after every epoch, a progress bar, and a run that never crashes on a too-large learning rate: a
-NaN/inf loss stops training, and the history says ``status="diverged"`` and why.
+after every epoch, and a run that never crashes on a too-large learning rate.
 
-The hot loop (per batch)::
+:func:`train_epoch` is the whole algorithm, one epoch of it::
 
-    xb = X[perm[s:s + B]]                  gathered into one reused (B, D) buffer
-    logits = model.forward(xb)             (B, K)
-    loss = loss_fn.forward(logits, yb)     float, the mean over the batch
-    model.backward(loss_fn.backward(), input_grad=False)   fills the gradients in place
-    optimizer.step()                       updates the parameters in place
+    order = rng.permutation(N)                       a fresh random order every epoch
+    for each slice idx of batch_size positions of order:
+        out  = model.forward(X[idx])                 (B, K)
+        loss = loss_fn.forward(out, c[idx])          float, the mean over the batch
+        model.zero_grad()                            backward adds, so clear first
+        model.backward(loss_fn.backward())           fills every layer's grads
+        optimizer.step()                             w <- w - lr * (its update rule)
 
-For plain SGD (no momentum) the learning rate is folded into the loss's small output gradient
-(``dO *= lr``, B x K numbers) before the backward pass, so the gradients come out as ``lr * dW``
-and the step is a single ``w -= grad`` (see ``SGD.fold_factor``); after such a step
-``model.gradients()`` hold ``lr`` times the gradient.
+:func:`fit` wraps it for people: it checks the data once (shapes, labels, NaN/inf; cast to the
+model's dtype, float64 by default), runs the epochs, evaluates on validation data, steps a
+learning-rate schedule, shows a progress bar (tqdm) or prints one line per epoch
+(``verbose=True``, also in notebooks), and applies the project's one divergence rule
+(``shared.divergence``): a NaN/inf step loss stops at once, and an epoch whose mean training loss
+is above ``3 ln K`` (K = the model's output width; classification only) ends the run; the
+:class:`History` then says ``status="diverged"`` and why. It returns a :class:`History`: the
+per-epoch table, a plot of loss and accuracy, plain data for run records.
 
-The data set is cast to the model's dtype once, before the first epoch (float32 stays float32
-end to end), and its labels and values are checked once. Leaves out: early stopping,
-checkpointing during training, gradient accumulation, data loaders running in parallel.
+Leaves out: early stopping, checkpointing during training, data loaders running in parallel.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from shared.divergence import epoch_diverged, step_diverged
 from stage3_batched.losses import CrossEntropy, SoftmaxCrossEntropy, check_labels
 from stage3_batched.model import Sequential, check_finite
 
 METRICS = ("accuracy", None)
+COLUMNS = (("epoch", "epoch", "{:d}"), ("train_loss", "train loss", "{:.4f}"),
+           ("train_acc", "train acc", "{:.4f}"), ("val_loss", "val loss", "{:.4f}"),
+           ("val_acc", "val acc", "{:.4f}"), ("lr", "lr", "{:.4g}"),
+           ("seconds", "seconds", "{:.2f}"))
+
+
+def _cell(key: str, value) -> str:
+    fmt = next(f for k, _, f in COLUMNS if k == key)
+    return "-" if value is None else fmt.format(value)
 
 
 @dataclass
@@ -46,6 +60,10 @@ class History:
     ``train_acc``, ``val_loss``, ``val_acc`` (None without validation data or metric), ``lr``
     (the rate used during the epoch) and ``seconds`` (wall time of the epoch incl. validation).
     ``status``: "ok" or "diverged"; ``message``: why it stopped early, else None.
+
+    In a notebook: ``history`` shows a one-line summary, ``history.table()`` the epochs as text
+    (an HTML table when it is the cell's value), ``history.plot()`` loss and accuracy per epoch,
+    ``history.epoch_values("val_acc")`` one column as an array.
     """
 
     step_loss: list = field(default_factory=list)
@@ -57,6 +75,92 @@ class History:
         return {"step_loss": list(self.step_loss), "epochs": [dict(e) for e in self.epochs],
                 "status": self.status, "message": self.message}
 
+    def stop(self, message: str) -> History:
+        """Mark the run diverged, saying why; returns self."""
+        self.status, self.message = "diverged", message
+        return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        """The history :meth:`to_dict` wrote (e.g. from a run record)."""
+        return cls(list(d["step_loss"]), [dict(e) for e in d["epochs"]], d["status"],
+                   d.get("message"))
+
+    def epoch_values(self, key: str) -> np.ndarray:
+        """One column of the epoch table as a float array (N_epochs,); None becomes NaN."""
+        if key not in dict((k, n) for k, n, _ in COLUMNS):
+            raise KeyError(f"no column {key!r}; the columns are "
+                           f"{', '.join(k for k, _, _ in COLUMNS)}")
+        return np.array([np.nan if e[key] is None else e[key] for e in self.epochs], float)
+
+    def to_rows(self) -> list[dict]:
+        """The epochs as a list of dicts (copies), one per epoch."""
+        return [dict(e) for e in self.epochs]
+
+    def table(self) -> str:
+        """The epochs as a text table, one line per epoch."""
+        head = [name for _, name, _ in COLUMNS]
+        rows = [[_cell(k, e[k]) for k, _, _ in COLUMNS] for e in self.epochs]
+        widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+        lines = ["  ".join(x.rjust(w) for x, w in zip(r, widths)) for r in [head, *rows]]
+        if self.message:
+            lines.append(self.message)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{name}</th>" for _, name, _ in COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{_cell(k, e[k])}</td>" for k, _, _ in COLUMNS)
+                       + "</tr>" for e in self.epochs)
+        note = f"<p>{html.escape(self.message)}</p>" if self.message else ""
+        return f"<p>{html.escape(repr(self))}</p><table><tr>{head}</tr>{body}</table>{note}"
+
+    def __repr__(self) -> str:
+        last = self.epochs[-1] if self.epochs else {}
+        key = next((k for k in ("val_acc", "train_acc", "val_loss", "train_loss")
+                    if last.get(k) is not None), None)
+        final = f", final {key}={last[key]:.4g}" if key else ""
+        return f"History(epochs={len(self.epochs)}, status={self.status!r}{final})"
+
+    def plot(self, ax=None):
+        """Loss and accuracy per epoch, training against validation, in two panels; returns the
+        matplotlib figure. ``ax``: a pair of axes to draw into (else a new figure)."""
+        if ax is None:
+            from shared.plotting import new_figure
+            fig, axes = new_figure(ncols=2, width=5.0, height=3.5)
+            ax = axes[0]
+        epochs = self.epoch_values("epoch")
+        for panel, what in zip(ax, ("loss", "acc")):
+            for split, style in (("train", "-o"), ("val", "--s")):
+                values = self.epoch_values(f"{split}_{what}")
+                if not np.isnan(values).all():
+                    panel.plot(epochs, values, style, label=f"{split} {what}")
+            panel.set_xlabel("epoch")
+            panel.set_ylabel("accuracy" if what == "acc" else "loss")
+            panel.legend()
+        if self.message:
+            ax[0].set_title(self.status)
+        return ax[0].figure
+
+
+@dataclass
+class EpochResult:
+    """What :func:`train_epoch` saw: the loss of every update, the sum over samples of the
+    loss and of correct predictions, the number of samples, and the NaN/inf loss that stopped
+    the epoch early (None if it ran to the end)."""
+
+    step_loss: list = field(default_factory=list)
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    bad_loss: float | None = None
+
+    def add(self, loss: float, out: np.ndarray, c: np.ndarray, metric) -> None:
+        self.step_loss.append(loss)
+        self.loss_sum += loss * len(out)
+        self.seen += len(out)
+        if metric == "accuracy":
+            self.correct += count_correct(out, c)
+
 
 def count_correct(out: np.ndarray, c: np.ndarray) -> int:
     """Number of correct predictions: argmax of the outputs (N, K), or ``out > 0.5`` for one
@@ -66,6 +170,33 @@ def count_correct(out: np.ndarray, c: np.ndarray) -> int:
     return int(np.count_nonzero(out.argmax(axis=1) == c))
 
 
+def train_epoch(model: Sequential, loss_fn, optimizer, X: np.ndarray, c: np.ndarray,
+                batch_size: int, rng: np.random.Generator, *, metric: str | None = "accuracy",
+                on_step=None) -> EpochResult:
+    """One pass over X (N, D) with targets c (N,) (integer labels, or any targets the loss
+    takes) in a fresh random order, one update per mini-batch. X must already be in the model's
+    dtype and checked (:func:`fit` does both). Stops at the first NaN/inf loss, before updating
+    with it. ``on_step(loss)`` is called after every update."""
+    model.train()
+    order = rng.permutation(len(X))
+    result = EpochResult()
+    for start in range(0, len(X), batch_size):
+        idx = order[start:start + batch_size]
+        X_batch, c_batch = X[idx], c[idx]                  # (B, D), (B,)
+        out = model.forward(X_batch, check=False)          # (B, K)
+        loss = loss_fn.forward(out, c_batch)               # the mean over the batch
+        if not math.isfinite(loss):
+            result.bad_loss = loss
+            break
+        result.add(loss, out, c_batch, metric)
+        model.zero_grad()
+        model.backward(loss_fn.backward(), input_grad=False)
+        optimizer.step()
+        if on_step is not None:
+            on_step(loss)
+    return result
+
+
 def _check_batch_size(batch_size) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
@@ -73,160 +204,167 @@ def _check_batch_size(batch_size) -> int:
     return int(batch_size)
 
 
-def _prepare(model: Sequential, loss_fn, X, y, what: str, metric) -> tuple[np.ndarray, np.ndarray]:
+def _prepare(model: Sequential, loss_fn, X, c, what: str, metric) -> tuple[np.ndarray, np.ndarray]:
     """Cast X to the model's dtype (a copy only if it differs), check shapes, values and labels."""
-    X = np.asarray(X)
-    y = np.asarray(y)
+    X, c = np.asarray(X), np.asarray(c)
     if X.ndim != 2:
         raise ValueError(f"{what} inputs must be a 2-D array (N, D), got shape {X.shape}")
-    if len(y) != len(X):
-        raise ValueError(f"{what}: {len(X)} inputs but {len(y)} targets")
+    if len(c) != len(X):
+        raise ValueError(f"{what}: {len(X)} inputs but {len(c)} targets")
     if model.input_dim is not None and X.shape[1] != model.input_dim:
         raise ValueError(f"{what} inputs have width {X.shape[1]} but the model's first layer "
                          f"expects {model.input_dim}")
     check_finite(X, f"{what} inputs")
-    if isinstance(loss_fn, (SoftmaxCrossEntropy, CrossEntropy)) and y.ndim == 1:
-        check_labels(y, len(y), model.output_dim)
-    elif metric == "accuracy" and y.ndim == 1 and model.output_dim == 1:
-        if not np.isin(y, (0, 1)).all():
+    if isinstance(loss_fn, (SoftmaxCrossEntropy, CrossEntropy)) and c.ndim == 1:
+        check_labels(c, len(c), model.output_dim)
+    elif metric == "accuracy" and c.ndim == 1 and model.output_dim == 1:
+        if not np.isin(c, (0, 1)).all():
             raise ValueError(f"{what} targets of a one-output classifier must be 0 or 1")
-    if X.dtype != model.dtype:
-        X = X.astype(model.dtype)
-    return X, y
+    return X.astype(model.dtype, copy=False), c
 
 
-def evaluate(model: Sequential, loss_fn, X, y, batch_size: int = 1024,
+def evaluate(model: Sequential, loss_fn, X, c, batch_size: int = 1024,
              metric: str | None = "accuracy") -> tuple[float, float | None]:
-    """``(mean loss, accuracy)`` over the whole of X (N, D), y (N,), in evaluation mode (dropout
+    """``(mean loss, accuracy)`` over the whole of X (N, D), c (N,), in evaluation mode (dropout
     off; the previous mode is restored afterwards), in chunks of ``batch_size`` rows. The loss is
     the mean over samples (chunk means weighted by chunk size). accuracy is None if metric is
-    None."""
+    None; an empty X gives ``(nan, None)``."""
     batch_size = _check_batch_size(batch_size)
-    X = np.asarray(X)
-    y = np.asarray(y)
-    n = len(X)
-    if n == 0:
+    X, c = np.asarray(X), np.asarray(c)
+    if len(X) == 0:
         return float("nan"), None
     was = [layer.training for layer in model.layers]
     model.eval()
     total, correct = 0.0, 0
     try:
         with np.errstate(all="ignore"):
-            for s in range(0, n, batch_size):
-                xb, yb = X[s:s + batch_size], y[s:s + batch_size]
-                out = model.forward(xb)               # checks width and NaN/inf
-                total += loss_fn.forward(out, yb) * len(xb)
+            for s in range(0, len(X), batch_size):
+                X_batch, c_batch = X[s:s + batch_size], c[s:s + batch_size]
+                out = model.forward(X_batch)              # checks width and NaN/inf
+                total += loss_fn.forward(out, c_batch) * len(X_batch)
                 if metric == "accuracy":
-                    correct += count_correct(out, yb)
+                    correct += count_correct(out, c_batch)
     finally:
         for layer, mode in zip(model.layers, was):
             layer.training = mode
-    return total / n, (correct / n if metric == "accuracy" else None)
+    return total / len(X), (correct / len(X) if metric == "accuracy" else None)
 
 
-def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
-        batch_size: int, rng: np.random.Generator, scheduler=None, progress: bool = True,
-        metric: str | None = "accuracy", on_epoch=None) -> History:
-    """Train ``model`` on ``train = (X (N, D), y (N,))`` and return a :class:`History`.
-
-    Every epoch: a fresh permutation from ``rng`` (an ``np.random.Generator``), then
-    ``ceil(N / batch_size)`` updates (the last batch may be smaller), then evaluation on ``val``
-    (if given) in evaluation mode, then ``scheduler.step()`` (if given), then ``on_epoch(row)``
-    (if given) with the epoch's history row.
-
-    ``train_loss`` / ``train_acc`` of an epoch are the running figures of that epoch: the mean
-    over its samples of the loss / correctness computed by the forward passes used for the
-    updates (batch means weighted by batch size), i.e. while the weights were still changing.
-    They cost nothing extra; :func:`evaluate` gives the end-of-epoch figure if needed.
-
-    A NaN or inf training loss (or validation loss) stops the run: ``status = "diverged"`` and
-    ``message`` names the epoch, step and learning rate; the epochs finished before are kept.
-    ``metric=None`` (regression) leaves the accuracy fields None.
-    """
+def _check_fit(metric, rng, epochs) -> None:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose 'accuracy' or None")
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy Generator (np.random.default_rng(seed))")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
-    batch_size = _check_batch_size(batch_size)
-    X, y = _prepare(model, loss_fn, *train, "training", metric)
+
+
+def _progress_bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, disable=None, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def _epoch_function(fast: bool):
+    """:func:`train_epoch`, or its measured faster twin in :mod:`stage3_batched.fast`."""
+    if not fast:
+        return train_epoch
+    from stage3_batched.fast import train_epoch_fast
+    return train_epoch_fast
+
+
+def _epoch_row(epoch, result: EpochResult, lr, metric, model, loss_fn, val) -> dict:
+    row = {"epoch": epoch, "train_loss": result.loss_sum / result.seen,
+           "train_acc": result.correct / result.seen if metric == "accuracy" else None,
+           "val_loss": None, "val_acc": None, "lr": lr, "seconds": None}
     if val is not None:
-        Xv, yv = _prepare(model, loss_fn, *val, "validation", metric)
-    n = len(X)
-    if n == 0:
+        row["val_loss"], row["val_acc"] = evaluate(model, loss_fn, *val, metric=metric)
+    return row
+
+
+def _epoch_message(row: dict, num_classes: int, metric) -> str | None:
+    """The divergence message of a finished epoch, if any (shared.divergence's epoch rule on the
+    mean training loss - for classification, where ln K is the loss of a uniform guess - and a
+    non-finite validation loss)."""
+    epoch, lr = row["epoch"], row["lr"]
+    if metric == "accuracy":
+        message = epoch_diverged(row["train_loss"], num_classes, epoch=epoch, lr=lr)
+        if message:
+            return message
+    if row["val_loss"] is not None and not math.isfinite(row["val_loss"]):
+        return (f"diverged: the validation loss became {row['val_loss']} after epoch {epoch} "
+                f"(learning rate {lr:g}); try a smaller learning rate")
+    return None
+
+
+def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
+        batch_size: int, rng: np.random.Generator, scheduler=None, progress: bool = True,
+        metric: str | None = "accuracy", on_epoch=None, verbose: bool = False,
+        fast: bool = False) -> History:
+    """Train ``model`` on ``train = (X (N, D), c (N,))`` and return a :class:`History`.
+
+    Every epoch: :func:`train_epoch` (a fresh permutation from ``rng``, an
+    ``np.random.Generator``, then ``ceil(N / batch_size)`` updates, the last batch maybe
+    smaller), evaluation on ``val`` (if given) in evaluation mode, ``on_epoch(row)`` with the
+    epoch's history row, a one-line print if ``verbose``, then ``scheduler.step()``.
+    ``train_loss`` / ``train_acc`` are the running figures of the epoch (batch means weighted by
+    batch size, while the weights were still changing); :func:`evaluate` gives end-of-epoch ones.
+
+    Divergence (module docstring) stops the run with ``status="diverged"`` and a message; the
+    epochs finished before are kept. ``metric=None`` (regression) leaves the accuracy fields None.
+    ``progress`` shows a tqdm bar; ``fast=True`` runs the epochs with
+    :func:`stage3_batched.fast.train_epoch_fast` (same weights, measured faster).
+    """
+    _check_fit(metric, rng, epochs)
+    batch_size = _check_batch_size(batch_size)
+    X, c = _prepare(model, loss_fn, *train, "training", metric)
+    if len(X) == 0:
         raise ValueError("the training set is empty")
-    steps = math.ceil(n / batch_size)
-    history = History()
-    xbuf = np.empty((min(batch_size, n), X.shape[1]), dtype=X.dtype)  # reused every batch
-    ybuf = np.empty((min(batch_size, n),) + y.shape[1:], dtype=y.dtype)
-    fold_factor = getattr(optimizer, "fold_factor", lambda: None)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=epochs * steps, disable=None, unit="batch", leave=False,
-                   dynamic_ncols=True)
+    val = None if val is None else _prepare(model, loss_fn, *val, "validation", metric)
+    bar = _progress_bar(progress, epochs * math.ceil(len(X) / batch_size))
     try:
         with np.errstate(all="ignore"):   # divergence is detected from the loss, not warnings
-            for epoch in range(1, epochs + 1):
-                t0 = time.perf_counter()
-                lr = optimizer.lr
-                model.train()
-                perm = rng.permutation(n)
-                loss_sum, correct = 0.0, 0
-                if bar is not None:
-                    bar.set_description(f"epoch {epoch}/{epochs}")
-                for step, s in enumerate(range(0, n, batch_size), start=1):
-                    idx = perm[s:s + batch_size]
-                    m = len(idx)
-                    # indices come from a permutation, so mode="clip" (no bounds checks,
-                    # and unlike the default mode no hidden intermediate copy) is safe
-                    xb = X.take(idx, axis=0, out=xbuf[:m], mode="clip")
-                    yb = y.take(idx, axis=0, out=ybuf[:m], mode="clip")
-                    out = model.forward(xb, check=False)
-                    loss = loss_fn.forward(out, yb)
-                    if not math.isfinite(loss):
-                        history.status = "diverged"
-                        history.message = (f"diverged: the training loss became {loss} at epoch "
-                                           f"{epoch}, step {step} of {steps} (learning rate "
-                                           f"{lr:g}); training stopped")
-                        return history
-                    dO = loss_fn.backward()           # (B, K), a fresh array
-                    fold = fold_factor()
-                    if fold is not None:              # plain SGD: fold lr into the small dO
-                        dO *= fold
-                    model.backward(dO, input_grad=False)
-                    if fold is not None:
-                        optimizer.step(prescaled=True)
-                    else:
-                        optimizer.step()
-                    history.step_loss.append(loss)
-                    loss_sum += loss * m
-                    if metric == "accuracy":
-                        correct += count_correct(out, yb)
-                    if bar is not None:
-                        bar.update(1)
-                        if step % 50 == 0 or step == steps:
-                            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                row = {"epoch": epoch, "train_loss": loss_sum / n,
-                       "train_acc": correct / n if metric == "accuracy" else None,
-                       "val_loss": None, "val_acc": None, "lr": lr, "seconds": None}
-                if val is not None:
-                    row["val_loss"], row["val_acc"] = evaluate(model, loss_fn, Xv, yv,
-                                                               metric=metric)
-                row["seconds"] = time.perf_counter() - t0
-                history.epochs.append(row)
-                if on_epoch is not None:
-                    on_epoch(row)
-                if val is not None and not math.isfinite(row["val_loss"]):
-                    history.status = "diverged"
-                    history.message = (f"diverged: the validation loss became {row['val_loss']}"
-                                       f" after epoch {epoch} (learning rate {lr:g}); training "
-                                       "stopped")
-                    return history
-                if scheduler is not None:
-                    scheduler.step()
+            return _fit_epochs(model, loss_fn, optimizer, (X, c), val, epochs, batch_size, rng,
+                               scheduler, metric, on_epoch, verbose, fast, bar)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _fit_epochs(model, loss_fn, optimizer, train, val, epochs, batch_size, rng, scheduler,
+                metric, on_epoch, verbose, fast, bar) -> History:
+    """The epochs of :func:`fit`, on checked data."""
+    history = History()
+    on_step = None if bar is None else (lambda loss: bar.update(1))
+    run_epoch = _epoch_function(fast)
+    for epoch in range(1, epochs + 1):
+        t0, lr = time.perf_counter(), optimizer.lr
+        result = run_epoch(model, loss_fn, optimizer, *train, batch_size, rng, metric=metric,
+                           on_step=on_step)
+        history.step_loss += result.step_loss
+        if result.bad_loss is not None:                   # NaN/inf step loss: stop at once
+            return history.stop(step_diverged(result.bad_loss, epoch=epoch,
+                                              step=len(result.step_loss) + 1, lr=lr))
+        row = _epoch_row(epoch, result, lr, metric, model, loss_fn, val)
+        row["seconds"] = time.perf_counter() - t0
+        history.epochs.append(row)
+        _report(row, epochs, bar, verbose, on_epoch)
+        message = _epoch_message(row, model.output_dim or 1, metric)
+        if message:
+            return history.stop(message)
+        if scheduler is not None:
+            scheduler.step()
     return history
+
+
+def _report(row: dict, epochs: int, bar, verbose: bool, on_epoch) -> None:
+    """Tell the user and the caller about a finished epoch."""
+    if bar is not None:
+        bar.set_description(f"epoch {row['epoch']}/{epochs}")
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}")
+    if verbose:
+        cells = "  ".join(f"{name} {_cell(k, row[k])}" for k, name, _ in COLUMNS[1:])
+        print(f"epoch {row['epoch']}/{epochs}  {cells}", flush=True)
+    if on_epoch is not None:
+        on_epoch(row)

@@ -1,6 +1,7 @@
 """Stage 3 layers and losses: gradient checks against central differences (float64, random
 upstream gradient, non-symmetric weights), property-based checks over random shapes, and
-regression tests for known traps (ReLU at 0, backward twice, huge logits, sigmoid at +-1000)."""
+regression tests for known traps (ReLU at 0, gradients accumulating over two backward calls,
+huge logits, sigmoid at +-1000, swapped loss arguments, empty batches)."""
 
 from __future__ import annotations
 
@@ -189,17 +190,23 @@ def test_relu_at_exactly_zero_has_zero_gradient_and_leaky_has_slope():
     np.testing.assert_allclose(leaky.backward(np.ones((1, 3))), [[0.1, 0.1, 1.0]])
 
 
-def test_backward_twice_gives_the_same_gradients():
+def test_backward_twice_without_zero_grad_doubles_the_gradients():
     rng = np.random.default_rng(6)
     lin = Linear(4, 3, rng=rng)
     X, G = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
     lin.forward(X)
     dX1 = lin.backward(G)
     gW, gb = lin.grads["W"].copy(), lin.grads["b"].copy()
+    np.testing.assert_allclose(gW, X.T @ G, rtol=1e-14)         # dW = X^T dY from zero
     dX2 = lin.backward(G)
-    np.testing.assert_array_equal(lin.grads["W"], gW)   # overwritten, not accumulated
-    np.testing.assert_array_equal(lin.grads["b"], gb)
-    np.testing.assert_array_equal(dX1, dX2)
+    np.testing.assert_allclose(lin.grads["W"], 2 * gW, rtol=1e-14)   # accumulated
+    np.testing.assert_allclose(lin.grads["b"], 2 * gb, rtol=1e-14)
+    np.testing.assert_array_equal(dX1, dX2)                    # dX is not accumulated
+    held = lin.grads["W"]
+    lin.zero_grad()
+    assert lin.grads["W"] is held and not held.any()           # zeroed in place
+    lin.backward(G)
+    np.testing.assert_allclose(lin.grads["W"], gW, rtol=1e-14)
     loss = SoftmaxCrossEntropy()
     loss.forward(X, np.array([0, 1, 2, 3, 0]))
     np.testing.assert_array_equal(loss.backward(), loss.backward())
@@ -322,6 +329,33 @@ def test_other_bad_loss_inputs():
         SquaredError().forward(np.zeros((2, 3)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="one-hot"):
         CrossEntropy().forward(np.full((2, 3), 1 / 3), np.zeros((2, 2)))
+
+
+def test_swapped_loss_arguments_are_named():
+    """Some hand-outs write loss(labels, probabilities); forward(pred, target) must say so."""
+    rng = np.random.default_rng(20)
+    P = softmax(rng.standard_normal((4, 3)))
+    c = np.array([0, 2, 1, 1])
+    with pytest.raises(ValueError, match="look swapped"):
+        CrossEntropy().forward(c, P)
+    with pytest.raises(ValueError, match="look swapped"):
+        CrossEntropy().forward(c.astype(float), P)             # whole numbers stored as floats
+    with pytest.raises(ValueError, match="look swapped"):
+        SoftmaxCrossEntropy().forward(c, rng.standard_normal((4, 3)))
+    # a 1-D non-integer pred is the usual shape error, not "swapped"
+    with pytest.raises(ValueError, match="2 dimensions"):
+        CrossEntropy().forward(np.array([0.2, 0.5, 0.1, 0.2]), P)
+
+
+@pytest.mark.parametrize("loss,pred,target", [
+    (SoftmaxCrossEntropy(), np.zeros((0, 3)), np.zeros(0, dtype=int)),
+    (CrossEntropy(), np.zeros((0, 3)), np.zeros(0, dtype=int)),
+    (SquaredError(), np.zeros((0, 3)), np.zeros((0, 3))),
+    (LogisticLoss(), np.zeros((0, 1)), np.zeros(0)),
+])
+def test_an_empty_batch_is_a_clear_error(loss, pred, target):
+    with pytest.raises(ValueError, match=r"batch is empty.*N = 0"):
+        loss.forward(pred, target)
 
 
 def test_unknown_activation_lists_the_choices():

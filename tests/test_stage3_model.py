@@ -1,6 +1,6 @@
-"""Stage 3 models and optimizers: the whole MLP against finite differences and PyTorch, named
-partial forward passes, save/load, the ladder interface, and optimizer steps against values
-computed by hand."""
+"""Stage 3 models: the whole MLP against finite differences and PyTorch, named partial forward
+passes, save/load with the architecture recorded in the file, and the ladder interface (with the
+weight format's activation). Optimizers are in test_stage3_optim.py."""
 
 from __future__ import annotations
 
@@ -11,20 +11,19 @@ import pytest
 from gradcheck import numeric_grad, rel_error
 
 import stage3_batched as s3
+from shared.errors import ModelFileError
 from shared.weights import init_weights, worked_example
 from stage3_batched import (
     MLP,
     SGD,
-    Adam,
     LeakyReLU,
     Linear,
     Sequential,
     Sigmoid,
     SoftmaxCrossEntropy,
     SquaredError,
-    StepDecay,
+    load_model,
 )
-from stage3_batched.optim import make_optimizer
 
 TOL = 1e-7
 
@@ -141,6 +140,7 @@ def test_input_grad_false_skips_the_first_layers_input_gradient():
     loss.forward(model.forward(X), np.array([0, 1, 0, 1, 1]))
     assert model.backward(loss.backward(), input_grad=False) is None
     g1 = {k: v.copy() for k, v in model.gradients().items()}
+    model.zero_grad()
     model.backward(loss.backward())
     for k, v in model.gradients().items():
         np.testing.assert_array_equal(v, g1[k])
@@ -155,13 +155,69 @@ def test_save_load_round_trip_and_shape_mismatch(tmp_path):
     b = MLP(6, [5], 3, rng=np.random.default_rng(99)).load(path)
     X = rng.standard_normal((4, 6))
     np.testing.assert_array_equal(a.forward(X), b.forward(X))
-    with pytest.raises(ValueError, match=r"linear1\.W: file \(6, 5\), model \(6, 7\)"):
+    with pytest.raises(ModelFileError, match=r"linear1\.W: file \(6, 5\), model \(6, 7\)"):
         MLP(6, [7], 3).load(path)
-    with pytest.raises(ValueError, match=r"linear3\.W: missing from the file"):
+    with pytest.raises(ModelFileError, match=r"the file has 3 layers, the model 5"):
         MLP(6, [5, 4], 3).load(path)
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a stage-3 model file"):
-        b.load(tmp_path / "junk.npz")
+
+
+def test_load_refuses_another_architecture_naming_the_difference(tmp_path):
+    path = MLP(4, [5], 3, "sigmoid", dropout=0.2).save(tmp_path / "sig.npz")
+    with pytest.raises(ModelFileError, match=r"sig\.npz.*sigmoid1 \(Sigmoid\) in the file, "
+                                             r"relu1 \(ReLU\) in the model"):
+        MLP(4, [5], 3, "relu", dropout=0.2).load(path)       # same shapes, other activation
+    with pytest.raises(ModelFileError, match=r"p=0\.2\) in the file.*p=0\.5\) in the model"):
+        MLP(4, [5], 3, "sigmoid", dropout=0.5).load(path)
+    assert isinstance(MLP(4, [5], 3, "sigmoid", dropout=0.2).load(path), MLP)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: MLP(6, [5, 4], 3, "tanh", dropout=0.25, output_activation="softmax"),
+    lambda: MLP(3, [2], 1, "leaky_relu", dtype=np.float32),
+    lambda: Sequential([Linear(4, 3, name="enc"), LeakyReLU(0.2), Linear(3, 2), Sigmoid()]),
+], ids=["mlp", "mlp-float32", "sequential"])
+def test_load_model_rebuilds_the_architecture_from_the_file(tmp_path, build):
+    rng = np.random.default_rng(21)
+    a = nonzero_biases(build(), rng)
+    path = a.save(tmp_path / "m.npz")
+    b = load_model(path)
+    assert type(b) is type(a) and b.describe() == a.describe() and b.dtype == a.dtype
+    if isinstance(a, MLP):
+        assert (b.sizes, b.activation, b.dropout, b.output_activation) == (
+            a.sizes, a.activation, a.dropout, a.output_activation)
+    X = rng.standard_normal((5, a.input_dim))
+    np.testing.assert_array_equal(a.eval().forward(X), b.eval().forward(X))
+    assert Sequential.from_file(path).describe() == a.describe()
+
+
+def test_old_files_without_architecture_load_by_shapes(tmp_path):
+    a = MLP(3, [4], 2, rng=np.random.default_rng(1))
+    np.savez(tmp_path / "old.npz", **a.parameters())          # the oldest format: arrays only
+    b = MLP(3, [4], 2, "tanh").load(tmp_path / "old.npz")     # nothing to compare but shapes
+    for k, v in a.parameters().items():
+        np.testing.assert_array_equal(b.parameters()[k], v)
+    with pytest.raises(ModelFileError, match="does not record its architecture"):
+        load_model(tmp_path / "old.npz")
+
+
+def test_unreadable_model_files_name_the_file(tmp_path):
+    good = MLP(3, [4], 2).save(tmp_path / "good.npz").read_bytes()
+    files = {"garbage.npz": b"not a zip at all",
+             "truncated.npz": good[:len(good) // 2],
+             "empty.npz": b""}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    np.save(tmp_path / "single.npy", np.zeros(3))
+    np.savez(tmp_path / "badarch.npz", __architecture__=np.array("{not json"))
+    np.savez(tmp_path / "strings.npz", **{"linear1.W": np.full((3, 4), "x"),
+                                          "linear1.b": np.zeros(4), "linear2.W": np.zeros((4, 2)),
+                                          "linear2.b": np.zeros(2)})
+    for name in [*files, "single.npy", "badarch.npz", "strings.npz", "missing.npz"]:
+        for load in (MLP(3, [4], 2).load, load_model):
+            if load is load_model and name == "strings.npz":
+                continue                                       # no architecture: other message
+            with pytest.raises(ModelFileError, match=name.replace(".", r"\.")):
+                load(tmp_path / name)
 
 
 def test_parameters_are_named_and_live():
@@ -245,117 +301,37 @@ def test_from_weights_to_weights_round_trip():
     weights = init_weights([3, 4, 2], random.Random(1))
     model = MLP.from_weights(weights)
     assert model.names == ["linear1", "sigmoid1", "linear2"]
+    assert model.dtype == np.float64
     back = model.to_weights()
+    assert back["activation"] == "sigmoid"
     np.testing.assert_array_equal(back["layers"][0]["W"], np.array(weights["layers"][0]["W"]))
-    with pytest.raises(ValueError, match="sigmoid hidden"):
-        MLP(3, [4], 2, "relu").to_weights()
+    with pytest.raises(ValueError, match="sigmoid, relu, tanh hidden layers"):
+        MLP(3, [4], 2, "leaky_relu").to_weights()
 
 
-# --------------------------------------------------------------------------- optimizers
-def params1(w, g, name="lin.W"):
-    return {name: np.array(w, dtype=float)}, {name: np.array(g, dtype=float)}
-
-
-def test_sgd_plain_and_momentum_by_hand():
-    p, g = params1([1.0, 2.0], [0.5, -1.0])
-    opt = SGD(p, g, lr=0.1, momentum=0.9)
-    opt.step()                      # v = g = [.5, -1]; w = [1 - .05, 2 + .1]
-    np.testing.assert_allclose(p["lin.W"], [0.95, 2.1], rtol=1e-15)
-    g["lin.W"][...] = [1.0, 0.0]
-    opt.step()                      # v = .9 [.5, -1] + [1, 0] = [1.45, -.9]; w -= .1 v
-    np.testing.assert_allclose(p["lin.W"], [0.95 - 0.145, 2.1 + 0.09], rtol=1e-15)
-    np.testing.assert_allclose(opt.v["lin.W"], [1.45, -0.9], rtol=1e-15)
-    np.testing.assert_array_equal(g["lin.W"], [1.0, 0.0])   # the gradient is not modified
-
-
-def test_sgd_nesterov_by_hand():
-    p, g = params1([1.0], [2.0])
-    opt = SGD(p, g, lr=0.1, momentum=0.5, nesterov=True)
-    opt.step()                      # v = 2; w = 1 - .1 (2 + .5 * 2) = 0.7
-    np.testing.assert_allclose(p["lin.W"], [0.7], rtol=1e-15)
-    opt.step()                      # v = .5 * 2 + 2 = 3; w = .7 - .1 (2 + 1.5) = 0.35
-    np.testing.assert_allclose(p["lin.W"], [0.35], rtol=1e-14)
-
-
-def test_sgd_weight_decay_excludes_biases_by_default():
-    p = {"l.W": np.array([2.0]), "l.b": np.array([2.0])}
-    g = {"l.W": np.array([1.0]), "l.b": np.array([1.0])}
-    SGD(p, g, lr=0.1, weight_decay=0.5).step()
-    # W: d = 1 + .5 * 2 = 2 -> 2 - .2 = 1.8;  b: d = 1 -> 1.9 (not decayed)
-    np.testing.assert_allclose([p["l.W"][0], p["l.b"][0]], [1.8, 1.9], rtol=1e-15)
-    p = {"l.W": np.array([2.0]), "l.b": np.array([2.0])}
-    SGD(p, g, lr=0.1, weight_decay=0.5, decay_bias=True).step()
-    np.testing.assert_allclose([p["l.W"][0], p["l.b"][0]], [1.8, 1.8], rtol=1e-15)
-    p = {"l.W": np.array([2.0])}
-    opt = SGD(p, {"l.W": np.array([1.0])}, lr=0.1, momentum=0.9, weight_decay=0.5)
-    opt.step()
-    opt.step()                      # v1 = 2, w1 = 1.8; d2 = 1 + .9 = 1.9, v2 = 1.8 + 1.9 = 3.7
-    np.testing.assert_allclose(p["l.W"], [1.8 - 0.37], rtol=1e-14)
-
-
-def test_adam_first_two_steps_by_hand():
-    p, g = params1([1.0], [0.2])
-    opt = Adam(p, g, lr=0.1)        # betas .9, .999, eps 1e-8
-    opt.step()
-    # m = .02, v = 4e-5; m^ = .2, v^ = .04; w = 1 - .1 * .2 / (.2 + 1e-8)
-    np.testing.assert_allclose(p["lin.W"], [1 - 0.1 * 0.2 / (0.2 + 1e-8)], rtol=1e-15)
-    np.testing.assert_allclose(p["lin.W"], [0.900000005], rtol=1e-9)
-    g["lin.W"][...] = -0.4
-    opt.step()
-    # m = .018 - .04 = -.022; v = .999 * 4e-5 + .001 * .16 = 1.9996e-4
-    # m^ = -.022 / .19; v^ = 1.9996e-4 / .001999
-    m_hat, v_hat = -0.022 / 0.19, 1.9996e-4 / 0.001999
-    expected = 1 - 0.1 * 0.2 / (0.2 + 1e-8) - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)
-    np.testing.assert_allclose(p["lin.W"], [expected], rtol=1e-12)
-    np.testing.assert_allclose(p["lin.W"], [0.936610], rtol=1e-6)
-
-
-def test_step_decay_halves_every_epoch():
-    p, g = params1([1.0], [1.0])
-    opt = SGD(p, g, lr=1e-4)
-    sched = StepDecay(opt, gamma=0.5, every=1)
-    assert [sched.step() for _ in range(3)] == pytest.approx([5e-5, 2.5e-5, 1.25e-5])
-    opt2 = SGD(*params1([1.0], [1.0]), lr=1.0)
-    sched2 = StepDecay(opt2, gamma=0.1, every=2)
-    assert [sched2.step() for _ in range(4)] == pytest.approx([1.0, 0.1, 0.1, 0.01])
-
-
-def test_float32_optimizer_state_stays_float32():
-    model = MLP(3, [4], 2, dtype=np.float32)
-    for opt in (SGD(model.parameters(), model.gradients(), lr=0.1, momentum=0.9,
-                    weight_decay=1e-3, nesterov=True),
-                Adam(model.parameters(), model.gradients(), weight_decay=1e-3)):
-        loss = SoftmaxCrossEntropy()
-        loss.forward(model.forward(np.ones((2, 3), np.float32)), np.array([0, 1]))
-        model.backward(loss.backward())
-        opt.step()
-        assert all(p.dtype == np.float32 for p in model.parameters().values())
-        assert all(b.dtype == np.float32 for b in opt.buf.values())
-
-
-@pytest.mark.parametrize("kw,match", [
-    ({"lr": 0.0}, "learning rate must be a finite number > 0, got 0.0"),
-    ({"lr": -0.1}, "learning rate must be a finite number > 0"),
-    ({"lr": 0.1, "momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
-    ({"lr": 0.1, "momentum": -0.5}, r"momentum must be in \[0, 1\)"),
-    ({"lr": 0.1, "nesterov": True}, "nesterov"),
-    ({"lr": 0.1, "weight_decay": -1.0}, "weight_decay"),
-])
-def test_bad_optimizer_arguments(kw, match):
-    p, g = params1([1.0], [1.0])
-    with pytest.raises(ValueError, match=match):
-        SGD(p, g, **kw)
-
-
-def test_bad_optimizer_name_and_adam_lr():
-    p, g = params1([1.0], [1.0])
-    with pytest.raises(ValueError, match="sgd, adam"):
-        make_optimizer("rmsprop", p, g, lr=0.1)
-    with pytest.raises(ValueError, match="learning rate"):
-        Adam(p, g, lr=0.0)
-    opt = SGD(p, g, lr=0.1)
-    with pytest.raises(ValueError, match="learning rate"):
-        opt.lr = float("nan")
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_ladder_functions_honour_the_weights_activation(activation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(22)
+    weights = init_weights([4, 5, 3], random.Random(2), activation=activation)
+    model = MLP.from_weights(weights)
+    assert model.names[1] == f"{activation}1" and model.to_weights()["activation"] == activation
+    X, c = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    loss, grads, dX = s3.loss_and_grads(weights, X, c)
+    assert grads["activation"] == activation
+    p = [{k: torch.tensor(np.array(v), requires_grad=True) for k, v in lay.items()}
+         for lay in weights["layers"]]
+    f = torch.relu if activation == "relu" else torch.tanh
+    tX = torch.tensor(X)
+    o = f(tX @ p[0]["W"] + p[0]["b"]) @ p[1]["W"] + p[1]["b"]
+    tl = torch.nn.functional.cross_entropy(o, torch.tensor(c))
+    tl.backward()
+    assert loss == pytest.approx(tl.item(), rel=1e-12)
+    np.testing.assert_allclose(grads["layers"][0]["W"], p[0]["W"].grad.numpy(), rtol=1e-10,
+                               atol=1e-15)
+    np.testing.assert_allclose(s3.predict_proba(weights, X),
+                               torch.softmax(o, dim=1).detach().numpy(), rtol=1e-12)
+    assert s3.sgd_train(weights, X, c, lr=0.1, batch_size=3)["activation"] == activation
 
 
 def test_squared_error_trains_a_tiny_autoencoder():
@@ -367,6 +343,7 @@ def test_squared_error_trains_a_tiny_autoencoder():
     first = loss.forward(model.forward(X), X)
     for _ in range(300):
         loss.forward(model.forward(X), X)
+        model.zero_grad()
         model.backward(loss.backward())
         opt.step()
     assert loss.forward(model.forward(X), X) < 0.2 * first
@@ -376,9 +353,9 @@ def test_check_finite_finds_the_row_and_tolerates_huge_finite_values():
     from stage3_batched.model import check_finite
 
     big = np.full((20, 3), 3e38, dtype=np.float32)        # the sum overflows; values are fine
-    check_finite(big, chunk_rows=7)
+    check_finite(big)
     big[15, 2] = np.inf
     with pytest.raises(ValueError, match="row 15"):
-        check_finite(big, chunk_rows=7)
+        check_finite(big)
     with pytest.raises(ValueError, match="row 0"):
         check_finite(np.array([[np.nan, 1.0]]))
