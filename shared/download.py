@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.errors import LadderError
+from shared.records import pid_alive
 
 CHUNK = 1 << 16
 TIMEOUT = 30.0  # seconds per socket operation
@@ -92,18 +93,6 @@ def content_md5(path: str | os.PathLike) -> str:
 
 
 # --------------------------------------------------------------------------- stale leftovers
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
-
-
 def clean_stale_downloads(folder: str | os.PathLike) -> list[Path]:
     """Remove what interrupted downloads left in ``folder`` and return what was removed:
     staging folders of processes of this machine that no longer run (of other machines: older
@@ -121,7 +110,7 @@ def clean_stale_downloads(folder: str | os.PathLike) -> list[Path]:
         try:
             if m and p.is_dir() and not p.is_symlink():
                 mine = m["host"] == host
-                if (mine and not _pid_alive(int(m["pid"]))) or (
+                if (mine and not pid_alive(int(m["pid"]))) or (
                         not mine and time.time() - p.stat().st_mtime > STALE_AGE):
                     shutil.rmtree(p, ignore_errors=True)
                     removed.append(p)

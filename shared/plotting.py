@@ -1,7 +1,11 @@
 """Headless-safe plotting: the Agg backend when there is no display, atomic PNG writes.
 
-Every figure in the project goes through :func:`new_figure` and :func:`save_figure`, so plotting
-works on a server or in CI and a crash mid-write never leaves a truncated PNG.
+Every figure in the project goes through :func:`new_figure` and :func:`save_figure` (animations
+through :func:`save_animation`), so plotting works on a server or in CI and a crash mid-write
+never leaves a truncated file: the image is written to a temporary sibling and renamed into place;
+on an exception the temporary file is removed (``try``/``finally``), and one left by a process
+killed outright is removed by the next save of the same file
+(:func:`shared.records.clean_stale_temporaries`).
 """
 
 from __future__ import annotations

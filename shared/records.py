@@ -10,8 +10,11 @@ A record is one JSON file::
      "wall_time": 12.3, "versions": {"python": ..., "numpy": ...}, "created": "ISO time"}
 
 Files are written atomically (temporary file in the same folder, then ``os.replace``), so an
-interrupted run never leaves a half-written record that looks finished. Pure Python: numpy values
-inside ``metrics`` are converted when numpy is installed, but numpy is never imported here.
+interrupted run never leaves a half-written record that looks finished. Reading checks the
+schema (:func:`validate_record`): a record that fails it raises :class:`RecordError`, and
+:func:`load_valid_record` treats it as absent, so the run is done again rather than trusted.
+Pure Python: numpy values inside ``metrics`` are converted when numpy is installed, but numpy is
+never imported here.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import json
 import math
 import os
 import platform
+import re
+import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +90,60 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still runs (``True`` for this process)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process / not a pid
+        return pid > 0 and not isinstance(pid, bool)
+    return True
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<name>.~<pid>@<host>~``: whose temporary file this is, so a later run can tell a
+    killed writer's leftover from a file another process is writing right now."""
+    return f".{path.name}.~{os.getpid()}@{socket.gethostname()}~"
+
+
+def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary siblings of ``path`` that :func:`atomic_output` left when its
+    process was killed outright (their writer, named in the file name, no longer runs on this
+    machine; another machine's after a day). Returns what was removed; ``path`` itself and
+    files of live writers are never touched."""
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.~(\d+)@([^~]+)~")
+    # the unnamed temporary files of earlier versions: removed once an hour old
+    legacy = re.compile(rf"^\.{re.escape(path.name)}\.[a-z0-9_]{{8}}(\.[a-z0-9]+)*$")
+    host, removed = socket.gethostname(), []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for p in siblings:
+        m = pattern.match(p.name)
+        try:
+            if m is None:
+                if legacy.match(p.name) and time.time() - p.stat().st_mtime > 3600 \
+                        and p.is_file():
+                    p.unlink()
+                    removed.append(p)
+                continue
+            if m[2] == host:
+                stale = not pid_alive(int(m[1]))
+            else:
+                stale = time.time() - p.stat().st_mtime > 24 * 3600
+            if stale and p.is_file():
+                p.unlink()
+                removed.append(p)
+        except OSError:
+            continue
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends without an exception, give it
@@ -92,10 +152,13 @@ def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
 
     ``suffix`` ends the temporary name (a writer that picks its format from the name, like
     matplotlib, needs e.g. ``".png.tmp"`` -> pass ``".png"`` and it sees a ``.png`` name).
+    A process killed outright cannot remove its temporary file; the next write of ``path``
+    does (:func:`clean_stale_temporaries`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    clean_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -166,22 +229,90 @@ def write_record(path: str | os.PathLike, record: dict) -> Path:
     return atomic_write_json(path, record)
 
 
-def read_record(path: str | os.PathLike) -> dict:
-    """Read a record; raises ValueError naming the file when it is not one."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            rec = json.load(f)
-        except ValueError as e:  # JSONDecodeError, or UnicodeDecodeError on a binary file
-            raise ValueError(f"{path}: not a JSON run record ({e})") from None
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def validate_record(rec: Any, path: str | os.PathLike = "<record>",
+                    required_metrics: Sequence[str] = ()) -> dict:
+    """Check ``rec`` against the record schema and return it; raise :class:`RecordError` naming
+    ``path`` and the first problem otherwise.
+
+    Checked: the schema header and version; ``name``, ``key``, ``created`` strings; ``config``,
+    ``metrics``, ``versions`` objects; ``status`` one of :data:`STATUSES`; ``error`` null or a
+    string; ``wall_time`` null or a number >= 0; ``key`` equal to the hash of ``config`` (a
+    record edited by hand or cut short does not pass). A run marked ``"ok"`` must have no error
+    and non-empty metrics holding every name in ``required_metrics``.
+    """
+    def bad(why: str) -> RecordError:
+        return RecordError(f"{path}: not a valid run record ({why})")
+
     if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not an mlp-ladder run record")
+        raise bad(f"no schema {SCHEMA!r}")
+    if type(rec.get("version")) is not int or rec["version"] != VERSION:
+        raise bad(f"version {rec.get('version')!r}, this code reads version {VERSION}")
+    for field, kind in (("name", str), ("key", str), ("created", str), ("config", dict),
+                        ("metrics", dict), ("versions", dict)):
+        if not isinstance(rec.get(field), kind):
+            raise bad(f"{field!r} missing or not a {'string' if kind is str else 'JSON object'}")
+    if not isinstance(rec.get("status"), str) or rec["status"] not in STATUSES:
+        raise bad(f"status {rec.get('status')!r} is not one of {', '.join(STATUSES)}")
+    if rec.get("error") is not None and not isinstance(rec["error"], str):
+        raise bad("'error' is neither null nor a string")
+    wall = rec.get("wall_time")
+    if wall is not None and not (_number(wall) and math.isfinite(wall) and wall >= 0):
+        raise bad(f"wall_time {wall!r} is not a number >= 0")
+    try:
+        key = config_key(rec["config"])
+    except (TypeError, ValueError, RecursionError):
+        raise bad("its config cannot be hashed") from None
+    if rec["key"] != key:
+        raise bad(f"key {rec['key']!r} does not match its config (hash {key})")
+    if rec["status"] == "ok":
+        if rec.get("error") is not None:
+            raise bad("marked ok but holds an error")
+        if not rec["metrics"]:
+            raise bad("marked ok but has no metrics")
+        missing = [m for m in required_metrics if m not in rec["metrics"]]
+        if missing:
+            raise bad(f"marked ok but its metrics lack {', '.join(missing)}")
     return rec
 
 
+def read_record(path: str | os.PathLike, required_metrics: Sequence[str] = ()) -> dict:
+    """Read a record and check it (:func:`validate_record`). Raises :class:`RecordError` (a
+    ``ValueError``) naming the file when it is not a valid record - not JSON, binary, nested too
+    deeply, cut short, or failing the schema; ``OSError`` when it cannot be opened."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        rec = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a JSON run record (binary or not UTF-8)") from None
+    except ValueError as e:  # JSONDecodeError
+        raise RecordError(f"{path}: not a JSON run record ({e})") from None
+    except RecursionError:
+        raise RecordError(f"{path}: not a run record (JSON nested too deeply)") from None
+    return validate_record(rec, path, required_metrics)
+
+
+def load_valid_record(path: str | os.PathLike, required_metrics: Sequence[str] = ()
+                      ) -> dict | None:
+    """The record at ``path`` when it exists and is valid (:func:`read_record`), else ``None``.
+
+    For callers deciding whether a run is done: a missing, unreadable, cut-short or invalid
+    record (e.g. marked ``"ok"`` without its metrics) counts as absent, so the run is done again
+    rather than trusted."""
+    try:
+        return read_record(path, required_metrics)
+    except (RecordError, OSError):
+        return None
+
+
 def iter_records(folder: str | os.PathLike, pattern: str = "*.json") -> Iterator[dict]:
-    """Every record below ``folder`` (recursively) matching ``pattern``; other JSON is skipped."""
+    """Every valid record below ``folder`` (recursively) matching ``pattern``; other JSON and
+    invalid records are skipped."""
     for p in sorted(Path(folder).rglob(pattern)):
-        try:
-            yield read_record(p)
-        except ValueError:
-            continue
+        rec = load_valid_record(p)
+        if rec is not None:
+            yield rec

@@ -116,6 +116,79 @@ def test_read_record_rejects_other_files_naming_them(tmp_path):
         assert str(p) in str(e.value)
 
 
+def _ok_record(**changes):
+    rec = json.loads(json.dumps(make_record("run", {"lr": 0.1, "seed": 3},
+                                            {"final": {"val_acc": 0.9}, "loss": [1.0, 0.5]},
+                                            wall_time=2.0)))
+    rec.update(changes)
+    return rec
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"metrics": {}}, "marked ok but has no metrics"),
+    ({"metrics": None}, "'metrics' missing"),
+    ({"error": "boom"}, "marked ok but holds an error"),
+    ({"status": "fine"}, "status 'fine'"),
+    ({"status": None}, "status None"),
+    ({"version": True}, "version True"),
+    ({"version": 2}, "version 2"),
+    ({"config": [1, 2]}, "'config' missing"),
+    ({"config": {"lr": 0.2, "seed": 3}}, "does not match its config"),
+    ({"key": 12}, "'key' missing"),
+    ({"wall_time": -1.0}, "wall_time -1.0"),
+    ({"wall_time": "2.0"}, "wall_time '2.0'"),
+    ({"wall_time": True}, "wall_time True"),
+    ({"error": 3, "status": "failed"}, "'error' is neither"),
+    ({"name": None}, "'name' missing"),
+    ({"versions": "3.11"}, "'versions' missing"),
+])
+def test_validate_record_refuses_each_schema_violation(tmp_path, change, why):
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(_ok_record(**change)))
+    with pytest.raises(records.RecordError, match=rf"r.json: not a valid run record .*{why}"):
+        read_record(p)
+    assert records.load_valid_record(p) is None
+
+
+def test_load_valid_record_trusts_only_complete_valid_records(tmp_path):
+    good = _ok_record()
+    p = tmp_path / "r.json"
+    write_record(p, good)
+    assert records.load_valid_record(p) == good
+    assert records.load_valid_record(p, required_metrics=["final", "loss"]) == good
+    assert records.load_valid_record(p, required_metrics=["final", "val_curve"]) is None
+    with pytest.raises(records.RecordError, match="metrics lack val_curve"):
+        read_record(p, required_metrics=["val_curve"])
+    # a failed or diverged run needs no metrics (it is valid, and says it did not finish)
+    failed = json.loads(json.dumps(make_record("run", {"lr": 9}, {}, status="failed",
+                                               error="crashed")))
+    write_record(tmp_path / "f.json", failed)
+    assert records.load_valid_record(tmp_path / "f.json")["status"] == "failed"
+    # cut short at every length: never trusted, never an exception
+    text = p.read_bytes()
+    for n in range(0, len(text) - 1, 7):
+        p.write_bytes(text[:n])
+        assert records.load_valid_record(p) is None
+    assert records.load_valid_record(tmp_path / "missing.json") is None
+    assert records.load_valid_record(tmp_path) is None  # a folder
+    p.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    assert records.load_valid_record(p) is None
+
+
+def test_record_errors_are_ladder_errors(tmp_path):
+    from shared.errors import LadderError, run_main
+
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps(_ok_record(metrics={})))
+
+    def main(argv):
+        read_record(p)
+
+    assert issubclass(records.RecordError, LadderError)
+    assert issubclass(records.RecordError, ValueError)  # old callers catching ValueError
+    assert run_main(main, []) == 2
+
+
 def test_iter_records_recursive_sorted_and_skips_non_records(tmp_path):
     keys = []
     for i, sub in enumerate(["b", "a/deep", "c"]):
@@ -184,6 +257,59 @@ def test_save_figure_content_matches_suffix_and_mode(tmp_path):
     finally:
         os.umask(old)
     assert oct(p.stat().st_mode & 0o777) == oct(0o644)  # not mkstemp's owner-only 0o600
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_stale_temporaries_of_killed_writers_are_removed_live_ones_kept(tmp_path):
+    import socket
+    import time
+
+    host = socket.gethostname()
+    target = tmp_path / "curve.png"
+    dead = tmp_path / f".curve.png.~{_dead_pid()}@{host}~abc123.png.tmp"
+    live = tmp_path / f".curve.png.~{os.getppid()}@{host}~def456.png.tmp"
+    other_host_new = tmp_path / ".curve.png.~1@elsewhere~ghi789.png.tmp"
+    other_host_old = tmp_path / ".curve.png.~1@elsewhere~jkl012.png.tmp"
+    legacy_old = tmp_path / ".curve.png.ab_cd123.png.tmp"
+    unrelated = tmp_path / ".other.png.~1@x~abc.png.tmp"
+    for p in (dead, live, other_host_new, other_host_old, legacy_old, unrelated):
+        p.write_bytes(b"partial")
+    old = time.time() - 2 * 24 * 3600
+    os.utime(other_host_old, (old, old))
+    os.utime(legacy_old, (old, old))
+    save_figure(_figure(), target)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([target.name, live.name, other_host_new.name, unrelated.name])
+    assert target.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_save_animation_failure_leaves_no_temp(tmp_path):
+    from matplotlib.animation import FuncAnimation
+
+    from shared.plotting import save_animation
+
+    fig, axes = new_figure()
+    (line,) = axes[0, 0].plot([0, 1], [0, 1])
+
+    def frame(i):
+        if i == 2:
+            raise RuntimeError("frame 2 failed")
+        line.set_ydata([0, i])
+        return (line,)
+
+    anim = FuncAnimation(fig, frame, frames=4, blit=False)
+    with pytest.raises(RuntimeError, match="frame 2 failed"):
+        save_animation(fig, anim, tmp_path / "a.gif")
+    assert os.listdir(tmp_path) == []
+    assert not pyplot().fignum_exists(fig.number)
 
 
 def test_save_figure_failure_leaves_old_file_and_no_temp(tmp_path):
