@@ -24,10 +24,12 @@ Pure Python: stage 1 imports it without numpy.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import errno
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -80,6 +82,24 @@ def _os_message(e: OSError) -> str:
     return f"{name}: {reason}; {hint}" if name else f"{reason}; {hint}"
 
 
+def _usage_error(parser: argparse.ArgumentParser, message: str):
+    """``ArgumentParser.error`` inside :func:`run_main`: one line naming the flag, instead of the
+    usage summary (many lines for a command with many flags) and the message."""
+    parser.exit(2, f"error: {one_line(message)} (see {parser.prog} --help)\n")
+
+
+@contextlib.contextmanager
+def one_line_usage_errors() -> Iterator[None]:
+    """Within the block, every ``argparse`` parser (subcommands too) reports a bad flag as one
+    line, ``error: argument --epochs: ... (see <prog> --help)``, exit status 2."""
+    original = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _usage_error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original
+
+
 def run_main(main: Callable[[Sequence[str] | None], int | None],
              argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run a command's ``main(argv)`` inside the error boundary and return its exit status.
@@ -89,11 +109,13 @@ def run_main(main: Callable[[Sequence[str] | None], int | None],
     * ``OSError`` on a user's path (it carries a file name) -> one line naming the path, exit 2;
     * ``KeyboardInterrupt`` -> ``interrupted``, exit 130;
     * ``MemoryError`` -> one line suggesting a smaller network or ``--limit``, exit 2;
+    * a flag ``argparse`` refuses -> one line naming it (:func:`one_line_usage_errors`), exit 2;
     * anything else is a bug: it propagates with its traceback.
     """
     prog = prog or Path(sys.argv[0]).name
     try:
-        status = main(argv)
+        with one_line_usage_errors():
+            status = main(argv)
     except LadderError as e:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return e.exit_code
