@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+from pathlib import Path
 
 
 def positive_int(text: str) -> int:
@@ -29,3 +31,46 @@ def positive_float(text: str) -> float:
     if not v > 0 or math.isinf(v):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
     return v
+
+
+def nonnegative_int(text: str) -> int:
+    """``argparse`` type: an integer >= 0 (a seed, a count that may be zero)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def finite_float(text: str) -> float:
+    """``argparse`` type: any finite number (no nan, no inf)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return v
+
+
+def fraction(text: str) -> float:
+    """``argparse`` type: a number in [0, 1) (a dropout probability, a momentum)."""
+    v = finite_float(text)
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return v
+
+
+def input_file(text: str) -> Path:
+    """``argparse`` type: an existing, readable regular file (checked before any work starts);
+    the file's content is for its loader to check."""
+    p = Path(text).expanduser()
+    if not p.exists():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not os.access(p, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not readable (check its permissions)")
+    return p
