@@ -59,6 +59,7 @@ import math
 import random
 import sys
 import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +253,7 @@ def read_npz(path, activation: str | None = None) -> dict:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ModelFileError(f"--weights {path}: not a stage-3 model file "
                              f"({type(e).__name__}: {e})") from None
     meta = arrays.pop("__architecture__", None)
@@ -803,7 +804,8 @@ def check_predict_proba(module, cases, *, lists: bool = False,
                            f"be {want.shape}")
         worst = max(worst, difference(mine, want)["rel"])
     ok = worst <= tol
-    return ok, (f"predict_proba on {len(cases)} problems: largest relative error {worst:.2e}: "
+    return ok, (f"predict_proba on {_count(len(cases), 'problem')}: largest relative error "
+                f"{worst:.2e}: "
                 + ("agree" if ok else "DISAGREE"))
 
 
@@ -816,6 +818,10 @@ def predict_reference(weights, X) -> np.ndarray:
     O = A @ weights["layers"][-1]["W"] + weights["layers"][-1]["b"]
     Y = np.exp(O - O.max(axis=1, keepdims=True))
     return Y / Y.sum(axis=1, keepdims=True)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def _num(d, key) -> str:
@@ -878,7 +884,7 @@ def check_rung(path, cases: list[Case], *, lists: bool = False, tol: float = RUN
               for s in ("agree", "DISAGREE", "failed", "skipped")}
     summary = ", ".join(f"{v} {k.lower() if k != 'DISAGREE' else 'disagree'}"
                         for k, v in counts.items() if v)
-    print(f"\n{path}: {len(results)} problems: {summary}", file=out)
+    print(f"\n{path}: {_count(len(results), 'problem')}: {summary}", file=out)
     bad = [(i, r) for i, r in enumerate(results, 1) if r.status in ("DISAGREE", "failed")]
     if bad:
         i, r = bad[0]
