@@ -4,7 +4,7 @@ command line.
 A run prints a table with one row per epoch, then writes into its output folder (default
 ``runs/stage3/<dataset>-<config key>/``): ``record.json`` (the run record, shared/records.py),
 ``curves.png`` (loss and accuracy curves drawn from that record) and ``model.npz`` (the trained
-model, loadable with ``MLP.load``; not written when the run diverged). It ends with the accuracy
+model: ``MLP.from_file(path)`` rebuilds it; not written when the run diverged). It ends with the accuracy
 on the test split (or the validation split, for data sets without one / with ``--validation``),
 naming the split.
 

@@ -122,9 +122,12 @@ def test_cli_run_writes_record_curves_and_model(tmp_path, capsys):
     assert record["threads"] == record["config"]["threads"] == blas_threads()
     assert record["metrics"]["n_train"] == 2000
     assert (out / "curves.png").stat().st_size > 1000
-    model = MLP(2, [8], 2, "tanh").load(out / "model.npz")
     assert record["metrics"]["final"]["val_acc"] > 0.8
+    model = MLP.from_file(out / "model.npz")            # rebuilt from the file alone
     assert model.num_parameters() == 2 * 8 + 8 + 8 * 2 + 2
+    _, (xval, cval), _ = load_dataset("synth", seed=0)
+    acc = np.mean(np.argmax(model.forward(xval), axis=1) == cval)
+    np.testing.assert_allclose(acc, record["metrics"]["final"]["val_acc"], rtol=0, atol=1e-12)
 
 
 def test_cli_bad_arguments_give_one_line_naming_the_flag(tmp_path, capsys):
@@ -322,6 +325,7 @@ def test_network_too_large_for_memory_is_refused_with_the_estimate(tmp_path, cap
 
 
 # --------------------------------------------------------------------------- sweeps
+@pytest.mark.slow
 def test_sweep_hidden_dim_prints_a_value_table_chosen_on_validation(tmp_path, capsys):
     out = tmp_path / "sweep"
     code, text, err = cli_run(["--sweep", "hidden_dim", *TINY, "--out", str(out)], capsys)
@@ -390,6 +394,7 @@ def test_mnist_sample_short_run_beats_90_percent_validation():
     assert result["final"]["val_acc"] > 0.90, result["final"]
 
 
+@pytest.mark.slow
 def test_fashion_mnist_two_epochs_beat_80_percent_test():
     try:
         data = load_dataset("fashion-mnist", final=True, download=False, dtype=np.float32)
@@ -399,3 +404,17 @@ def test_fashion_mnist_two_epochs_beat_80_percent_test():
                  progress=False, data=data)
     assert result["split"] == "test" and result["status"] == "ok"
     assert result["final"]["val_acc"] > 0.80, result["final"]
+
+
+def test_fast_flag_reaches_fit_and_gives_the_plain_result(tmp_path, capsys):
+    from stage3_batched.run import has_fast_path
+    if not has_fast_path():
+        pytest.skip("the library has no fast path")
+    finals = {}
+    for name, flag in (("plain", []), ("fast", ["--fast"])):
+        code, _, err = cli_run([*TINY, "--out", str(tmp_path / name), *flag], capsys)
+        assert code == 0, err
+        rec = record_of(tmp_path / name)
+        assert rec["config"]["fast"] is bool(flag)
+        finals[name] = [rec["metrics"]["final"][k] for k in ("train_loss", "val_loss")]
+    np.testing.assert_allclose(finals["fast"], finals["plain"], rtol=1e-9, atol=0)
