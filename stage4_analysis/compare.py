@@ -833,7 +833,8 @@ def format_case(number: int, result: CaseResult) -> str:
     against stage 3 and against central differences of the rung's own loss."""
     lines = [f"problem {number}: {result.name}"]
     if result.rows:
-        lines += [f"  {'':<9} {'':>7}   {'against stage 3':^19}   {'against own loss':^19}",
+        lines += [f"  {'':<9} {'':>7}   {'against stage 3':^19}   {'against own loss':^19}"
+                  .rstrip(),
                   f"  {'tensor':<9} {'shape':>7}   {'max|Δ|':>9} {'rel':>9}   "
                   f"{'max|Δ|':>9} {'rel':>9}"]
         for name, shape, d3, dfd, note in result.rows:
@@ -880,11 +881,13 @@ def check_rung(path, cases: list[Case], *, lists: bool = False, tol: float = RUN
     for good, line in extras:
         print(line, file=out)
         ok = ok and good
+    if extras:
+        print(file=out)
     counts = {s: sum(r.status == s for r in results)
               for s in ("agree", "DISAGREE", "failed", "skipped")}
     summary = ", ".join(f"{v} {k.lower() if k != 'DISAGREE' else 'disagree'}"
                         for k, v in counts.items() if v)
-    print(f"\n{path}: {_count(len(results), 'problem')}: {summary}", file=out)
+    print(f"{path}: {_count(len(results), 'problem')}: {summary}", file=out)
     bad = [(i, r) for i, r in enumerate(results, 1) if r.status in ("DISAGREE", "failed")]
     if bad:
         i, r = bad[0]
@@ -900,8 +903,9 @@ def check_rung(path, cases: list[Case], *, lists: bool = False, tol: float = RUN
         for bug, where in named.items():
             first = next(r for r in results if r.bug == bug)
             print(f"diagnosis (problem{'s' if len(where) > 1 else ''} "
-                  f"{', '.join(map(str, where))}): {bug} - in problem {where[0]}, "
-                  f"{first.diagnosis}", file=out)
+                  f"{', '.join(map(str, where))}): {bug} - "
+                  f"{f'in problem {where[0]}, ' if len(results) > 1 else ''}{first.diagnosis}",
+                  file=out)
     elif not checked:
         print("no problem could be checked (every one was skipped)", file=out)
     print(f"verdict: {'your rung agrees with the ladder' if ok else 'DISAGREE'}", file=out)
