@@ -856,12 +856,13 @@ def format_case(number: int, result: CaseResult) -> str:
 
 
 def check_rung(path, cases: list[Case], *, lists: bool = False, tol: float = RUNG_TOL,
-               out=None) -> tuple[bool, list[CaseResult]]:
-    """Import the rung at ``path``, check it on ``cases`` (and its ``sgd_train`` /
-    ``predict_proba`` when it has them), print the tables to ``out`` (default stdout) and
-    return ``(all agree, results)``. A problem that is skipped does not count either way."""
+               out=None, module=None) -> tuple[bool, list[CaseResult]]:
+    """Import the rung at ``path`` (unless its ``module`` is given), check it on ``cases`` (and
+    its ``sgd_train`` / ``predict_proba`` when it has them), print the tables to ``out`` (default
+    stdout) and return ``(all agree, results)``. A skipped problem counts neither way, but at
+    least one problem must be checked."""
     out = out or sys.stdout
-    module = load_rung(path)
+    module = module or load_rung(path)
     results = []
     for number, case in enumerate(cases, 1):
         result = check_case(module.loss_and_grads, case, lists=lists, tol=tol, seed=number)
@@ -981,7 +982,7 @@ def main(argv=None) -> int:
     if args.rung:
         if args.json:
             raise ConfigError("--json does not apply with --rung (its report is a table)")
-        load_rung(args.rung)                          # bad file: one line before any work
+        module = load_rung(args.rung)                 # bad file: one line before any work
         tol = RUNG_TOL if args.tol is None else args.tol
         if args.sizes or args.weights or args.dataset:
             weights, X, c, where = build_problem(args)
@@ -990,7 +991,7 @@ def main(argv=None) -> int:
         else:
             acts = (args.activation,) if args.activation else wf.ACTIVATIONS
             cases = rung_cases(acts)
-        ok, _ = check_rung(args.rung, cases, lists=args.lists, tol=tol)
+        ok, _ = check_rung(args.rung, cases, lists=args.lists, tol=tol, module=module)
         return 0 if ok else 1
     if args.lists:
         raise ConfigError("--lists applies only with --rung")

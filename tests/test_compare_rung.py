@@ -182,6 +182,17 @@ def test_broken_return_values_and_crashes_fail_with_one_reason(tmp_path, cases):
         assert expected in results[0].note
 
 
+def test_a_rung_without_dx_is_checked_on_its_parameters(tmp_path, cases):
+    rung = tmp_path / "no_dx.py"
+    rung.write_text(
+        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n"
+        "def loss_and_grads(weights, X, c):\n"
+        "    return good_rung.loss_and_grads(weights, X, c)[:2]\n")
+    ok, results, text = check(rung, cases[:2])
+    assert ok, text
+    assert results[1].rows[-1][0] == "input" and "dX not returned" in results[1].rows[-1][4]
+
+
 def test_a_wrong_sgd_train_is_caught(tmp_path):
     rung = tmp_path / "bad_sgd.py"
     rung.write_text(
@@ -248,6 +259,14 @@ def test_rung_files_that_cannot_be_checked_exit_2(tmp_path, capsys):
         (tmp_path / name).write_text(text)
         status, out, err = run(["--rung", str(tmp_path / name)], capsys)
         assert status == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_the_module_entry_point_goes_through_the_error_boundary():
+    out = subprocess.run([sys.executable, "-m", "stage4_analysis.compare", "--rung",
+                          "no_such_rung.py"], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == "error: --rung no_such_rung.py: no such file\n"
 
 
 def test_exit_status_of_the_rung_command(capsys):
