@@ -67,7 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from shared import weights as wf
-from shared.errors import ConfigError, ModelFileError, run_main
+from shared.errors import ConfigError, ModelFileError, one_line, run_main
 
 DEFAULT_TOL = 1e-12
 RUNG_TOL = 1e-8       # a student's rung against stage 3: its sums may run in another order
@@ -255,7 +255,7 @@ def read_npz(path, activation: str | None = None) -> dict:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ModelFileError(f"--weights {path}: not a stage-3 model file "
-                             f"({type(e).__name__}: {e})") from None
+                             f"({type(e).__name__}: {one_line(e)})") from None
     meta = arrays.pop("__architecture__", None)
     if meta is not None:
         try:
@@ -409,7 +409,7 @@ def load_rung(path):
     except BaseException as e:  # noqa: BLE001 - anything the student's file raises on import
         if isinstance(e, KeyboardInterrupt):
             raise
-        raise ConfigError(f"--rung {path}: importing it raised {type(e).__name__}: {e}"
+        raise ConfigError(f"--rung {path}: importing it raised {type(e).__name__}: {one_line(e)}"
                           f"{_where(e, p)}") from None
     finally:
         sys.path.remove(folder)
@@ -701,7 +701,7 @@ def check_case(fn, case: Case, *, lists: bool = False, tol: float = RUNG_TOL,
     except RungOutputError as e:
         return CaseResult(case.name, "failed", note=str(e))
     except Exception as e:  # noqa: BLE001 - the rung's own code failed
-        why = f"loss_and_grads raised {type(e).__name__}: {e}{_where(e)}"
+        why = f"loss_and_grads raised {type(e).__name__}: {one_line(e)}{_where(e)}"
         if act != "sigmoid":
             return CaseResult(case.name, "skipped", note=f"{why}; {act} problems skipped")
         return CaseResult(case.name, "failed", note=why)
@@ -733,8 +733,9 @@ def check_case(fn, case: Case, *, lists: bool = False, tol: float = RUNG_TOL,
             num = own_central_differences(fn, case, name, entries, lists)
         except Exception as e:  # noqa: BLE001 - the rung's own code failed
             return CaseResult(case.name, "failed",
-                              note=f"loss_and_grads raised {type(e).__name__}: {e}{_where(e)} "
-                                   f"while its loss was differentiated numerically")
+                              note=f"loss_and_grads raised {type(e).__name__}: "
+                                   f"{one_line(e)}{_where(e)} while its loss was "
+                                   "differentiated numerically")
         dfd = difference(np.array([s[j] for j in entries]), num)
         checked = "" if len(entries) == r.size else f"{len(entries)} of {r.size} entries"
         result.rows.append((name, shape, d3, dfd, checked))
@@ -769,7 +770,7 @@ def check_sgd_train(module, *, lists: bool = False, tol: float = RUNG_TOL) -> tu
     except RungOutputError as e:
         return False, f"sgd_train: {e} (it must return the new weights in the weight format)"
     except Exception as e:  # noqa: BLE001 - the rung's own code failed
-        return False, f"sgd_train raised {type(e).__name__}: {e}{_where(e)}"
+        return False, f"sgd_train raised {type(e).__name__}: {one_line(e)}{_where(e)}"
     want = named_tensors(stage3_batched.sgd_train(case.weights, case.X, case.c, 0.5, batch),
                          case.X)
     worst = max((difference(mine[n], want[n]) | {"name": n} for n in want if n != "input"
@@ -797,7 +798,7 @@ def check_predict_proba(module, cases, *, lists: bool = False,
         try:
             mine = np.asarray(module.predict_proba(weights, X), np.float64)
         except Exception as e:  # noqa: BLE001 - the rung's own code failed
-            return False, f"predict_proba raised {type(e).__name__}: {e}{_where(e)}"
+            return False, f"predict_proba raised {type(e).__name__}: {one_line(e)}{_where(e)}"
         want = predict_reference(case.weights, case.X)
         if mine.shape != want.shape:
             return False, (f"predict_proba returned shape {mine.shape} on {case.name}, it must "
