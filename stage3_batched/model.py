@@ -60,10 +60,11 @@ def check_finite(X: np.ndarray, what: str = "inputs") -> None:
     X = np.asarray(X)
     if X.dtype.kind not in "fc" or X.ndim == 0:
         return
-    ok = np.isfinite(X.reshape(len(X), -1)).all(axis=1)      # (N,): row n is all finite
-    if not ok.all():
-        raise ValueError(f"{what} contain NaN or inf (first in row {int(np.argmin(ok))}); clean "
-                         "or drop those samples before training")
+    finite = np.isfinite(X)                                    # same shape, True where finite
+    if not finite.all():
+        row = int(np.argmin(finite.reshape(len(X), -1).all(axis=1)))   # first row with a False
+        raise ValueError(f"{what} contain NaN or inf (first in row {row}); clean or drop those "
+                         "samples before training")
 
 
 class Sequential:
