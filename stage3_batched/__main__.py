@@ -4,9 +4,9 @@ command line.
 A run prints a table with one row per epoch, then writes into its output folder (default
 ``runs/stage3/<dataset>-<config key>/``): ``record.json`` (the run record, shared/records.py),
 ``curves.png`` (loss and accuracy curves drawn from that record) and ``model.npz`` (the trained
-model: ``MLP.from_file(path)`` rebuilds it; not written when the run diverged). It ends with the accuracy
-on the test split (or the validation split, for data sets without one / with ``--validation``),
-naming the split.
+model: ``MLP.from_file(path)`` rebuilds it; not written when the run diverged). It ends with the
+accuracy on the test split (or the validation split, for data sets without one / with
+``--validation``), naming the split.
 
 The default is the CS3317 hand-out's Fashion-MNIST set-up: hidden layers [128, 64], ReLU,
 30 epochs (SGD, learning rate 0.05, momentum 0.9, batch size 64, rate x 0.9 after every epoch),
@@ -37,6 +37,7 @@ from stage3_batched.run import (
     DEFAULT_ADAM_LR,
     DTYPES,
     SWEEPS,
+    TEST_SPLIT,
     RunConfig,
     has_fast_path,
     run,
@@ -394,6 +395,7 @@ def plot_sweep(name: str, rows: list[dict], records: list[dict], path) -> Path:
     ax_final.plot(xs, [r["train_acc"] if r["train_acc"] is not None else float("nan")
                        for r in rows], "o--", color="tab:blue", label="train")
     ax_final.set_xticks(xs, [r["label"] for r in rows])
+    ax_curve.xaxis.get_major_locator().set_params(integer=True)
     ax_curve.set(xlabel="epoch", ylabel="validation accuracy", title="learning curves")
     ax_final.set(xlabel=f"{name}: {SWEEPS[name]['what']}", ylabel="accuracy after the last epoch",
                  title="final accuracy")
@@ -414,6 +416,8 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
     if flag:
         raise ConfigError(f"--sweep {name} sets {flag} itself ({SWEEPS[name]['values']}); "
                           f"leave out {flag}")
+    if name == "momentum" and base.optimizer != "sgd":
+        raise ConfigError("--sweep momentum needs --optimizer sgd (Adam has no momentum setting)")
     runs = sweep_configs(base, name)
     keyed = [(v, cfg, run_key_config(cfg, threads, fast)) for v, cfg in runs]
     sweep_config = {"sweep": name, "values": SWEEPS[name]["values"],
@@ -431,8 +435,8 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
         cfg0 = runs[0][1]
         print(f"sweep {name}: {SWEEPS[name]['what']} = "
               f"{', '.join(_value_label(v) for v, _ in runs)}; every other setting as below; "
-              "compared on a validation split held out of the training data (the test split "
-              "is not used)")
+              "compared on a validation split held out of the training data"
+              + (" (the test split is not used)" if base.dataset in TEST_SPLIT else ""))
         print(f"data: {describe(cfg0.dataset, final=False)}"
               + (f"; the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
         rows, records = [], []
@@ -448,7 +452,7 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
             if rec["status"] != "ok":
                 print(f"{name} = {_value_label(v)}: {rec['error']}")
         ok = [r for r in rows if r["status"] == "ok"]
-        best = max(ok, key=lambda r: r["val_acc"]) if ok else None
+        best = max(ok, key=lambda r: (r["val_acc"], -r["val_loss"])) if ok else None
         metrics = {"sweep": name, "rows": rows, "split": "validation",
                    "best": None if best is None else best["value"]}
         record = make_record("stage3-sweep", sweep_config, metrics,
@@ -472,9 +476,11 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
     print(f"saved {out / 'record.json'}, {out / 'sweep.png'} and one folder per value in {out}")
     if best is None:
         raise DivergedError(f"every run of the sweep {name} diverged")
+    after = ("the test split was not used: train that configuration without --validation to "
+             "measure it once" if base.dataset in TEST_SPLIT else
+             f"{base.dataset} has no separate test split")
     print(f"best {name} on the validation split: {best['label']} (validation accuracy "
-          f"{best['val_acc']:.4f}); the test split was not used - train that configuration "
-          "without --validation to measure it once")
+          f"{best['val_acc']:.4f}, ties broken by the lower validation loss); {after}")
     return 0
 
 

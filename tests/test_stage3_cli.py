@@ -387,6 +387,7 @@ def test_run_refuses_a_network_too_large_before_building_it():
         run(RunConfig(dataset="disc", hidden_dims=(10**6, 10**6), epochs=1), progress=False)
 
 
+@pytest.mark.slow
 def test_mnist_sample_short_run_beats_90_percent_validation():
     result = run(RunConfig(dataset="mnist-sample", hidden_dims=(128, 64), epochs=5,
                            final=False, lr=0.05, momentum=0.9, batch_size=64), progress=False)
