@@ -85,3 +85,82 @@ def test_load_rejects_other_files(tmp_path):
                              "layers": w["layers"]}))
     with pytest.raises(wf.WeightFormatError, match=r"x.json: layer 0: W has shape \(2, 3\)"):
         wf.load_json(p)
+
+
+def _doc(**changes):
+    w, _, _ = wf.worked_example()
+    doc = {"format": wf.FORMAT, "version": 1, **wf.to_lists(w)}
+    doc.update(changes)
+    return doc
+
+
+def _w00(value):
+    doc = _doc()
+    doc["layers"][0]["W"][0][0] = value
+    return doc
+
+
+@pytest.mark.parametrize("content, message", [
+    ("null", "not an mlp-ladder weight file"),
+    ('"weights"', "not an mlp-ladder weight file"),
+    ("3.5", "not an mlp-ladder weight file"),
+    ("[]", "not an mlp-ladder weight file"),
+    ("[" * 100_000, "nested too deeply"),
+    (json.dumps(_w00(True)), r"layer 0: W row 0 holds bool True, not a number"),
+    (json.dumps(_w00("1.5")), r"layer 0: W row 0 holds str '1.5', not a number"),
+    (json.dumps(_w00(None)), "holds NoneType None"),
+    (json.dumps(_w00([1.0])), "holds list"),
+    (json.dumps(_w00(10**400)), "non-finite"),
+    (json.dumps(_w00(float("inf"))), "non-finite"),
+    (json.dumps(_doc(version=True)), "version True"),
+    (json.dumps(_doc(version="1")), "version '1'"),
+    (json.dumps({k: v for k, v in _doc().items() if k != "layers"}), "without 'layers'"),
+    (json.dumps({k: v for k, v in _doc().items() if k != "sizes"}), "without 'sizes'"),
+    (json.dumps(_doc(sizes=7)), "sizes must be a list"),
+    (json.dumps(_doc(sizes=[2, True, 2])), "sizes must be a list"),
+    (json.dumps(_doc(sizes=[2, 3.0, 2])), "sizes must be a list"),
+    (json.dumps(_doc(sizes=[2, "3", 2])), "sizes must be a list"),
+    (json.dumps(_doc(layers={"W": 1})), "layers must be a list"),
+    (json.dumps(_doc(layers=["W", "b"])), "layer 0 needs keys 'W' and 'b', has 'str'"),
+    (json.dumps(_doc(layers=[{"W": "ab", "b": [0, 0, 0]}, _doc()["layers"][1]])),
+     "W must be a list of rows"),
+    (json.dumps(_doc(layers=[{"W": [[1, 1, 1], [1, 1, 1]], "b": 0}, _doc()["layers"][1]])),
+     "b must be a list of numbers"),
+    (json.dumps(_doc(activation=["relu"])), "activation must be one of"),
+    (json.dumps(_doc(activation="softplus")), "activation must be one of"),
+])
+def test_load_refuses_every_kind_of_bad_content_naming_the_file(tmp_path, content, message):
+    p = tmp_path / "bad.json"
+    p.write_text(content)
+    with pytest.raises(wf.WeightFormatError, match=message) as e:
+        wf.load_json(p)
+    assert str(e.value).startswith(f"{p}: ")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00\x01binary", b"\x89PNG\r\n\x1a\n",
+                                     "{}".encode("utf-16"), b"{\"format\": \"\xe9\"}"])
+def test_load_refuses_binary_and_non_utf8(tmp_path, content):
+    p = tmp_path / "bin.json"
+    p.write_bytes(content)
+    with pytest.raises(wf.WeightFormatError, match=r"bin.json: not a JSON weight file"):
+        wf.load_json(p)
+
+
+def test_integers_are_numbers_and_arrays_are_checked_vectorised():
+    np = pytest.importorskip("numpy")
+    doc = _w00(2)  # a JSON integer is a number
+    assert wf.validate(doc) is doc
+    arrays = wf.to_arrays(wf.worked_example()[0])
+    arrays["layers"][0]["W"][1, 2] = np.nan
+    with pytest.raises(wf.WeightFormatError, match="layer 0: W holds a non-finite value"):
+        wf.validate(arrays)
+    arrays["layers"][0]["W"] = arrays["layers"][0]["W"].astype(bool)
+    with pytest.raises(wf.WeightFormatError, match="must hold real numbers, has dtype bool"):
+        wf.validate(arrays)
+
+
+def test_weight_format_error_is_a_ladder_error():
+    from shared.errors import LadderError
+
+    assert issubclass(wf.WeightFormatError, LadderError)
+    assert issubclass(wf.WeightFormatError, ValueError)
