@@ -475,6 +475,19 @@ def rung_tensors(out, n_layers: int) -> tuple[float, dict[str, np.ndarray | None
     return loss, tensors
 
 
+def _low_precision(out) -> str | None:
+    """The dtype name if the rung returned any float16/float32 array, else None."""
+    grads = out[1] if isinstance(out, (tuple, list)) and len(out) > 1 else None
+    layers = grads.get("layers", []) if isinstance(grads, dict) else grads or []
+    values = [out[0]] + [v for g in layers
+                         for v in (g.values() if isinstance(g, dict) else g)]
+    for v in values:
+        dtype = getattr(v, "dtype", None)
+        if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+            return str(dtype)
+    return None
+
+
 def order_from_loss(n_layers: int) -> list[str]:
     """Tensor names in the order backprop reaches them: output layer b, W, ..., input."""
     return [f"layer{i}.{p}" for i in reversed(range(n_layers)) for p in ("b", "W")] + ["input"]
@@ -585,6 +598,8 @@ def _factor(pairs) -> float | None:
     if rr == 0.0 or not np.all(np.isfinite(s)):
         return None
     k = float(s @ r) / rr
+    if abs(k - 1.0) <= MATCH_TOL:                     # right up to rounding: no factor at all
+        return None
     return k if difference(s, k * r)["rel"] <= MATCH_TOL else None
 
 
@@ -746,6 +761,12 @@ def check_case(fn, case: Case, *, lists: bool = False, tol: float = RUNG_TOL,
         first = failing[0]
         result.first = layer_label(first, n_layers)
         result.bug, result.diagnosis = diagnose(case, loss, mine, loss3, ref, first, tol)
+        low = _low_precision(out)
+        worst = max((row[2]["rel"] for row in result.rows if row[2] is not None), default=0.0)
+        if result.bug in (None, "a different forward pass") and low and worst < 1e-3:
+            result.bug = "float32 arithmetic"
+            result.diagnosis = (f"your rung returns {low} arrays, good to about 7 digits; "
+                                f"compute in float64 (the tolerance is {tol:g})")
         own = [row for row in result.rows if row[3] is not None]
         if all(row[3]["rel"] <= FD_TOL for row in own) and result.bug is None:
             result.note = ("the gradients match central differences of your own loss, so the "
@@ -842,8 +863,9 @@ def format_case(number: int, result: CaseResult) -> str:
             lines.append(f"  {name:<9} {shape:>7}   {_num(d3, 'max_abs')} {_num(d3, 'rel')}   "
                          f"{_num(dfd, 'max_abs')} {_num(dfd, 'rel')}  {note}".rstrip())
     if result.status == "DISAGREE":
-        lines.append(f"  -> DISAGREE: the first layer to disagree, counting from the loss, is "
-                     f"{result.first}")
+        lines.append("  -> DISAGREE: " + (
+            "the loss itself differs (the forward pass)" if result.first.startswith("the loss")
+            else f"the first layer to disagree, counting from the loss, is {result.first}"))
         if result.bug:
             lines.append(f"     diagnosis: {result.bug} - {result.diagnosis}")
         else:
@@ -894,8 +916,8 @@ def check_rung(path, cases: list[Case], *, lists: bool = False, tol: float = RUN
     if bad:
         i, r = bad[0]
         if r.status == "DISAGREE":
-            print(f"first disagreement (problem {i}): {r.first}, counting from the loss",
-                  file=out)
+            where = "" if r.first.startswith("the loss") else ", counting from the loss"
+            print(f"first disagreement (problem {i}): {r.first}{where}", file=out)
         else:
             print(f"problem {i} failed: {r.note}", file=out)
         named = {}

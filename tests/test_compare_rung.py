@@ -182,6 +182,20 @@ def test_broken_return_values_and_crashes_fail_with_one_reason(tmp_path, cases):
         assert expected in results[0].note
 
 
+def test_a_float32_rung_is_told_to_use_float64(tmp_path, cases):
+    rung = tmp_path / "single.py"
+    rung.write_text(
+        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport numpy as np\n"
+        "import good_rung\n\n"
+        "def loss_and_grads(weights, X, c):\n"
+        "    loss, grads, dX = good_rung.loss_and_grads(weights, X, c)\n"
+        "    return (np.float32(loss), [(np.float32(g['W']), np.float32(g['b']))\n"
+        "                               for g in grads['layers']], np.float32(dX))\n")
+    ok, results, text = check(rung, cases[1:2])
+    assert not ok and results[0].bug == "float32 arithmetic", text
+    assert "returns float32 arrays" in results[0].diagnosis
+
+
 def test_a_rung_without_dx_is_checked_on_its_parameters(tmp_path, cases):
     rung = tmp_path / "no_dx.py"
     rung.write_text(
