@@ -33,6 +33,7 @@ This module is pure Python (``json``, ``math``, ``random``): stage 1 imports it 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import numbers
@@ -253,9 +254,12 @@ def worked_example() -> tuple[dict, list[float], int]:
 
 
 def save_json(weights: dict, path: str | os.PathLike) -> None:
-    """Write ``weights`` (lists or arrays) as JSON, atomically (temporary file, then rename)."""
+    """Write ``weights`` (lists or arrays) as JSON, atomically (temporary file, then rename).
+    A ``path`` that cannot be written raises an ``OSError`` naming it (a folder: ``EISDIR``)."""
     data = {"format": FORMAT, "version": VERSION, **to_lists(weights)}
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights-", suffix=".tmp")
