@@ -338,3 +338,49 @@ def test_lookup_order(monkeypatch, tmp_path):
     found = data.find_idx_files("fashion-mnist", data_dir=tmp_path / "root")
     assert found["train-images"] == tmp_path / "root" / "fashion-mnist" / (
         "train-images-idx3-ubyte.gz")
+
+
+# --------------------------------------------------------------------------- pooch specifics
+def test_download_is_cached_and_replaces_a_corrupt_copy(server, tmp_path):
+    base, routes, hits = server
+    body = gzip.compress(b"cached idx" * 500)
+    routes["/f.gz"] = ("ok", body)
+    dest = tmp_path / "cache" / "f.gz"
+    download([f"{base}/f.gz"], dest, md5(body))
+    assert hits == ["/f.gz"]
+    download([f"{base}/f.gz"], dest, md5(body))  # verified copy present: no request
+    assert hits == ["/f.gz"]
+    dest.write_bytes(body[:-3])  # damaged in place: fetched again, verified
+    download([f"{base}/f.gz"], dest, md5(body))
+    assert hits == ["/f.gz", "/f.gz"] and dest.read_bytes() == body
+
+
+def test_download_is_quiet_off_a_terminal(server, tmp_path, capsys):
+    """pooch's log lines (and the progress bar, off a terminal) stay out of the output."""
+    base, routes, _ = server
+    body = gzip.compress(b"quiet" * 100)
+    routes["/f.gz"] = ("ok", body)
+    download([f"{base}/f.gz"], tmp_path / "f.gz", md5(body), content_md5s=(md5(b"x"),))
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_download_uses_pooch(server, tmp_path, monkeypatch):
+    import pooch
+
+    base, routes, _ = server
+    body = gzip.compress(b"through pooch")
+    routes["/f.gz"] = ("ok", body)
+    calls = []
+    real = pooch.retrieve
+    monkeypatch.setattr(pooch, "retrieve", lambda *a, **k: calls.append(k) or real(*a, **k))
+    download([f"{base}/f.gz"], tmp_path / "f.gz", md5(body))
+    assert len(calls) == 1 and calls[0]["known_hash"] == f"md5:{md5(body)}"
+    assert isinstance(calls[0]["downloader"], pooch.HTTPDownloader)
+
+
+def test_unwritable_cache_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(DownloadError, match="MLP_LADDER_CACHE"):
+        download(["http://127.0.0.1:9/f.gz"], blocker / "sub" / "f.gz", "0" * 32)
