@@ -67,6 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from shared import weights as wf
+from shared.cli import nonnegative_int
 from shared.errors import ConfigError, ModelFileError, one_line, run_main
 
 DEFAULT_TOL = 1e-12
@@ -306,6 +307,11 @@ def build_problem(args) -> tuple[dict, np.ndarray, np.ndarray, str]:
         weights = read_weights(args.weights, act)
         where = f"weights from {args.weights} ({wf.activation_of(weights)})"
     elif args.sizes:
+        from shared.memory import check_fits, estimate_network_bytes
+
+        check_fits(estimate_network_bytes(args.sizes, batch=args.samples, python_floats=True),
+                   f"a {'-'.join(map(str, args.sizes))} network in pure Python (stage 1)",
+                   "--sizes")
         weights = wf.init_weights(args.sizes, random.Random(args.seed),
                                   activation=act or wf.DEFAULT_ACTIVATION)
         where = f"random weights, sizes {args.sizes}, {weights['activation']}, seed {args.seed}"
@@ -328,12 +334,13 @@ def build_problem(args) -> tuple[dict, np.ndarray, np.ndarray, str]:
                                       activation=act or wf.DEFAULT_ACTIVATION)
             where = f"random weights, sizes {sizes}, {weights['activation']}, seed {args.seed}"
         n_in, n_out = weights["sizes"][0], weights["sizes"][-1]
+        flag = "--sizes" if args.sizes else "--weights"
         if xtr.shape[1] != n_in:
-            raise ConfigError(f"--dataset {args.dataset} has {xtr.shape[1]} input features, "
-                              f"the network's first layer takes {n_in}")
+            raise ConfigError(f"{flag}: the network's first layer takes {n_in} inputs, "
+                              f"--dataset {args.dataset} has {xtr.shape[1]} features")
         if num_classes > n_out:
-            raise ConfigError(f"--dataset {args.dataset} has {num_classes} classes, "
-                              f"the network has {n_out} outputs")
+            raise ConfigError(f"{flag}: the network has {n_out} outputs, --dataset "
+                              f"{args.dataset} has {num_classes} classes")
         X, c = xtr[: args.samples], ytr[: args.samples]
         return weights, X, c, f"{where}; the first {len(X)} training samples of {args.dataset}"
     rng = random.Random(args.seed + 1)
@@ -987,7 +994,8 @@ def main(argv=None) -> int:
                                          "iris", "disc"],
                    help="take the samples from this data set (default: random inputs)")
     p.add_argument("--samples", type=int, default=2, help="number of samples (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed for weights and inputs (default 0)")
     p.add_argument("--tol", type=float, default=None,
                    help=f"relative tolerance (default {DEFAULT_TOL:g} between the rungs, "
                         f"{RUNG_TOL:g} for --rung against stage 3)")
