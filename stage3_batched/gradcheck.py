@@ -48,6 +48,7 @@ from shared.errors import ConfigError, one_line, run_main
 
 STEP = 1e-6
 TOL = 1e-6
+MAX_ENTRIES = 20_000  # central differences run forward twice per entry: keep the check short
 
 
 @dataclass
@@ -134,6 +135,9 @@ def build(cls, args=None, rng: np.random.Generator | None = None):
     for a in attempts:
         try:
             layer = cls(*a)
+        except MemoryError:
+            raise ConfigError(f"{cls.__name__}({', '.join(map(str, a))}): out of memory; give "
+                              "smaller --args") from None
         except Exception as e:  # noqa: BLE001 - the class's own constructor failed
             why = f"{type(e).__name__}: {one_line(e)}"
             continue
@@ -196,6 +200,11 @@ def check_layer(layer, *, args=None, shape=None, seed: int = 0, step: float = ST
                               "differences need float64 (build the layer in float64)")
     if shape is None:
         shape = (int(rng.integers(2, 5)), _input_width(layer, in_dim, rng))
+    entries = int(np.prod(shape)) + sum(int(np.size(p)) for p in params.values())
+    if entries > MAX_ENTRIES:
+        raise ConfigError(f"{how} on X {tuple(shape)}: {entries:,} inputs and parameters, "
+                          f"central differences are kept to {MAX_ENTRIES:,}; use a smaller "
+                          "--shape or --args")
     X = rng.standard_normal(tuple(shape))
 
     def forward(X):

@@ -91,6 +91,9 @@ def test_the_command_exit_status_and_report(capsys):
     (["stage3_batched.layers:Dropout"], "cannot build Dropout"),
     (["stage3_batched.layers:Dropout", "--args", "0.5"], "forward gives different outputs"),
     (["stage3_batched.layers:init_weight"], "is not a class"),
+    (["stage3_batched.layers:Tanh", "--shape", "1000", "1000"], "use a smaller --shape"),
+    (["stage3_batched.layers:Linear", "--args", "300", "100"], "use a smaller --shape or --args"),
+    (["stage3_batched.layers:Linear", "--args", "100000000000", "3"], "give smaller --args"),
 ])
 def test_layers_that_cannot_be_checked_get_one_line(argv, message, capsys):
     assert run_main(gc.main, argv) == 2
