@@ -28,7 +28,8 @@ In a notebook: ``check_layer(MyLinear, args=(4, 3))`` (a class or a built layer)
 
 What it leaves out: layers whose forward is random (dropout in training mode: build it in
 evaluation mode), non-smooth points (a ReLU input within ``h`` of 0 - random inputs almost never
-are), float32 layers (central differences need float64).
+are), float32 layers (central differences need float64), and big layers: at most
+:data:`MAX_ENTRIES` inputs and parameters together (each costs two forward passes).
 """
 
 from __future__ import annotations
