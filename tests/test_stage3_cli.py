@@ -419,3 +419,12 @@ def test_fast_flag_reaches_fit_and_gives_the_plain_result(tmp_path, capsys):
         assert rec["config"]["fast"] is bool(flag)
         finals[name] = [rec["metrics"]["final"][k] for k in ("train_loss", "val_loss")]
     np.testing.assert_allclose(finals["fast"], finals["plain"], rtol=1e-9, atol=0)
+
+
+def test_module_entry_point_goes_through_the_error_boundary():
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-m", "stage3_batched", "--quick", "--limit", "0"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == "error: --limit must be an integer >= 1, got 0\n"
