@@ -1,30 +1,40 @@
 """Stage 1: the network one scalar at a time, with Python lists and the ``math`` module only.
 
 The bottom rung of the ladder. Sizes ``[n_in, n_1, ..., n_out]``: every hidden layer is a linear
-layer followed by a sigmoid, the output layer is a linear layer followed by a softmax, and the
-loss of one sample with integer target class ``c`` is the cross-entropy ``l = -log y_c``.
+layer followed by an activation (sigmoid by default; relu and tanh as well), the output layer is
+a linear layer followed by a softmax, and the loss of one sample with integer target class ``c``
+is the cross-entropy ``l = -log y_c``.
 
-For one sample (all plain lists of floats; shapes in brackets)::
+For one sample (all plain lists of floats; lengths in brackets)::
 
-    x  (n_in)                                  the input
-    k  (n_i)     k_j = sum_i x_i W_ij + b_j      linear          (one k per hidden layer)
-    h  (n_i)     h_j = sigmoid(k_j)              sigmoid         (one h per hidden layer)
-    o  (n_out)   o_j = sum_i h_i W_ij + b_j      linear (the last layer; "h V + c" in the hand-out)
-    y  (n_out)   y_i = exp(o_i) / sum_j exp(o_j) softmax
-    l  ()        l = -log y_c                    cross_entropy
+    x  (n_in)                                    the input (X (N, n_in): a list of samples)
+    k  (n_i)     k_j = sum_i x_i W_ij + b_j        linear          (one k per hidden layer)
+    h  (n_i)     h_j = f(k_j)                      the activation  (one h per hidden layer)
+    o  (n_out)   o_j = sum_i h_i W_ij + b_j        linear (the last layer; "h V + c" in hand-outs)
+    y  (n_out)   y_i = exp(o_i) / sum_j exp(o_j)   softmax
+    l  ()        l = -log y_c                      cross_entropy
 
-Every forward function sits next to its local derivative (``sigmoid`` / ``sigmoid_derivative``,
-``softmax`` / ``softmax_jacobian``, ``cross_entropy`` / ``cross_entropy_derivative``, ``linear``
-/ ``linear_backward``), and :func:`backward` strings them together with the multivariate chain
-rule in explicit loops, exactly as ``stage1_scalar/README.md`` derives it. The fused shortcut
-``dl/do = y - onehot(c)`` (:func:`softmax_cross_entropy_derivative`) is there too, as an option.
+Gradients are named ``d<name>`` = ``dl/d<name>``: ``dk, dh, do, dy, dW, db, dx``. Every forward
+function sits next to its local derivative (``sigmoid`` / ``sigmoid_derivative``, ``softmax`` /
+``softmax_jacobian``, ``cross_entropy`` / ``cross_entropy_derivative``, ``linear`` /
+``linear_backward``), and :func:`backward` strings them together with the multivariate chain
+rule in explicit loops, exactly as ``stage1_scalar/README.md`` derives it. The output gradient
+is the fused ``do = y - onehot(c)`` by default (``fused=True``, as in every rung);
+``fused=False`` goes through ``dy`` and the softmax Jacobian, one local derivative at a time.
+
+The activation is data: :data:`ACTIVATIONS` maps each name of the weight format
+(``shared.weights.ACTIVATIONS``) to a (function, derivative) pair, and the weights say which one
+they use (``shared.weights.activation_of``). Each derivative takes what the backward pass has
+at hand, the forward's output ``h``: ``h (1 - h)`` for sigmoid, ``1 - h^2`` for tanh, and for
+relu ``[h > 0]``, which equals ``[k > 0]`` (0 at ``k = 0``, the subgradient PyTorch uses).
 
 Weights follow ``shared/weights.py``: ``{"sizes": [...], "layers": [{"W": (in, out) list of
-lists, "b": (out) list}, ...]}``; gradients use the same structure.
+lists, "b": (out) list}, ...], "activation": name}``; gradients use the same structure.
 
 Numerical safety (no OverflowError or math domain error for any finite input):
 
-* :func:`sigmoid` only ever calls ``exp`` of a non-positive number;
+* :func:`sigmoid` only ever calls ``exp`` of a non-positive number (``tanh`` and relu cannot
+  overflow);
 * :func:`softmax` subtracts the largest logit before ``exp`` and clamps every probability to at
   least ``TINY`` (the smallest positive normal float, about 2.2e-308). A probability that
   underflowed to 0 therefore stays a positive float, so ``-log y_c`` and ``dl/dy_c = -1/y_c`` are
@@ -32,17 +42,10 @@ Numerical safety (no OverflowError or math domain error for any finite input):
   gradient stays right (the Jacobian path still gives ``y - onehot(c)``).
 
 What this stage leaves out: vectors and matrices as objects (stage 2), batches as one computation
-(stage 3). It is slow, and slower the bigger the network: at 784-300-10 (MNIST) one training step
-(forward, backward, update) takes about 0.03-0.06 s and a forward pass about 0.01-0.02 s
-(Python 3.11, one core of a shared machine; ``python -m stage1_scalar.benchmark --mnist``
-measures it), so an epoch of 60,000 images would take 30-60 minutes where numpy takes seconds.
-Why: a step is some 700,000 multiply-adds (235,200 weights, each touched by the forward
-``k = x W + b``, the gradient ``dW_ij = x_i dk_j`` and the update ``W - lr dW``), and each one
-here is interpreted bytecode on a boxed Python float, where numpy runs the same arithmetic in
-compiled loops over contiguous memory. On the 2-3-2
-network a step takes about 20 microseconds (about 5-7x faster than micrograd, see
-``stage1_scalar/benchmark.py``); :mod:`stage1_scalar.unrolled` writes the same equations out one
-scalar per line for a fixed network and trains to bitwise the same weights several times faster.
+(stage 3). Every multiply-add here is interpreted Python on a boxed float, so the cost grows with
+the number of weights far faster than in the numpy rungs: fine for the hand-out's 2-3-2 network
+and the synthetic data, hours per epoch at MNIST size. :mod:`stage1_scalar.unrolled` writes the
+same equations out one scalar per line for a fixed network and trains to bitwise the same weights.
 """
 
 from __future__ import annotations
@@ -50,13 +53,13 @@ from __future__ import annotations
 import math
 import sys
 
-from shared.weights import to_lists, validate
+from shared.weights import activation_of, to_lists, validate
 
 #: The smallest positive normal float; softmax probabilities are clamped to at least this.
 TINY = sys.float_info.min
 
 
-# --------------------------------------------------------------------------- sigmoid
+# --------------------------------------------------------------------------- activations
 def sigmoid(k: float) -> float:
     """``1 / (1 + exp(-k))`` without overflow: ``exp`` only ever sees ``-|k|``."""
     if k >= 0:
@@ -68,6 +71,35 @@ def sigmoid(k: float) -> float:
 def sigmoid_derivative(h: float) -> float:
     """``dh/dk = sigmoid(k) (1 - sigmoid(k)) = h (1 - h)``, from the forward's output ``h``."""
     return h * (1.0 - h)
+
+
+def relu(k: float) -> float:
+    """``max(0, k)``."""
+    return k if k > 0.0 else 0.0
+
+
+def relu_derivative(h: float) -> float:
+    """``dh/dk = [k > 0]``, read off the output: ``h > 0`` exactly when ``k > 0``."""
+    return 1.0 if h > 0.0 else 0.0
+
+
+def tanh(k: float) -> float:
+    """``(e^k - e^-k) / (e^k + e^-k)`` (``math.tanh``: saturates at +-1, never overflows)."""
+    return math.tanh(k)
+
+
+def tanh_derivative(h: float) -> float:
+    """``dh/dk = 1 - tanh(k)^2 = 1 - h^2``, from the forward's output ``h``."""
+    return 1.0 - h * h
+
+
+#: name -> (function of k, derivative as a function of h = function(k)), one entry per name of
+#: ``shared.weights.ACTIVATIONS``.
+ACTIVATIONS = {
+    "sigmoid": (sigmoid, sigmoid_derivative),
+    "relu": (relu, relu_derivative),
+    "tanh": (tanh, tanh_derivative),
+}
 
 
 # --------------------------------------------------------------------------- linear layer
@@ -128,14 +160,14 @@ def cross_entropy(y: list[float], c: int) -> float:
 
 def cross_entropy_derivative(y: list[float], c: int) -> list[float]:
     """``dl/dy_i = -1 / y_c`` for ``i = c`` and ``0`` otherwise (only ``y_c`` is in the loss).
-    y (K) -> dl/dy (K)."""
+    y (K) -> dy (K)."""
     return [-1.0 / y_c if i == c else 0.0 for i, y_c in enumerate(y)]
 
 
 def softmax_cross_entropy_derivative(y: list[float], c: int) -> list[float]:
     """The fused shortcut ``dl/do_j = y_j - [j = c]`` (= ``y - onehot(c)``), the product of
     :func:`cross_entropy_derivative` and :func:`softmax_jacobian` worked out by hand.
-    y (K) -> dl/do (K)."""
+    y (K) -> do (K)."""
     return [y_j - (1.0 if j == c else 0.0) for j, y_j in enumerate(y)]
 
 
@@ -146,12 +178,13 @@ def forward(weights: dict, x: list[float]) -> dict:
     Returns ``{"x": x (n_in), "k": [k (n_1), ..., k (n_L-1)], "h": [h (n_1), ...],
     "o": o (n_out), "y": y (n_out)}``: one ``k`` and one ``h`` per hidden layer.
     """
+    f, _ = ACTIVATIONS[activation_of(weights)]
     layers = weights["layers"]
     ks, hs = [], []
     a = x  # the current layer's input: x, then each h in turn
     for layer in layers[:-1]:
         k = linear(a, layer["W"], layer["b"])
-        h = [sigmoid(k_j) for k_j in k]
+        h = [f(k_j) for k_j in k]
         ks.append(k)
         hs.append(h)
         a = h
@@ -160,53 +193,47 @@ def forward(weights: dict, x: list[float]) -> dict:
     return {"x": x, "k": ks, "h": hs, "o": o, "y": y}
 
 
-def backward(weights: dict, cache: dict, c: int, fused: bool = False,
+def output_gradient(y: list[float], c: int, fused: bool = True) -> list[float]:
+    """``do = dl/do`` (K). ``fused=True``: ``y - onehot(c)``. ``fused=False``: through the local
+    derivatives, ``do_j = sum_i dy_i dy_i/do_j`` (every ``y_i`` depends on ``o_j``: a sum over
+    ``i``) with ``dy = cross_entropy_derivative(y, c)`` and ``dy_i/do_j = J[i][j]``."""
+    if fused:
+        return softmax_cross_entropy_derivative(y, c)
+    dy = cross_entropy_derivative(y, c)
+    J = softmax_jacobian(y)
+    return [sum([dy_i * J_i[j] for dy_i, J_i in zip(dy, J)]) for j in range(len(y))]
+
+
+def backward(weights: dict, cache: dict, c: int, fused: bool = True,
              input_grad: bool = True) -> tuple[dict, list[float] | None]:
     """The gradients of ``l = -log y_c`` for one sample, by the multivariate chain rule.
 
-    ``cache`` is what :func:`forward` returned for this sample. With ``fused=False`` (the default)
-    the output goes through the local derivatives one at a time::
-
-        dl/dy_i = cross_entropy_derivative(y, c)_i
-        dl/do_j = sum_i dl/dy_i dy_i/do_j         (every y_i depends on o_j: a sum over i)
-
-    with ``dy_i/do_j = softmax_jacobian(y)[i][j]``; ``fused=True`` uses
-    ``dl/do = y - onehot(c)`` instead (same numbers up to rounding). Then, layer by layer from the
-    top: ``linear_backward`` gives ``dW, db`` and ``dl/dh`` of the layer below, and
-    ``dl/dk_j = dl/dh_j * sigmoid_derivative(h_j)`` (``h_j`` depends on ``k_j`` only: no sum).
+    ``cache`` is what :func:`forward` returned for this sample. First ``do`` (see
+    :func:`output_gradient`), then layer by layer from the top: :func:`linear_backward` gives
+    ``dW, db`` and ``dh`` of the layer below, and ``dk_j = dh_j * f'(h_j)`` (``h_j`` depends on
+    ``k_j`` only: no sum), ``f'`` the activation's derivative from :data:`ACTIVATIONS`.
 
     Returns ``(grads, dx)``: ``grads`` in the weight format (``dW`` (in, out), ``db`` (out) per
     layer) and ``dx = dl/dx`` (n_in), or None when ``input_grad`` is False.
     """
-    y = cache["y"]
-    if fused:
-        do = softmax_cross_entropy_derivative(y, c)
-    else:
-        dy = cross_entropy_derivative(y, c)
-        J = softmax_jacobian(y)
-        do = [sum([dy_i * J_i[j] for dy_i, J_i in zip(dy, J)]) for j in range(len(y))]
-
+    _, derivative = ACTIVATIONS[activation_of(weights)]
     layers = weights["layers"]
     inputs = [cache["x"]] + cache["h"]  # the input of layer i is inputs[i]
     grads = [None] * len(layers)
-    dk = do  # the upstream gradient of the current layer's linear output
-    dx = None
+    dk = output_gradient(cache["y"], c, fused)  # dl/d(the current layer's linear output)
     for i in reversed(range(len(layers))):
-        need_dx = i > 0 or input_grad
-        dW, db, da = linear_backward(inputs[i], layers[i]["W"], dk, input_grad=need_dx)
+        dW, db, dh = linear_backward(inputs[i], layers[i]["W"], dk,
+                                     input_grad=i > 0 or input_grad)
         grads[i] = {"W": dW, "b": db}
-        if i > 0:  # da = dl/dh of hidden layer i-1: through its sigmoid to dl/dk
-            h = inputs[i]
-            dk = [da_j * sigmoid_derivative(h_j) for da_j, h_j in zip(da, h)]
-        else:
-            dx = da
-    return {"sizes": list(weights["sizes"]), "layers": grads}, dx
+        if i > 0:  # dh = dl/dh of hidden layer i-1: through its activation to dl/dk
+            dk = [dh_j * derivative(h_j) for dh_j, h_j in zip(dh, inputs[i])]
+    return {"sizes": list(weights["sizes"]), "layers": grads}, dh  # dh of layer 0 is dx
 
 
 # --------------------------------------------------------------------------- checks
 def check_inputs(weights: dict, X, c=None) -> None:
     """Check ``weights`` against the weight format (``shared.weights.validate``) and raise
-    ValueError naming the first sample whose length or class does not fit them."""
+    ValueError naming the first sample whose length, value or class does not fit them."""
     validate(weights)
     n_in, n_out = weights["sizes"][0], weights["sizes"][-1]
     if c is not None and len(X) != len(c):
@@ -214,11 +241,11 @@ def check_inputs(weights: dict, X, c=None) -> None:
     for n, x in enumerate(X):
         if len(x) != n_in:
             raise ValueError(f"sample {n} has {len(x)} features, the network takes {n_in}")
-    if c is not None:
-        for n, c_n in enumerate(c):
-            if c_n != int(c_n) or not 0 <= c_n < n_out:
-                raise ValueError(f"class {c_n!r} of sample {n} is not an integer in "
-                                 f"0..{n_out - 1}")
+        if not all(math.isfinite(x_i) for x_i in x):
+            raise ValueError(f"sample {n} holds a non-finite value: {list(x)}")
+    for n, c_n in enumerate(c or []):
+        if c_n != int(c_n) or not 0 <= c_n < n_out:
+            raise ValueError(f"class {c_n!r} of sample {n} is not an integer in 0..{n_out - 1}")
 
 
 # --------------------------------------------------------------------------- the ladder interface
@@ -236,7 +263,7 @@ def _scale(grads: dict, s: float) -> None:
         g["b"] = [s * v for v in g["b"]]
 
 
-def _mean_loss_and_grads(weights, X, c, fused=False, input_grad=True):
+def _mean_loss_and_grads(weights, X, c, fused=True, input_grad=True):
     """Mean loss over the N samples, the mean's gradients, and dX (row n = (1/N) dl_n/dx_n)."""
     N = len(X)
     total_loss, total, dX = 0.0, None, []
@@ -257,13 +284,13 @@ def _mean_loss_and_grads(weights, X, c, fused=False, input_grad=True):
 
 
 def loss_and_grads(weights: dict, X: list[list[float]], c: list[int],
-                   fused: bool = False) -> tuple[float, dict, list[list[float]]]:
+                   fused: bool = True) -> tuple[float, dict, list[list[float]]]:
     """The ladder interface: mean cross-entropy over the N samples and its gradients.
 
     X (N, n_in) list of lists, c (N) ints. Returns ``(loss, grads, dX)``: the mean loss (float),
     its gradients in the weight format, and dX (N, n_in) with row n equal to
-    ``(1/N) dl_n/dx_n``. ``fused=True`` uses ``dl/do = y - onehot(c)`` instead of the softmax
-    Jacobian.
+    ``(1/N) dl_n/dx_n``. ``fused=False`` goes through the softmax Jacobian instead of
+    ``do = y - onehot(c)``.
     """
     if len(X) == 0:
         raise ValueError("loss_and_grads needs at least one sample, X is empty")
@@ -271,8 +298,19 @@ def loss_and_grads(weights: dict, X: list[list[float]], c: list[int],
     return _mean_loss_and_grads(weights, X, [int(v) for v in c], fused=fused)
 
 
+def sgd_update(weights: dict, grads: dict, lr: float) -> None:
+    """``w <- w - lr * dl/dw`` for every weight and bias, in place (both in the weight format)."""
+    for layer, g in zip(weights["layers"], grads["layers"]):
+        for W_i, dW_i in zip(layer["W"], g["W"]):
+            for j, dW_ij in enumerate(dW_i):
+                W_i[j] -= lr * dW_ij
+        b = layer["b"]
+        for j, db_j in enumerate(g["b"]):
+            b[j] -= lr * db_j
+
+
 def sgd_train(weights: dict, X: list[list[float]], c: list[int], lr: float,
-              batch_size: int = 1, fused: bool = False, losses: list | None = None) -> dict:
+              batch_size: int = 1, fused: bool = True, losses: list | None = None) -> dict:
     """The ladder interface: plain SGD over the samples in the given order (no shuffling).
 
     One update per consecutive group of ``batch_size`` samples (the last group may be smaller):
@@ -295,17 +333,6 @@ def sgd_train(weights: dict, X: list[list[float]], c: list[int], lr: float,
             losses.append(loss)
         sgd_update(w, grads, lr)
     return w
-
-
-def sgd_update(weights: dict, grads: dict, lr: float) -> None:
-    """``w <- w - lr * dl/dw`` for every weight and bias, in place (both in the weight format)."""
-    for layer, g in zip(weights["layers"], grads["layers"]):
-        for W_i, dW_i in zip(layer["W"], g["W"]):
-            for j, dW_ij in enumerate(dW_i):
-                W_i[j] -= lr * dW_ij
-        b = layer["b"]
-        for j, db_j in enumerate(g["b"]):
-            b[j] -= lr * db_j
 
 
 def predict_proba(weights: dict, X: list[list[float]]) -> list[list[float]]:

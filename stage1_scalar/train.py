@@ -1,9 +1,17 @@
 """Training the scalar network: per-instance SGD on the hand-out's synthetic data.
 
 Adds over :mod:`stage1_scalar.network`: a data set, feature normalisation, epochs with shuffling,
-a validation loss and accuracy after every epoch, a run record (``shared.records``) and a
-loss-curve figure drawn from that record (``shared.plotting``). It is what
-``python -m stage1_scalar train`` runs.
+a validation loss and accuracy after every epoch, a divergence check (``shared.divergence``), a
+run record (``shared.records``) and a loss-curve figure drawn from that record
+(``shared.plotting``). It is what ``python -m stage1_scalar train`` runs.
+
+Two parts, kept apart on purpose:
+
+* :func:`sgd_epochs` - the learning loop itself, the part to read next to the maths: every epoch
+  a fresh order of the samples, then per sample forward, backward and ``w <- w - lr dl/dw``
+  (``network.sgd_train`` with batch size 1, or the same steps through the unrolled program);
+* :class:`Watch` and :func:`train` - everything around it: the progress bar, the learning curve,
+  the validation numbers, divergence, the record, the weights file and the figure.
 
 The network code stays numpy-free: numpy enters only through the data loader
 (``shared.data.load_synth``, imported inside :func:`load_data`), whose arrays are turned into
@@ -19,13 +27,17 @@ import time
 from pathlib import Path
 
 from shared import records
-from shared.weights import WeightFormatError, init_weights, save_json
+from shared.divergence import epoch_diverged, step_diverged
+from shared.weights import init_weights, save_json
 
 from .network import forward, sgd_train
 from .unrolled import sgd_train_unrolled
 
 #: Learning-curve points stored in the record: the mean step loss of each block of this many steps.
 CURVE_BLOCK = 200
+
+#: Samples per call of the SGD function inside an epoch (only so that progress can be shown).
+CHUNK = 2000
 
 
 def load_data(num_train: int, num_val: int, seed: int):
@@ -72,33 +84,146 @@ def describe(X: list[list[float]]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- the learning loop
+def sgd_epochs(weights: dict, X: list[list[float]], c: list[int], *, epochs: int, lr: float,
+               rng: random.Random, fused: bool = True, unrolled: bool = False,
+               watch: Watch | None = None) -> dict:
+    """``epochs`` passes of per-sample SGD over X (N, D), c (N); returns the trained weights.
+
+    Each epoch visits the samples in a fresh order (``rng.shuffle``); for each sample, forward,
+    backward and ``w <- w - lr dl/dw`` (:func:`stage1_scalar.network.sgd_train` with batch size
+    1, or :func:`stage1_scalar.unrolled.sgd_train_unrolled`: bitwise the same). ``watch`` sees
+    each sample's loss (before its update) and the weights after every epoch, and may stop the
+    run (divergence).
+    """
+    step = sgd_train_unrolled if unrolled else sgd_train
+    order = list(range(len(X)))
+    for epoch in range(1, epochs + 1):
+        rng.shuffle(order)  # a fresh order every epoch
+        Xs, cs = [X[n] for n in order], [c[n] for n in order]
+        for start in range(0, len(Xs), CHUNK):  # CHUNK samples per call, then report progress
+            losses: list[float] = []  # each sample's loss, computed before its update
+            weights = step(weights, Xs[start:start + CHUNK], cs[start:start + CHUNK], lr,
+                           fused=fused, losses=losses)
+            if watch is not None and not watch.steps(losses, weights):
+                return weights
+        if watch is not None and not watch.end_epoch(epoch, weights):
+            return weights
+    return weights
+
+
+# --------------------------------------------------------------------------- around the loop
+class Watch:
+    """What happens around :func:`sgd_epochs`: a progress bar, the learning curve (block means of
+    ``CURVE_BLOCK`` step losses), the validation loss and accuracy after every epoch, one log line
+    per epoch, and the divergence rule of ``shared.divergence``. ``metrics`` is what the run
+    record stores; ``status`` / ``error`` say whether the run diverged."""
+
+    def __init__(self, weights, X, Xv, cv, *, epochs, lr, num_classes, log, progress):
+        from tqdm import tqdm
+
+        self.Xv, self.cv, self.lr, self.num_classes, self.log = Xv, cv, lr, num_classes, log
+        self.status, self.error, self.step, self.epoch = "ok", None, 0, 1
+        self.block: list[float] = []
+        self.epoch_losses: list[float] = []
+        self.epoch_start = time.perf_counter()
+        val_loss, val_acc = evaluate(weights, Xv, cv)
+        self.metrics = {"epoch": [0], "train_loss": [None], "val_loss": [val_loss],
+                        "val_acc": [val_acc], "epoch_seconds": [None], "curve_step": [],
+                        "curve_loss": [], "curve_block": CURVE_BLOCK}
+        log(f"epoch 0: val loss {val_loss:.4f}  val acc {val_acc:.4f}  (initial weights)")
+        self.bar = tqdm(total=epochs * len(X), unit="sample", leave=False, desc="training",
+                        disable=None if progress is None else not progress)
+
+    def _stop(self, message: str) -> bool:
+        self.status, self.error = "diverged", message
+        return False
+
+    def steps(self, losses: list[float], weights: dict) -> bool:
+        """Record a chunk of step losses; False when the run diverged."""
+        self.bar.update(len(losses))
+        for loss in losses:
+            self.step += 1
+            message = step_diverged(loss, epoch=self.epoch, step=self.step, lr=self.lr)
+            if message:
+                return self._stop(message)
+            self.epoch_losses.append(loss)
+            self.block.append(loss)
+            if len(self.block) == CURVE_BLOCK:
+                self.metrics["curve_step"].append(self.step)
+                self.metrics["curve_loss"].append(sum(self.block) / CURVE_BLOCK)
+                self.block = []
+        flat = [v for layer in weights["layers"] for row in layer["W"] for v in row]
+        if not all(math.isfinite(v) for v in flat + [v for la in weights["layers"]
+                                                     for v in la["b"]]):
+            return self._stop(f"diverged: the weights became inf or nan at epoch {self.epoch}, "
+                              f"step {self.step} (learning rate {self.lr:g}); try a smaller "
+                              "learning rate")
+        return True
+
+    def end_epoch(self, epoch: int, weights: dict) -> bool:
+        """Evaluate after an epoch, log one line; False when the run diverged."""
+        train_loss = sum(self.epoch_losses) / len(self.epoch_losses)
+        val_loss, val_acc = evaluate(weights, self.Xv, self.cv)
+        seconds = time.perf_counter() - self.epoch_start
+        for key, v in (("epoch", epoch), ("train_loss", train_loss), ("val_loss", val_loss),
+                       ("val_acc", val_acc), ("epoch_seconds", seconds)):
+            self.metrics[key].append(v)
+        self.log(f"epoch {epoch}: train loss {train_loss:.4f} (mean over the epoch's steps)  "
+                 f"val loss {val_loss:.4f}  val acc {val_acc:.4f}")
+        self.epoch, self.epoch_losses, self.epoch_start = epoch + 1, [], time.perf_counter()
+        message = epoch_diverged(train_loss, self.num_classes, epoch=epoch, lr=self.lr)
+        return self._stop(message) if message else True
+
+    def close(self) -> dict:
+        self.bar.close()
+        self.metrics["final_val_acc"] = self.metrics["val_acc"][-1]
+        self.metrics["final_val_loss"] = self.metrics["val_loss"][-1]
+        return self.metrics
+
+
 def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
           samples: int = 60_000, val_samples: int = 10_000, seed: int = 0,
-          out: str | Path | None = None, fused: bool = False, init: dict | None = None,
+          out: str | Path | None = None, fused: bool = True, init: dict | None = None,
           progress: bool | None = None, plot: bool = True, log=None,
-          unrolled: bool = False) -> dict:
+          unrolled: bool = False, activation: str = "sigmoid") -> dict:
     """Train ``[2, *hidden, 2]`` with per-instance SGD on ``load_synth``; returns the run record.
 
     Randomness: the data come from ``load_synth(seed=seed)``; the initial weights (unless
     ``init`` is given) and the per-epoch shuffles from one ``random.Random(seed)``. Features are
     normalised with the training set's per-feature mean and standard deviation (applied to the
-    validation set too). When ``out`` is given, writes ``record.json``, ``weights.json`` (the
-    trained weights, shared format) and ``loss_curve.png`` there. ``progress=None`` shows the
-    tqdm bar only on a terminal. ``log`` receives every line of text (default: ``tqdm.write``,
-    which prints without breaking the bar). ``unrolled=True`` runs the same SGD through
-    :func:`stage1_scalar.unrolled.sgd_train_unrolled` (bitwise the same weights, faster).
+    validation set too). ``activation`` names the hidden activation of new weights (``init``
+    brings its own). When ``out`` is given, writes ``record.json``, ``weights.json`` (the
+    trained weights, shared format; not for a diverged run) and ``loss_curve.png`` there.
+    ``progress=None`` shows the tqdm bar only on a terminal. ``log`` receives every line of text
+    (default: ``tqdm.write``, which prints without breaking the bar). ``unrolled=True`` runs the
+    same SGD through :func:`stage1_scalar.unrolled.sgd_train_unrolled` (bitwise the same
+    weights, faster; sigmoid only). The record's ``status`` is ``"diverged"`` (and ``error`` the
+    message) when the run diverged (``shared.divergence``).
     """
     from tqdm import tqdm
+
+    from shared.threads import blas_threads
+    from shared.weights import activation_of
 
     log = tqdm.write if log is None else log
     hidden = [3] if hidden is None else [int(n) for n in hidden]
     t0 = time.perf_counter()
     (X, c), (Xv, cv), num_classes = load_data(samples, val_samples, seed)
     sizes = [len(X[0]), *hidden, num_classes]
+    rng = random.Random(seed)
+    if init is not None:
+        if list(init["sizes"]) != sizes:
+            raise ValueError(f"initial weights have sizes {list(init['sizes'])}, "
+                             f"the data and --hidden need {sizes}")
+        weights = init
+    else:
+        weights = init_weights(sizes, rng, activation=activation)
+    activation = activation_of(weights)
     config = {"stage": "stage1_scalar", "data": "synth", "sizes": sizes, "epochs": epochs,
               "lr": lr, "batch_size": 1, "samples": samples, "val_samples": val_samples,
               "seed": seed, "backward": "fused" if fused else "jacobian",
-              "program": "unrolled" if unrolled else "loops",
+              "activation": activation, "program": "unrolled" if unrolled else "loops",
               "init": "given" if init is not None else "init_weights(1/sqrt(fan_in))"}
 
     log(f"synthetic data: {samples} training / {val_samples} validation samples, "
@@ -108,73 +233,28 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
     X, Xv = normalise(X, mean, std), normalise(Xv, mean, std)
     log("normalising the features with the training mean and std (validation uses the same): "
         "every feature now has mean 0 and std 1")
-
-    rng = random.Random(seed)
-    if init is not None:
-        if list(init["sizes"]) != sizes:
-            raise ValueError(f"initial weights have sizes {list(init['sizes'])}, "
-                             f"the data and --hidden need {sizes}")
-        weights = init
-    else:
-        weights = init_weights(sizes, rng)
-
-    val_loss, val_acc = evaluate(weights, Xv, cv)
-    metrics = {"epoch": [0], "train_loss": [None], "val_loss": [val_loss], "val_acc": [val_acc],
-               "epoch_seconds": [None], "curve_step": [], "curve_loss": [],
-               "curve_block": CURVE_BLOCK, "feature_mean": mean, "feature_std": std}
-    log(f"network {sizes}, per-instance SGD, lr {lr}, {epochs} epochs, "
+    log(f"network {sizes} ({activation} hidden), per-instance SGD, lr {lr}, {epochs} epochs, "
         f"{'fused y - onehot(c)' if fused else 'softmax-Jacobian'} backward, "
         f"{'the unrolled program' if unrolled else 'the loops of network.py'}")
-    step_fn = sgd_train_unrolled if unrolled else sgd_train
-    log(f"epoch 0: val loss {val_loss:.4f}  val acc {val_acc:.4f}  (initial weights)")
 
-    status, error, step = "ok", None, 0
-    bar = tqdm(total=epochs * len(X), unit="sample", disable=None if progress is None
-               else not progress, leave=False, desc="training")
-    chunk = 2000  # samples per sgd_train call (only so the bar can move)
-    order = list(range(len(X)))
-    block: list[float] = []
+    watch = Watch(weights, X, Xv, cv, epochs=epochs, lr=lr, num_classes=num_classes, log=log,
+                  progress=progress)
     try:
-        for epoch in range(1, epochs + 1):
-            te = time.perf_counter()
-            rng.shuffle(order)
-            Xs, cs = [X[i] for i in order], [c[i] for i in order]
-            step_losses: list[float] = []
-            for start in range(0, len(Xs), chunk):
-                weights = step_fn(weights, Xs[start:start + chunk], cs[start:start + chunk],
-                                  lr, fused=fused, losses=step_losses)
-                bar.update(min(chunk, len(Xs) - start))
-            for loss in step_losses:
-                block.append(loss)
-                step += 1
-                if len(block) == CURVE_BLOCK:
-                    metrics["curve_step"].append(step)
-                    metrics["curve_loss"].append(sum(block) / len(block))
-                    block = []
-            train_loss = sum(step_losses) / len(step_losses)
-            val_loss, val_acc = evaluate(weights, Xv, cv)
-            for key, v in (("epoch", epoch), ("train_loss", train_loss), ("val_loss", val_loss),
-                           ("val_acc", val_acc), ("epoch_seconds", time.perf_counter() - te)):
-                metrics[key].append(v)
-            log(f"epoch {epoch}: train loss {train_loss:.4f} (mean over the epoch's "
-                      f"steps)  val loss {val_loss:.4f}  val acc {val_acc:.4f}")
-    except WeightFormatError as e:  # sgd_train refuses non-finite weights: the run blew up
-        status, error = "diverged", str(e)
-        log(f"diverged: {e}")
+        weights = sgd_epochs(weights, X, c, epochs=epochs, lr=lr, rng=rng, fused=fused,
+                             unrolled=unrolled, watch=watch)
     finally:
-        bar.close()
-
-    metrics["final_val_acc"] = metrics["val_acc"][-1]
-    metrics["final_val_loss"] = metrics["val_loss"][-1]
+        metrics = watch.close()
+    metrics["feature_mean"], metrics["feature_std"] = mean, std
     wall = time.perf_counter() - t0
-    record = records.make_record("stage1-train", config, metrics, status=status, error=error,
-                                 wall_time=wall)
-    log(f"done in {wall:.1f} s: validation accuracy {metrics['final_val_acc']:.4f}")
+    record = records.make_record("stage1-train", config, metrics, status=watch.status,
+                                 error=watch.error, wall_time=wall)
+    record["threads"] = blas_threads()
+    if watch.status == "ok":
+        log(f"done in {wall:.1f} s: validation accuracy {metrics['final_val_acc']:.4f}")
     if out is not None:
         out = Path(out)
-        records.write_record(out / "record.json", record)
-        written = [out / "record.json"]
-        if status == "ok":
+        written = [records.write_record(out / "record.json", record)]
+        if watch.status == "ok":
             save_json(weights, out / "weights.json")
             written.append(out / "weights.json")
         if plot:

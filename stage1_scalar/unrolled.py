@@ -25,11 +25,11 @@ Names in the generated program (``l`` is the layer, ``i`` its input, ``j`` its o
     do_j, dh{l}_i, dk{l}_i   dl/do, dl/dh and dl/dk
 
 What it adds: speed. The parameters live in local variables for the whole pass over the samples,
-and each equation is a handful of bytecodes on floats, with no list, loop or call around it. On the
-2-3-2 network a training step takes a few microseconds, against about 15-20 for
-``network.sgd_train`` and over 100 for micrograd (``python -m stage1_scalar.benchmark`` measures
-all three side by side). What it leaves out: mini-batches (per-sample SGD only), the input
-gradient ``dX``, and big networks: the program has about three lines per weight, so sizes above
+and each equation is a handful of bytecodes on floats, with no list, loop or call around it
+(``python -m stage4_analysis.speed`` measures it against the loops and micrograd). What it leaves
+out: mini-batches (per-sample SGD only), the input gradient ``dX``, activations other than the
+sigmoid (weights with ``"activation": "relu"`` or ``"tanh"`` are refused; ``network.sgd_train``
+trains them), and big networks: the program has about three lines per weight, so sizes above
 :data:`MAX_PARAMETERS` parameters are refused (784-300-10 would be some 700,000 lines; use
 ``network.sgd_train`` there).
 """
@@ -39,12 +39,12 @@ from __future__ import annotations
 import functools
 import math
 
-from shared.weights import count_parameters
+from shared.errors import ConfigError
+from shared.weights import activation_of, count_parameters
 
 from .network import TINY, check_inputs, sigmoid
 
-#: Largest network (weights plus biases) :func:`program` writes out (784-25-10 has 19,885);
-#: compiling takes about 0.2 s per 10,000 parameters.
+#: Largest network (weights plus biases) :func:`program` writes out (784-25-10 has 19,885).
 MAX_PARAMETERS = 20_000
 
 
@@ -86,14 +86,15 @@ def flatten(weights: dict) -> list[float]:
 
 
 def unflatten(sizes: list[int], flat: list[float]) -> dict:
-    """The inverse of :func:`flatten`: a flat list back into the weight format."""
+    """The inverse of :func:`flatten`: a flat list back into the weight format (a sigmoid
+    network, the only kind the unrolled program trains)."""
     layers, pos = [], 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         W = [list(flat[pos + i * n_out: pos + (i + 1) * n_out]) for i in range(n_in)]
         pos += n_in * n_out
         layers.append({"W": W, "b": list(flat[pos:pos + n_out])})
         pos += n_out
-    return {"sizes": list(sizes), "layers": layers}
+    return {"sizes": list(sizes), "activation": "sigmoid", "layers": layers}
 
 
 # --------------------------------------------------------------------------- the equations
@@ -179,7 +180,7 @@ def _check_sizes(sizes) -> list[int]:
     return sizes
 
 
-def program(sizes, fused: bool = False, record_loss: bool = False) -> str:
+def program(sizes, fused: bool = True, record_loss: bool = False) -> str:
     """The Python source of per-sample SGD for a network of these sizes.
 
     It defines ``train(params, X, C, lr, losses)``: ``params`` is :func:`flatten` of the weights,
@@ -219,15 +220,20 @@ def _compiled(sizes: tuple[int, ...], fused: bool, record_loss: bool):
 
 
 def sgd_train_unrolled(weights: dict, X: list[list[float]], c: list[int], lr: float,
-                       fused: bool = False, losses: list | None = None) -> dict:
+                       fused: bool = True, losses: list | None = None) -> dict:
     """Per-sample SGD through the unrolled program: what ``network.sgd_train(weights, X, c, lr,
     batch_size=1, fused=fused, losses=losses)`` computes, bitwise, only faster.
 
     X (N, n_in), c (N) ints, in the order given (no shuffling). Returns new weights in the weight
     format; ``weights`` is not mutated. When a list is passed as ``losses``, each sample's loss
     (before its update) is appended to it. Raises ValueError for networks above
-    :data:`MAX_PARAMETERS` and for inputs that do not fit the weights.
+    :data:`MAX_PARAMETERS` and for inputs that do not fit the weights, ConfigError for an
+    activation other than the sigmoid.
     """
+    if activation_of(weights) != "sigmoid":
+        raise ConfigError(f"the unrolled program is written for sigmoid hidden layers only, these "
+                          f"weights use {activation_of(weights)}; train them with the loops of "
+                          "network.py (without --unrolled)")
     if not math.isfinite(lr):
         raise ValueError(f"lr must be a finite number, got {lr!r}")
     check_inputs(weights, X, c)

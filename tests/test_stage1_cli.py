@@ -1,7 +1,6 @@
 """Stage 1 as a program: no numpy, the worked-example command, training, JSON weights, benchmark."""
 
 import ast
-import json
 import os
 import subprocess
 import sys
@@ -55,7 +54,7 @@ def test_package_and_worked_example_run_where_numpy_cannot_be_imported(no_numpy_
             pass
         else:
             raise SystemExit("the fake numpy did not block the import")
-        import stage1_scalar, stage1_scalar.example, stage1_scalar.train, stage1_scalar.benchmark
+        import stage1_scalar, stage1_scalar.example, stage1_scalar.train, stage1_scalar.graph
         import stage1_scalar.__main__
         from shared.weights import worked_example
         w, x, c = worked_example()
@@ -63,6 +62,7 @@ def test_package_and_worked_example_run_where_numpy_cannot_be_imported(no_numpy_
         w2 = stage1_scalar.sgd_train(w, [x, x], [c, 1], 0.1, batch_size=1)
         assert stage1_scalar.sgd_train_unrolled(w, [x, x], [c, 1], 0.1) == w2
         p = stage1_scalar.predict_proba(w2, [x])
+        assert "grad -0.4404" in stage1_scalar.graph.build(w, x, c).source
         assert abs(loss - 0.6931471805599453) < 1e-15, loss
         assert abs(grads["layers"][1]["b"][0] + 0.5) < 1e-15
         assert "numpy" not in sys.modules or sys.modules["numpy"] is None
@@ -109,19 +109,53 @@ def test_help_explains_the_subcommands():
     (["train", "--hidden", "0"], "expected a positive integer, got 0"),
     (["example", "--x", "1", "2", "3"], "--x has 3 numbers, the network takes 2 inputs"),
     (["example", "--c", "2"], "--c 2 is not a class of this network (0..1)"),
-    (["example", "--weights", "no-such-file.json"], "cannot read weights"),
+    (["example", "--weights", "no-such-file.json"],
+     "--weights no-such-file.json: cannot read it"),
+    (["example", "--x", "nan", "1"], "argument --x: expected a finite number, got nan"),
+    (["example", "--decimals", "-1"], "argument --decimals: expected an integer 0..17"),
+    (["train", "--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+    (["train", "--activation", "softplus"], "argument --activation: invalid choice"),
+    (["train", "--hidden", "10000000"], "[2, 10000000, 2] (50,000,002 parameters) would take"),
+    (["graph", "--x", "inf", "0"], "argument --x: expected a finite number, got inf"),
+    (["graph", "--c", "5"], "--c 5 is not a class of this network (0..1)"),
+    (["graph", "--format", "png", "--out", "g.svg"], "--out g.svg ends in .svg but --format"),
+    (["unrolled", "--inputs", "784", "--hidden", "300"], "236,102 parameters"),
 ])
-def test_bad_arguments_say_what_is_wrong(args, message):
+def test_bad_arguments_say_what_is_wrong_in_one_line(args, message):
     r = run("-m", "stage1_scalar", *args)
     assert r.returncode == 2
     assert message in r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_output_folder_is_checked_before_training(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    r = run("-m", "stage1_scalar", "train", "--samples", "50", "--val-samples", "50",
+            "--out", str(blocker))
+    assert r.returncode == 2 and "is a file, not a folder" in r.stderr
+    assert "synthetic data" not in r.stdout  # refused before loading or training anything
+    assert blocker.read_text() == "mine"
+
+
+def test_a_diverged_run_is_recorded_not_saved_and_exits_1(tmp_path):
+    out = tmp_path / "diverged"
+    r = run("-m", "stage1_scalar", "train", "--activation", "relu", "--hidden", "8",
+            "--lr", "1e6", "--epochs", "2", "--samples", "300", "--val-samples", "50",
+            "--no-plot", "--out", str(out))
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith("error: diverged:") and r.stderr.count("\n") == 1
+    rec = read_record(out / "record.json")
+    assert rec["status"] == "diverged" and rec["error"] in r.stderr
+    assert isinstance(rec["threads"], int) and rec["threads"] >= 1
+    assert not (out / "weights.json").exists()
 
 
 def test_weights_round_trip_through_json(tmp_path):
     path = tmp_path / "worked.json"
     r1 = run("-m", "stage1_scalar", "example", "--save-weights", str(path))
     assert r1.returncode == 0, r1.stderr
-    assert wf.load_json(path) == wf.worked_example()[0]
+    assert wf.load_json(path) == {**wf.worked_example()[0], "activation": "sigmoid"}
     r2 = run("-m", "stage1_scalar", "example", "--weights", str(path))
     assert r2.returncode == 0, r2.stderr
     assert r1.stdout.split("\n\nwrote")[0] == r2.stdout.rstrip("\n")
@@ -184,24 +218,3 @@ def test_train_cli_and_init_weights_round_trip(tmp_path):
             "--hidden", "3", "--init-weights", str(out / "weights.json"), "--no-plot",
             "--out", str(tmp_path / "wrong"))
     assert r.returncode == 2 and "the data and --hidden need [2, 3, 2]" in r.stderr
-
-
-# --------------------------------------------------------------------------- benchmark
-def test_benchmark_smoke():
-    from stage1_scalar.benchmark import bench_mnist_size, bench_vs_micrograd, format_result
-
-    res = bench_vs_micrograd(seconds=0.02, repeats=2, samples=10)
-    json.dumps(res)  # plain data, for the lead's stage4_analysis/speed.py
-    for name in ("stage1-jacobian", "stage1-fused", "stage1-unrolled", "stage1-unrolled-fused"):
-        row = res["rows"][name]
-        assert row["min"] > 0 and len(row["all"]) == 2
-    assert res["agreement"]["stage1-unrolled"] == 0.0  # bitwise the same weights
-    if "missing" in res["rows"]["micrograd"]:
-        assert res["ratio"] is None
-    else:
-        assert res["ratio"]["stage1-jacobian/micrograd"] > 0
-        for name, d in res["agreement"].items():
-            assert d < 1e-12, name
-    assert "steps/s" in format_result(res)
-    m = bench_mnist_size(samples=1, sizes=(20, 30, 10))
-    assert m["seconds_per_sample"] > 0 and m["data"].startswith("random")

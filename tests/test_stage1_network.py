@@ -136,6 +136,39 @@ def test_linear_backward_by_finite_differences_with_random_upstream():
     np.testing.assert_allclose(s1.linear(x, W, b), np.array(x) @ np.array(W) + b, rtol=1e-13)
 
 
+def test_the_activation_table_has_every_name_of_the_weight_format():
+    assert set(network.ACTIVATIONS) == set(wf.ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", wf.ACTIVATIONS)
+@pytest.mark.parametrize("k", [-30.0, -3.0, -0.5, 0.3, 0.7, 4.0, 30.0])
+def test_each_activation_derivative_is_its_slope_from_the_output(name, k):
+    """The table's derivative takes h = f(k) and must equal df/dk (central differences)."""
+    f, derivative = network.ACTIVATIONS[name]
+    np.testing.assert_allclose(derivative(f(k)), central(f, k), rtol=1e-6, atol=1e-10)
+
+
+def test_activations_by_hand():
+    assert s1.relu(-2.0) == 0.0 and s1.relu(3.5) == 3.5 and s1.relu(0.0) == 0.0
+    assert s1.relu_derivative(0.0) == 0.0 and s1.relu_derivative(2.0) == 1.0
+    np.testing.assert_allclose(s1.tanh(0.5), np.tanh(0.5), rtol=1e-15)
+    np.testing.assert_allclose(s1.tanh_derivative(np.tanh(0.5)), 1 / np.cosh(0.5) ** 2,
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
+@pytest.mark.parametrize("sizes", [[2, 3, 2], [3, 4, 5, 3]])
+def test_the_printed_example_is_what_backward_computes(activation, sizes):
+    from stage1_scalar.example import explain_with_grads
+
+    weights, X, c = problem(sizes, n=1, seed=4)
+    weights["activation"] = activation
+    text, grads, dx = explain_with_grads(weights, X[0], c[0])
+    ref, ref_dx = s1.backward(weights, s1.forward(weights, X[0]), c[0], fused=False)
+    assert grads["layers"] == ref["layers"] and dx == ref_dx  # the same floats, exactly
+    assert f"h{'' if len(sizes) == 3 else '1'} = {activation}(k" in text
+
+
 # --------------------------------------------------------------------------- the chain rule
 @pytest.mark.parametrize("sizes", [[2, 3, 2], [5, 7, 6, 4], [3, 4], [4, 9, 3]])
 def test_jacobian_path_equals_fused_path(sizes):
@@ -149,8 +182,10 @@ def test_jacobian_path_equals_fused_path(sizes):
     np.testing.assert_allclose(dXa, dXb, rtol=1e-12, atol=1e-15)
 
 
-def test_finite_differences_of_every_weight_bias_and_input_on_a_deep_net():
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
+def test_finite_differences_of_every_weight_bias_and_input_on_a_deep_net(activation):
     weights, X, c = problem([5, 7, 6, 4], n=3, seed=21)
+    weights["activation"] = activation
     loss, grads, dX = s1.loss_and_grads(weights, X, c)
     np.testing.assert_allclose(loss, mean_loss(weights, X, c), rtol=1e-15)
     eps = 1e-6
@@ -176,7 +211,7 @@ def test_finite_differences_of_every_weight_bias_and_input_on_a_deep_net():
 
 def test_micrograd_autograd_agrees():
     pytest.importorskip("micrograd")
-    from stage1_scalar.benchmark import MicrogradMLP
+    from stage4_analysis.speed.stage1 import MicrogradMLP
 
     weights, X, c = problem([5, 7, 6, 4], n=1, seed=8)
     _, grads, _ = s1.loss_and_grads(weights, X, c)
@@ -302,6 +337,7 @@ def test_predict_proba_rows_are_distributions():
     (lambda X, c: (X, [0, 1.5]), "class 1.5"),
     (lambda X, c: ([X[0], X[1][:1]], c), "sample 1 has 1 features, the network takes 2"),
     (lambda X, c: (X, c[:1]), "X has 2 samples but c has 1"),
+    (lambda X, c: ([X[0], [1.0, float("nan")]], c), "sample 1 holds a non-finite value"),
 ])
 def test_bad_inputs_are_named(bad, match):
     weights, X, c = problem([2, 3, 2], n=2, seed=0)

@@ -15,6 +15,7 @@ import pytest
 from scalar_problems import problem
 
 from shared import weights as wf
+from shared.errors import ConfigError
 from stage1_scalar import network, unrolled
 from stage1_scalar.unrolled import flatten, program, sgd_train_unrolled, unflatten
 
@@ -86,7 +87,7 @@ def test_flatten_and_unflatten_round_trip_in_name_order():
 
 
 def test_the_program_is_the_equations_one_per_line():
-    src = program([2, 3, 2])
+    src = program([2, 3, 2], fused=False)
     lines = [line.strip() for line in src.splitlines()]
     for eq in ["k0_0 = b0_0 + x_0 * W0_0_0 + x_1 * W0_1_0",   # k = x W + b
                "h0_2 = sigmoid(k0_2)",
@@ -138,6 +139,18 @@ def test_bad_rate_and_non_finite_weights_are_refused():
     weights["layers"][1]["b"][0] = float("inf")
     with pytest.raises(wf.WeightFormatError, match="finite"):
         sgd_train_unrolled(weights, X, c, 0.1)
+
+
+def test_other_activations_are_refused_with_the_way_to_train_them():
+    weights, X, c = problem([2, 3, 2], 3, seed=0)
+    for act in ("relu", "tanh"):
+        with pytest.raises(ConfigError, match=f"sigmoid hidden layers only.*{act}.*network.py"):
+            sgd_train_unrolled({**weights, "activation": act}, X, c, 0.1)
+    r = subprocess.run([sys.executable, "-m", "stage1_scalar", "train", "--unrolled",
+                        "--activation", "tanh", "--samples", "10", "--val-samples", "10"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "--unrolled is written for sigmoid hidden layers only, not tanh" in r.stderr
 
 
 def test_training_through_the_unrolled_program_gives_the_same_run(tmp_path):

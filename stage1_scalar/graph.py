@@ -1,0 +1,227 @@
+"""The computation graph of one sample, drawn: every scalar a node, every local derivative an edge.
+
+Stage 1 computes the network one scalar at a time; this module draws exactly those scalars for
+one sample ``x`` with target class ``c``. Nodes (boxes are inputs and parameters, ellipses are
+computed values)::
+
+    x_i                the inputs
+    W_ij, b_j          each layer's weights and biases (the hand-out's W, b, V, c for 2-3-2)
+    k_j, h_j           each hidden layer's pre-activation and activation
+    o_j, y_j           the logits and the softmax probabilities
+    l                  the loss -log y_c
+
+Each node is labelled with its forward value and its gradient ``dl/d(node)``; each edge
+``u -> v`` with the local derivative ``dv/du``. So the chain rule can be checked by eye: a
+node's gradient is the sum, over its outgoing edges, of (edge label) x (gradient of the node the
+edge points to). The edges and their labels::
+
+    x_i  -> k_j   W_ij            W_ij -> k_j   x_i (the layer's input)      b_j -> k_j   1
+    k_j  -> h_j   f'(h_j)  (h(1-h) for sigmoid, 1-h^2 for tanh, [h > 0] for relu)
+    o_j  -> y_i   J_ij = y_i (delta_ij - y_j)                                y_c -> l     -1/y_c
+
+(``l`` depends on ``y_c`` only, so the other probabilities have no edge to it and gradient 0.)
+The gradients are those of the chain rule through the softmax Jacobian, as
+``network.backward(..., fused=False)`` computes them.
+
+:func:`build` returns a ``graphviz.Digraph`` (the ``graphviz`` Python package: it only writes
+DOT text); :func:`write` renders it with Graphviz's ``dot`` program when that is installed and
+otherwise writes the ``.dot`` file and says how to render it. Networks with more than
+:data:`MAX_NODES` scalar nodes are refused: such a drawing is no longer readable.
+
+Pure Python apart from the optional ``graphviz`` import (inside :func:`build`): no numpy.
+What it leaves out: batches (one sample only) and the weight update.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from shared.errors import ConfigError
+from shared.weights import activation_of
+
+from .example import layer_names
+from .network import (
+    ACTIVATIONS,
+    cross_entropy,
+    cross_entropy_derivative,
+    forward,
+    linear_backward,
+    output_gradient,
+    softmax_jacobian,
+)
+
+#: The largest number of scalar nodes drawn (the worked example 2-3-2 has 30).
+MAX_NODES = 60
+
+#: Output formats: rendered by ``dot`` (svg, png) or the DOT text itself.
+FORMATS = ("svg", "png", "dot")
+
+
+def count_nodes(sizes: list[int]) -> int:
+    """Scalar nodes of the graph of a network ``sizes``: inputs, every weight and bias, ``k`` and
+    ``h`` per hidden unit, ``o`` and ``y`` per class, and the loss."""
+    params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    return sizes[0] + params + 2 * sum(sizes[1:-1]) + 2 * sizes[-1] + 1
+
+
+def check_size(sizes: list[int]) -> None:
+    """Raise ConfigError when the graph of ``sizes`` would have more than :data:`MAX_NODES`
+    scalar nodes."""
+    n = count_nodes(sizes)
+    if n > MAX_NODES:
+        raise ConfigError(f"the network {list(sizes)} has {n} scalar nodes; the graph is drawn "
+                          f"only up to {MAX_NODES} (the worked example 2-3-2 has "
+                          f"{count_nodes([2, 3, 2])}); use a smaller network")
+
+
+def num(v: float) -> str:
+    """A value as the graph shows it: 4 significant digits (the hand-out's 0.8808)."""
+    return f"{v + 0.0:.4g}"  # + 0.0 turns -0.0 into 0.0
+
+
+def gradients(weights: dict, x: list[float], c: int) -> dict:
+    """Every value and gradient the graph shows, from ``network``'s own functions.
+
+    Returns ``{"cache": forward(weights, x), "loss": l, "dy": dy (K), "do": do (K),
+    "dk": [dk per hidden layer], "dh": [dh per hidden layer], "dx": dx (n_in),
+    "layers": [{"W": dW, "b": db} per layer]}`` (``do`` through the softmax Jacobian).
+    """
+    _, derivative = ACTIVATIONS[activation_of(weights)]
+    cache = forward(weights, x)
+    layers = weights["layers"]
+    inputs = [x] + cache["h"]
+    out = {"cache": cache, "loss": cross_entropy(cache["y"], c),
+           "dy": cross_entropy_derivative(cache["y"], c),
+           "do": output_gradient(cache["y"], c, fused=False),
+           "dk": [None] * (len(layers) - 1), "dh": [None] * (len(layers) - 1),
+           "layers": [None] * len(layers)}
+    dk = out["do"]
+    for i in reversed(range(len(layers))):
+        dW, db, dh = linear_backward(inputs[i], layers[i]["W"], dk)
+        out["layers"][i] = {"W": dW, "b": db}
+        if i > 0:
+            out["dh"][i - 1] = dh
+            dk = [dh_j * derivative(h_j) for dh_j, h_j in zip(dh, inputs[i])]
+            out["dk"][i - 1] = dk
+        else:
+            out["dx"] = dh
+    return out
+
+
+def build(weights: dict, x: list[float], c: int):
+    """The computation graph of sample ``x`` with class ``c`` as a ``graphviz.Digraph``.
+
+    Node names: ``x{i}``, ``W{l}_{i}_{j}``, ``b{l}_{j}``, ``k{l}_{j}``, ``h{l}_{j}``, ``o{j}``,
+    ``y{j}``, ``loss``; each label reads ``<name> = <value>`` over ``grad <dl/d name>``.
+    """
+    try:
+        import graphviz
+    except ImportError:
+        raise ConfigError("drawing the graph needs the graphviz Python package: "
+                          "pip install graphviz") from None
+    sizes = [int(n) for n in weights["sizes"]]
+    check_size(sizes)
+    act = activation_of(weights)
+    _, derivative = ACTIVATIONS[act]
+    g = gradients(weights, x, c)
+    cache, layers, L = g["cache"], weights["layers"], len(weights["layers"])
+    names = layer_names(sizes)
+    hidden = [""] if L == 2 else [str(i) for i in range(1, L)]
+
+    dot = graphviz.Digraph("computation_graph", graph_attr={
+        "rankdir": "LR", "ranksep": "1.1", "nodesep": "0.12", "fontname": "Helvetica",
+        "label": f"network {sizes}, {act} hidden layers, x = [{', '.join(num(v) for v in x)}], "
+                 f"class c = {c}: nodes show value and grad = dl/d(node), edges the local "
+                 "derivative", "labelloc": "t", "fontsize": "12"})
+    dot.attr("node", fontname="Helvetica", fontsize="10", margin="0.04,0.02")
+    dot.attr("edge", fontname="Helvetica", fontsize="8", color="#777777", arrowsize="0.5")
+
+    def node(name, text, value, grad, kind, target=dot):
+        shape, fill = {"input": ("box", "#e8f0fe"), "param": ("box", "#fff4e0"),
+                       "value": ("ellipse", "#eef7ee"), "loss": ("doubleoctagon", "#fde8e8")}[kind]
+        target.node(name, f"{text} = {num(value)}\ngrad {num(grad)}", shape=shape, style="filled",
+                 fillcolor=fill)
+
+    def edge(u, v, local):
+        dot.edge(u, v, label=num(local))
+
+    for i, x_i in enumerate(x):
+        node(f"x{i}", f"x[{i}]", x_i, g["dx"][i], "input")
+    below = [f"x{i}" for i in range(sizes[0])]  # node names of the current layer's input
+    a = x
+    for l_, layer in enumerate(layers):
+        wn, bn = names[l_]
+        last = l_ == L - 1
+        out_names = [f"o{j}" for j in range(sizes[-1])] if last else \
+            [f"k{l_}_{j}" for j in range(sizes[l_ + 1])]
+        out_vals = cache["o"] if last else cache["k"][l_]
+        out_grads = g["do"] if last else g["dk"][l_]
+        with dot.subgraph() as s:
+            s.attr(rank="same")
+            for j, name in enumerate(out_names):
+                text = f"o[{j}]" if last else f"k{hidden[l_]}[{j}]"
+                node(name, text, out_vals[j], out_grads[j], "value", target=s)
+        for i, W_i in enumerate(layer["W"]):
+            for j, W_ij in enumerate(W_i):
+                pname = f"W{l_}_{i}_{j}"
+                node(pname, f"{wn}[{i},{j}]", W_ij, g["layers"][l_]["W"][i][j], "param")
+                edge(pname, out_names[j], a[i])  # dk_j/dW_ij = x_i
+                edge(below[i], out_names[j], W_ij)  # dk_j/dx_i = W_ij
+        for j, b_j in enumerate(layer["b"]):
+            pname = f"b{l_}_{j}"
+            node(pname, f"{bn}[{j}]", b_j, g["layers"][l_]["b"][j], "param")
+            edge(pname, out_names[j], 1.0)
+        if not last:
+            h = cache["h"][l_]
+            below = [f"h{l_}_{j}" for j in range(sizes[l_ + 1])]
+            for j, h_j in enumerate(h):
+                node(below[j], f"h{hidden[l_]}[{j}]", h_j, g["dh"][l_][j], "value")
+                edge(out_names[j], below[j], derivative(h_j))
+            a = h
+    y, J = cache["y"], softmax_jacobian(cache["y"])
+    for i, y_i in enumerate(y):
+        node(f"y{i}", f"y[{i}]", y_i, g["dy"][i], "value")
+        for j in range(len(y)):
+            edge(f"o{j}", f"y{i}", J[i][j])  # dy_i/do_j
+    node("loss", f"l = -log y[{c}]", g["loss"], 1.0, "loss")
+    edge(f"y{c}", "loss", g["dy"][c])  # dl/dy_c = -1/y_c
+    return dot
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write(dot, out: str | os.PathLike, fmt: str = "svg", log=print) -> Path:
+    """Write the graph to ``out`` in format ``fmt`` (svg, png or dot) and return the path.
+
+    svg and png are rendered by Graphviz's ``dot`` program. Without it (``shutil.which("dot")``
+    finds nothing) the DOT text goes to ``out`` with the suffix ``.dot`` instead, and one line
+    says how to render it.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "dot":
+        _atomic_write(out, dot.source.encode())
+        return out
+    if shutil.which("dot") is None:
+        dot_path = out.with_suffix(".dot")
+        _atomic_write(dot_path, dot.source.encode())
+        log(f"Graphviz's dot program was not found, so wrote the DOT text to {dot_path}; "
+            f"render it with: dot -T{fmt} {dot_path} -o {out}")
+        return dot_path
+    _atomic_write(out, dot.pipe(format=fmt))
+    return out
