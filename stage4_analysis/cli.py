@@ -1,220 +1,370 @@
 """``python -m stage4_analysis``: plan every experiment, run what is missing, plot, report.
 
-What this adds over running the experiment modules by hand: one command for the whole set, runs
-of all experiments of a wave sharing one process pool and one progress bar, dependencies
-(``DEPENDS``) planned after the runs they read, and ``report.md`` rebuilt at the end.
+What this adds over running the experiment modules by hand: one command for the whole set; the
+experiments found in :data:`stage4_analysis.experiments.ORDER` (a listed module that is missing or
+does not import stops the command with one line naming it); each experiment's own flags
+(``OPTIONS``) added to the command line; the runs of all experiments of a wave executed together
+(joblib, or Dask with ``--backend dask``), an experiment planned after the ones in its ``DEPENDS``;
+``report.md`` rebuilt at the end. Exit status 1 when a run failed or a section could not be
+written (a run that diverged is a result, not a failure).
 
     python -m stage4_analysis                 # quick offline reproduction (MNIST sample)
     python -m stage4_analysis --full          # the real data sets
     python -m stage4_analysis --only lr-study final
     python -m stage4_analysis --list
-    python -m stage4_analysis.lr_study --full # one experiment (same flags)
+    python -m stage4_analysis --speed         # also measure the speed ladder
+    python -m stage4_analysis.experiments.lr_study --full   # one experiment (same flags)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
+import pkgutil
 import shlex
 import sys
 import time
 import traceback
 from pathlib import Path
+from types import ModuleType
 
-from . import registry
-from .api import Context, SkipExperiment
-from .common import DOWNLOAD_ENV
-from .experiments.lr_study import EXTRA_RATES
+from shared.errors import ConfigError, LadderError, check_output_dir, run_main
+from shared.threads import cpu_count
+
+from .data import DOWNLOAD_ENV
 from .report import section, write_report, write_section
-from .runner import RunSpec, default_jobs, run_specs
+from .runs import (
+    Context,
+    Run,
+    SkipExperiment,
+    dask_client,
+    execute,
+    name_of,
+    normalise,
+    positive_int,
+)
 
+PACKAGE = "stage4_analysis.experiments"
 DEFAULT_OUT = Path("runs") / "analysis"
+REQUIRED = ("TITLE", "plan", "plot", "summarize")
+SPEED = "speed"
 
 
+class ExperimentError(LadderError):
+    """An experiment module that cannot be used (missing, failing to import, incomplete)."""
+
+    exit_code = 1
+
+
+# --------------------------------------------------------------------------- discovery
+def _import(full: str) -> ModuleType:
+    try:
+        return importlib.import_module(full)
+    except Exception as e:
+        raise ExperimentError(f"experiment module {full} failed to import: "
+                              f"{type(e).__name__}: {e}") from e
+
+
+def discover(package: str = PACKAGE) -> list[ModuleType]:
+    """The experiment modules of ``package`` in the order of its ``ORDER`` list."""
+    pkg = importlib.import_module(package)
+    order = getattr(pkg, "ORDER", None)
+    if not isinstance(order, (list, tuple)):
+        raise ExperimentError(f"{package} has no ORDER list naming its experiment modules")
+    mods = []
+    for name in order:
+        full = f"{package}.{name}"
+        if importlib.util.find_spec(full) is None:
+            raise ExperimentError(f"{package}.ORDER lists {name!r}, but there is no module "
+                                  f"{name}.py in {Path(pkg.__file__).parent}")
+        m = _import(full)
+        missing = [a for a in REQUIRED if not hasattr(m, a)]
+        if missing:
+            raise ExperimentError(f"experiment module {full} lacks {', '.join(missing)} (see "
+                                  "stage4_analysis/README.md, 'Adding an experiment')")
+        mods.append(m)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name in order or info.name.startswith("_"):
+            continue
+        if hasattr(_import(f"{package}.{info.name}"), "plan"):
+            raise ExperimentError(f"{package}.{info.name} defines plan() but is not listed in "
+                                  f"{package}.ORDER; add its name there")
+    return mods
+
+
+def find(mods: list[ModuleType], name: str) -> ModuleType:
+    for m in mods:
+        if normalise(name_of(m)) == normalise(name):
+            return m
+    raise ConfigError(f"--only: unknown experiment {name!r}; choose from "
+                      + ", ".join([name_of(m) for m in mods] + [SPEED]))
+
+
+def depends(mod: ModuleType) -> tuple[str, ...]:
+    return tuple(getattr(mod, "DEPENDS", ()))
+
+
+def select(mods: list[ModuleType], names: list[str] | None) -> tuple[list[ModuleType], list[str]]:
+    """The modules named (all when ``names`` is None) plus what they depend on, in order.
+    Returns ``(modules, added)``: ``added`` names the dependencies that were not asked for."""
+    if names is None:
+        return list(mods), []
+    wanted = {name_of(find(mods, n)) for n in names}
+    asked, frontier = set(wanted), list(wanted)
+    while frontier:
+        for d in depends(find(mods, frontier.pop())):
+            dn = name_of(find(mods, d))
+            if dn not in wanted:
+                wanted.add(dn)
+                frontier.append(dn)
+    chosen = [m for m in mods if name_of(m) in wanted]
+    return chosen, [name_of(m) for m in chosen if name_of(m) not in asked]
+
+
+def waves(mods: list[ModuleType]) -> list[list[ModuleType]]:
+    """Modules grouped so each comes in a later wave than what it depends on."""
+    level: dict[str, int] = {}
+
+    def depth(m, seen=()):
+        n = name_of(m)
+        if n in seen:
+            raise ExperimentError(f"circular DEPENDS involving {n}")
+        if n not in level:
+            level[n] = max((depth(find(mods, d), seen + (n,)) + 1 for d in depends(m)),
+                           default=0)
+        return level[n]
+
+    for m in mods:
+        depth(m)
+    out: list[list[ModuleType]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for m in mods:
+        out[level[name_of(m)]].append(m)
+    return out
+
+
+# --------------------------------------------------------------------------- the reproduction
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def reproduce(
-    names: list[str] | None = None,
-    *,
-    quick: bool = True,
-    out: str | Path | None = None,
-    jobs: int | None = None,
-    options: dict | None = None,
-    progress: bool = True,
-    modules: list | None = None,
-    command: str = "",
-    log=_say,
-) -> dict:
+def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | Path | None = None,
+              jobs: int | None = None, options: dict | None = None, progress: bool = True,
+              modules: list[ModuleType] | None = None, command: str = "", log=_say,
+              client=None, fresh: bool = False, speed: str | None = None) -> dict:
     """Run the chosen experiments (all when ``names`` is None) and write the report.
 
-    ``modules`` replaces the registry (tests pass tiny fake experiments). Returns
-    ``{"report": Path, "executed": n, "skipped_runs": n, "failed_runs": n,
-    "sections": {NAME: "ok" | "skipped" | "error"}}``.
+    ``modules`` replaces discovery (tests pass experiments of their own); ``client`` is a Dask
+    client to run on; ``speed`` ("quick", "full" or "tiny") measures the speed ladder first.
+    Returns ``{"report": Path, "executed": n, "reused": n, "failed": [record, ...],
+    "sections": {NAME: "ok" | "skipped" | "error"}, "wall_time": s}``.
     """
+    from .speed import ladder
+
     t0 = time.perf_counter()
-    broken = []
-    if modules is None:
-        modules, broken = registry.load_all()
-        for b in broken:
-            log(f"warning: experiment module {b.module} not loaded: {b.error}")
-    chosen, added = registry.select(modules, names)
+    modules = discover() if modules is None else modules
+    chosen, added = select(modules, names)
     if added:
         log(f"also running {', '.join(added)} (needed by the experiments asked for)")
-    mode = "quick" if quick else "full"
-    ctx = Context(quick=quick, out=Path(out) if out else DEFAULT_OUT / mode,
-                  jobs=default_jobs() if jobs is None else int(jobs),
+    ctx = Context(quick=quick, out=Path(out) if out else DEFAULT_OUT / ("quick" if quick else
+                                                                         "full"),
                   options=dict(options or {}), modules=modules)
-    result = {"report": None, "executed": 0, "skipped_runs": 0, "failed_runs": 0, "sections": {}}
-    wave_list = registry.waves(chosen)
+    jobs = cpu_count() if jobs is None else int(jobs)
+    result = {"report": None, "executed": 0, "reused": 0, "failed": [], "sections": {}}
+    if speed:
+        log(f"speed: measuring the ladder ({speed} sizes) before the training runs start")
+        ladder.measure_for_analysis(ctx.out, speed)
+    wave_list = waves(chosen)
     for i, wave in enumerate(wave_list):
-        planned: dict[str, list[RunSpec]] = {}
+        planned: dict[str, list[Run]] = {}
         for m in wave:
+            name = name_of(m)
             try:
-                specs = list(m.plan(ctx))
-                bad = [s for s in specs if not isinstance(s, RunSpec)]
+                runs = list(m.plan(ctx))
+                bad = [r for r in runs if not isinstance(r, Run)]
                 if bad:
-                    raise TypeError(f"{m.NAME}.plan returned {type(bad[0]).__name__}, "
-                                    "expected RunSpec")
-                planned[m.NAME] = specs
+                    raise TypeError(f"{name}: plan() returned a {type(bad[0]).__name__}, "
+                                    "expected Run")
+                planned[name] = runs
             except SkipExperiment as e:
-                log(f"{m.NAME}: skipped — {e}")
-                write_section(ctx, m.NAME, section(m, ctx, skipped=str(e)))
-                result["sections"][m.NAME] = "skipped"
+                log(f"{name}: skipped — {e}")
+                write_section(ctx, name, section(m, ctx, skipped=str(e)))
+                result["sections"][name] = "skipped"
             except Exception:
                 tb = traceback.format_exc()
-                log(f"{m.NAME}: planning failed\n{tb}")
-                write_section(ctx, m.NAME, section(m, ctx, error=tb))
-                result["sections"][m.NAME] = "error"
-        specs = [s for name in planned for s in planned[name]]
-        names_here = ", ".join(planned) or "-"
-        res = run_specs(specs, ctx.runs_root, jobs=ctx.jobs, progress=progress,
-                        desc=f"[{i + 1}/{len(wave_list)}] {names_here}")
+                log(f"{name}: planning failed\n{tb}")
+                write_section(ctx, name, section(m, ctx, error=tb))
+                result["sections"][name] = "error"
+        here = ", ".join(planned) or "-"
+        res = execute([r for runs in planned.values() for r in runs], ctx.runs_root, jobs=jobs,
+                      client=client, fresh=fresh, progress=progress,
+                      desc=f"[{i + 1}/{len(wave_list)}] {here}")
+        failed = [r for r in res["executed"] if r["status"] == "failed"]
         result["executed"] += len(res["executed"])
-        result["skipped_runs"] += res["skipped"]
-        nfail = sum(1 for s in res["executed"] if s["status"] == "failed")
-        result["failed_runs"] += nfail
-        log(f"{names_here}: {res['total']} runs, {res['skipped']} already done, "
-            f"{len(res['executed'])} executed" + (f", {nfail} FAILED" if nfail else ""))
+        result["reused"] += res["reused"]
+        result["failed"] += failed
+        log(f"{here}: {res['total']} runs, {res['reused']} reused, {len(res['executed'])} "
+            "executed" + (f", {len(failed)} failed" if failed else ""))
         for m in wave:
-            if m.NAME not in planned:
+            name = name_of(m)
+            if name not in planned:
                 continue
-            records = ctx.records(planned[m.NAME])
+            records = ctx.records(planned[name])
             try:
-                figs = [Path(p) for p in (m.plot(records, ctx.fig_dir(m.NAME), ctx) or [])]
+                figs = [Path(p) for p in (m.plot(records, ctx.fig_dir(name), ctx) or [])]
                 body = m.summarize(records, figs, ctx) or ""
                 text = section(m, ctx, records=records, figures=figs, body=body)
-                result["sections"][m.NAME] = "ok"
+                result["sections"][name] = "ok"
             except SkipExperiment as e:
                 text = section(m, ctx, records=records, skipped=str(e))
-                result["sections"][m.NAME] = "skipped"
+                result["sections"][name] = "skipped"
             except Exception:
                 tb = traceback.format_exc()
-                log(f"{m.NAME}: plotting/summary failed\n{tb}")
+                log(f"{name}: plotting/summary failed\n{tb}")
                 text = section(m, ctx, records=records, error=tb)
-                result["sections"][m.NAME] = "error"
-            write_section(ctx, m.NAME, text)
+                result["sections"][name] = "error"
+            write_section(ctx, name, text)
     wall = time.perf_counter() - t0
-    result["report"] = write_report(ctx, modules, broken, command=command, wall_time=wall)
+    result["report"] = write_report(ctx, modules, command=command, wall_time=wall,
+                                    speed=ladder.analysis_section(ctx.out))
     result["wall_time"] = wall
     return result
 
 
-def build_parser(only_default: list[str] | None = None) -> argparse.ArgumentParser:
-    prog = "python -m stage4_analysis" + (f".experiments.{only_default[0].replace('-', '_')}"
-                                          if only_default else "")
+# --------------------------------------------------------------------------- the command line
+def _add_options(p: argparse.ArgumentParser, mods: list[ModuleType]) -> None:
+    """Each experiment's ``OPTIONS`` (argparse specs, :func:`stage4_analysis.runs.option`); an
+    option several experiments declare is added once (they must agree on its type)."""
+    seen: dict[tuple, tuple[str, dict]] = {}
+    for m in mods:
+        specs = [s for s in getattr(m, "OPTIONS", ()) if tuple(s[0]) not in seen]
+        for flags, kw in getattr(m, "OPTIONS", ()):
+            if tuple(flags) in seen:
+                first, fkw = seen[tuple(flags)]
+                shape = ("type", "nargs", "action", "dest")
+                if any(fkw.get(k) != kw.get(k) for k in shape):
+                    raise ExperimentError(f"{name_of(m)} declares {'/'.join(flags)} unlike "
+                                          f"{first} does (type, nargs, action must agree)")
+        if not specs:
+            continue
+        group = p.add_argument_group(f"{name_of(m)} ({m.TITLE})")
+        for flags, kw in specs:
+            seen[tuple(flags)] = (name_of(m), kw)
+            group.add_argument(*flags, **kw)
+
+
+def build_parser(mods: list[ModuleType], single: str | None = None) -> argparse.ArgumentParser:
+    module = single.replace("-", "_") if single else None
     p = argparse.ArgumentParser(
-        prog=prog,
+        prog="python -m stage4_analysis" + (f".experiments.{module}" if module else ""),
         description="Reproduce the hand-outs' experiments: runs are saved as records, figures "
         "are drawn from records, report.md embeds every figure with its numbers. An "
-        "interrupted reproduction resumes; a repeated one only re-plots.",
-    )
+        "interrupted reproduction resumes; a repeated one only re-plots.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true",
                       help="small offline data and few epochs (the default)")
     mode.add_argument("--full", action="store_true",
                       help="the real data sets (MNIST, Fashion-MNIST) and settings")
-    if only_default is None:
+    if single is None:
         p.add_argument("--only", nargs="+", metavar="NAME",
-                       help="run only these experiments (plus what they depend on)")
+                       help=f"run only these experiments (plus what they depend on); "
+                       f"'{SPEED}' measures the speed ladder")
         p.add_argument("--list", action="store_true", help="list the experiments and exit")
-    p.add_argument("--jobs", type=int, default=None,
-                   help=f"worker processes (default: all cores, here {default_jobs()})")
+        p.add_argument("--speed", action="store_true",
+                       help="also measure the speed ladder (python -m stage4_analysis.speed) "
+                       "and put it in the report (off by default: it takes minutes)")
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                   help=f"worker processes (default: all cores, here {cpu_count()})")
+    p.add_argument("--backend", choices=("joblib", "dask"), default="joblib",
+                   help="where runs execute: joblib worker processes on this machine (default) "
+                   "or a Dask cluster (needs pip install -e '.[cluster]')")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="with --backend dask: the scheduler to use (tcp://host:8786); default: "
+                   "a local cluster of 2 worker processes on 127.0.0.1")
     p.add_argument("--out", type=Path, default=None,
                    help=f"output folder (default {DEFAULT_OUT}/quick or {DEFAULT_OUT}/full)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="seeds of the VU studies (train-val, seeds, lr-study; default 5)")
-    p.add_argument("--lrs", type=float, nargs="*", default=None, metavar="LR",
-                   help="learning rates added to the hand-out's 0.001 0.003 0.01 0.03 in the "
-                   "lr study, replacing its default extra rates ("
-                   + " ".join(f"{r:g}" for r in EXTRA_RATES) + "); with no value: only the four")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="override every experiment's number of epochs (for smoke runs)")
-    p.add_argument("--limit", type=int, default=None,
-                   help="use only the first LIMIT training samples in every run (smoke runs)")
+    p.add_argument("--fresh", action="store_true",
+                   help="run every run again, even those with a record (after a code change)")
+    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                   help="override every experiment's number of epochs (smoke runs)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="use only the first N training samples in every run (smoke runs)")
     p.add_argument("--download", action="store_true",
                    help="allow downloading absent MNIST / Fashion-MNIST files (off by default: "
                    "the reproduction never touches the network unless asked)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_options(p, mods)
     return p
 
 
-def main(argv: list[str] | None = None, only: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(only).parse_args(argv)
-    if args.jobs is not None and args.jobs < 1:
-        _say(f"error: --jobs must be >= 1, got {args.jobs}")
-        return 2
-    if args.seeds is not None and args.seeds < 1:
-        _say(f"error: --seeds must be >= 1, got {args.seeds}")
-        return 2
-    for flag in ("epochs", "limit"):
-        v = getattr(args, flag)
-        if v is not None and v < 1:
-            _say(f"error: --{flag} must be >= 1, got {v}")
-            return 2
-    if args.lrs and any(not (lr > 0) for lr in args.lrs):
-        _say(f"error: learning rates must be > 0, got {args.lrs}")
-        return 2
-    modules, broken = registry.load_all()
+GENERIC = ("quick", "full", "only", "list", "speed", "jobs", "backend", "scheduler", "out",
+           "fresh", "download", "no_progress")
+
+
+def main(argv: list[str] | None = None, only: list[str] | None = None,
+         modules: list[ModuleType] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    mods = discover() if modules is None else modules
+    if only is not None:
+        parser_mods, _ = select(mods, only)
+        p = build_parser(parser_mods, single=only[0])
+    else:
+        p = build_parser(mods)
+    args = p.parse_args(argv)
+    if args.scheduler and args.backend != "dask":
+        raise ConfigError("--scheduler needs --backend dask")
     if only is None and args.list:
-        for m in modules:
-            deps = registry.depends(m)
-            print(f"{m.NAME:16s} {m.TITLE}" + (f"  (uses {', '.join(deps)})" if deps else ""))
-        for b in broken:
-            print(f"{b.module:16s} NOT LOADED: {b.error}")
+        for m in mods:
+            deps = depends(m)
+            print(f"{name_of(m):16s} {m.TITLE}" + (f"  (uses {', '.join(deps)})" if deps else ""))
+        print(f"{SPEED:16s} the speed ladder (only with --speed or --only {SPEED})")
         return 0
     names = only if only is not None else args.only
-    try:
-        if names:
-            registry.select(modules, names)
-    except KeyError as e:
-        _say(f"error: {e.args[0]}")
-        return 2
-    for b in broken:
-        _say(f"warning: experiment module {b.module} not loaded: {b.error}")
+    want_speed = bool(getattr(args, "speed", False))
+    if names and any(normalise(n) == SPEED for n in names):
+        want_speed = True
+        names = [n for n in names if normalise(n) != SPEED]
+        if not names:
+            names = []  # the speed section alone
+    if names:
+        select(mods, names)  # unknown names: one line naming --only, before anything runs
+    quick = not args.full
+    out = args.out if args.out is not None else DEFAULT_OUT / ("quick" if quick else "full")
+    check_output_dir(out, "--out")
     if args.download:
-        os.environ[DOWNLOAD_ENV] = "1"  # read by common.allow_download, inherited by workers
-    options = {"seeds": args.seeds, "lrs": args.lrs, "epochs": args.epochs, "limit": args.limit}
-    cmd = "python -m " + (f"stage4_analysis.experiments.{only[0].replace('-', '_')}" if only
-                          else "stage4_analysis")
+        os.environ[DOWNLOAD_ENV] = "1"  # read by data.allow_download, inherited by workers
+    options = {k: v for k, v in vars(args).items() if k not in GENERIC}
+    cmd = "python -m " + (f"{PACKAGE}.{only[0].replace('-', '_')}" if only else "stage4_analysis")
     cmd = " ".join([cmd] + [shlex.quote(a) for a in argv])
-    try:
-        res = reproduce(names, quick=not args.full, out=args.out, jobs=args.jobs,
-                        options=options, progress=not args.no_progress, modules=modules,
-                        command=cmd)
-    except KeyboardInterrupt:
-        _say("interrupted: finished runs are saved; rerun the same command to resume")
-        return 130
-    print(f"report: {res['report']}  ({res['executed']} runs executed, "
-          f"{res['skipped_runs']} reused, {res['failed_runs']} failed, "
-          f"{res['wall_time']:.1f} s)")
+    kw = dict(quick=quick, out=out, jobs=args.jobs, options=options, modules=mods,
+              progress=not args.no_progress, command=cmd, fresh=args.fresh,
+              speed=("quick" if quick else "full") if want_speed else None)
+    if args.backend == "dask":
+        with dask_client(args.scheduler) as client:
+            res = reproduce(names, client=client, **kw)
+    else:
+        res = reproduce(names, **kw)
+    print(f"report: {res['report']}  ({res['executed']} runs executed, {res['reused']} reused, "
+          f"{len(res['failed'])} failed, {res['wall_time']:.1f} s)")
+    status = 0
     bad = [n for n, s in res["sections"].items() if s == "error"]
     if bad:
         _say(f"error: sections that could not be produced: {', '.join(bad)} (see the report)")
-        return 1
-    if res["failed_runs"]:
-        _say(f"warning: {res['failed_runs']} run(s) failed; the report lists their errors, "
-             "and the next invocation retries them")
-    return 0
+        status = 1
+    if res["failed"]:
+        first = res["failed"][0]
+        _say(f"error: {len(res['failed'])} run(s) failed, e.g. {first.get('label') or first['key']}"
+             f": {first.get('error')}; the report lists them, and the next invocation retries "
+             "them")
+        status = 1
+    return status
+
+
+def main_of(name: str) -> int:
+    """``python -m stage4_analysis.experiments.<module>``: the reproduction of one experiment."""
+    return run_main(lambda argv: main(argv, only=[name]))
+
+
+if __name__ == "__main__":  # pragma: no cover - see __main__.py
+    raise SystemExit(run_main(main))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .aggregate import Aggregate
+from .report import Aggregate
 
 
 def band(ax, x, agg: Aggregate, label: str, color=None, alpha: float = 0.25):
@@ -44,7 +44,9 @@ def epochs_axis(n: int) -> np.ndarray:
 
 
 def finish(ax, xlabel: str, ylabel: str, title: str | None = None, legend: bool = True,
-           **legend_kw) -> None:
+           legend_title: str | None = None, **legend_kw) -> None:
+    """Axis labels, title, grid, integer ticks on an epoch axis, and the legend (``legend_kw``
+    go to ``ax.legend``; ``legend_title`` names what the entries are, e.g. "learning rate")."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if xlabel.startswith("epoch"):
@@ -55,4 +57,37 @@ def finish(ax, xlabel: str, ylabel: str, title: str | None = None, legend: bool 
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(**{"fontsize": 8, **legend_kw})
+        leg = ax.legend(**{"fontsize": 8, **legend_kw})
+        if legend_title:
+            leg.set_title(legend_title, prop={"size": legend_kw.get("fontsize", 8)})
+
+
+def legend_below(fig, axes, title: str | None = None, ncol: int = 5, fontsize: int = 8) -> None:
+    """One legend for the whole figure, below the axes, so it covers no curve: the entries of
+    ``axes`` (duplicates by label dropped). Use with a figure made with
+    ``layout="constrained"``."""
+    seen, handles, labels = set(), [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in seen:
+                seen.add(lab)
+                handles.append(h)
+                labels.append(lab)
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(handles)),
+                   fontsize=fontsize, title=title, title_fontsize=fontsize)
+
+
+def mark_failed(ax, xs, texts, color: str = "crimson") -> None:
+    """A ✗ at the bottom of ``ax`` for each x in ``xs`` (data coordinates in x, axes fraction in
+    y), with its text ("diverged", "collapsed") above it: a setting that did not learn is marked
+    where it belongs on the x axis without being drawn as an accuracy of 0 (which would stretch
+    the y axis and hide the differences between the settings that did learn)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    trans = blended_transform_factory(ax.transData, ax.transAxes)
+    for x, text in zip(xs, texts):
+        ax.scatter([x], [0.04], marker="x", s=70, color=color, transform=trans, zorder=6,
+                   clip_on=False)
+        ax.text(x, 0.08, text, transform=trans, ha="center", va="bottom", fontsize=7,
+                color=color)

@@ -1,10 +1,17 @@
-"""The report: one markdown section per experiment, assembled into ``report.md``.
+"""The report: numbers over seeds, tables, one markdown section per experiment, ``report.md``.
 
-What this adds: every experiment writes ``<out>/sections/<NAME>.md`` (its text, tables, figures
-and a line saying how many runs were ok / diverged / failed); ``report.md`` is rebuilt from all
-section files in registry order after every invocation, so ``--only NAME`` refreshes one section
-without throwing the others away. Any figure a section's text does not already embed is appended
-to it, so every figure is in the report. Helpers for tables and numbers live here too.
+What this adds:
+
+* Mean and standard deviation over seeds, read from records (:func:`aggregate`): only runs with
+  status ``ok`` enter the mean (diverged and failed ones are listed by label and mentioned in the
+  note); ``std`` is the **sample** standard deviation, ``ddof=1`` (NaN for a single run: plots
+  then draw the line without a band); series of unequal length are cut to the shortest (noted).
+* Tables and numbers (:func:`md_table`, :func:`pct`, :func:`pm`, :func:`num`).
+* Sections: every experiment writes ``<out>/sections/<NAME>.md`` (its text, tables, figures and a
+  line saying how many runs were ok / diverged / failed); ``report.md`` is rebuilt from all
+  section files in experiment order after every invocation, so ``--only NAME`` refreshes one
+  section without throwing the others away. A figure the text does not embed is appended, so
+  every figure is in the report.
 """
 
 from __future__ import annotations
@@ -12,32 +19,134 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import platform
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from shared.records import atomic_write_text, from_json_float
 
-from .api import Context
+from .data import data_description  # noqa: F401  (experiments take it from here)
+from .runs import Context, name_of
 
-DATA_NAMES = {
-    "mnist-sample": "MNIST sample (shipped with the project, real MNIST digits)",
-    "mnist": "MNIST",
-    "fashion-mnist": "Fashion-MNIST",
-    "synth": "synthetic 2-D data (hand-out's load_synth)",
-    "iris": "Iris",
-    "disc": "disc test data",
-}
+DDOF = 1
 
 
-def data_description(dataset: str, final: bool, n_train: int | None = None,
-                     n_val: int | None = None) -> str:
-    """E.g. "Fashion-MNIST, final=False split: 55,000 train / 5,000 validation"."""
-    name = DATA_NAMES.get(dataset, dataset)
-    other = "test" if final else "validation"
-    sizes = ""
-    if n_train is not None and n_val is not None:
-        sizes = f": {int(n_train):,} train / {int(n_val):,} {other}"
-    return f"{name}, final={final} split{sizes}"
+def as_floats(values: Iterable) -> np.ndarray:
+    """A JSON list of numbers (NaN/inf stored as strings, None as missing) -> float64 array."""
+    return np.array([np.nan if v is None else from_json_float(v) for v in values], dtype=float)
+
+
+def epoch_series(record: dict, field_name: str) -> np.ndarray:
+    """Per-epoch values of ``field_name`` (e.g. "val_acc") from a record, shape (E,)."""
+    return as_floats(e.get(field_name) for e in record["metrics"].get("epochs", []))
+
+
+def step_series(record: dict, field_name: str = "step_loss") -> np.ndarray:
+    """Per-step values (e.g. the loss of every mini-batch) from a record, shape (T,)."""
+    return as_floats(record["metrics"].get(field_name, []))
+
+
+def mean_std(stacked: np.ndarray, ddof: int = DDOF) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std over axis 0 of ``stacked`` (S, T); std is NaN where S - ddof <= 0."""
+    stacked = np.asarray(stacked, dtype=float)
+    if stacked.ndim != 2:
+        raise ValueError(f"expected a (seeds, steps) array, got shape {stacked.shape}")
+    s = stacked.shape[0]
+    if s == 0:
+        raise ValueError("no series to average")
+    mean = stacked.mean(axis=0)
+    if s - ddof <= 0:
+        return mean, np.full_like(mean, np.nan)
+    return mean, stacked.std(axis=0, ddof=ddof)
+
+
+@dataclass
+class Aggregate:
+    """Mean/std of one quantity over the usable runs of one configuration.
+
+    mean, std: (T,) arrays (empty when no run was usable); n: number of runs averaged;
+    values: (n, T) stacked series; labels: labels of the averaged runs; diverged / failed:
+    labels of runs left out; note: human-readable remarks ("" when nothing to say).
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    n: int
+    values: np.ndarray
+    labels: list = field(default_factory=list)
+    diverged: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def final_mean(self) -> float:
+        return float(self.mean[-1]) if self.mean.size else float("nan")
+
+    @property
+    def final_std(self) -> float:
+        return float(self.std[-1]) if self.std.size else float("nan")
+
+
+def aggregate(
+    records: Iterable[dict],
+    series: Callable[[dict], np.ndarray],
+    ddof: int = DDOF,
+) -> Aggregate:
+    """Mean/std of ``series(record)`` over the records with status ok.
+
+    ``series`` is e.g. ``lambda r: epoch_series(r, "val_acc")`` or ``step_series``.
+    """
+    ok, labels, diverged, failed, notes = [], [], [], [], []
+    for r in records:
+        label = r.get("label") or r.get("key", "?")
+        status = r.get("status")
+        if status == "ok":
+            ok.append(np.asarray(series(r), dtype=float))
+            labels.append(label)
+        elif status == "diverged":
+            diverged.append(label)
+        else:
+            failed.append(label)
+    if diverged:
+        notes.append(f"{len(diverged)} run(s) diverged and are left out of the mean: "
+                     + ", ".join(map(str, diverged)))
+    if failed:
+        notes.append(f"{len(failed)} run(s) failed and are left out: "
+                     + ", ".join(map(str, failed)))
+    if not ok:
+        empty = np.zeros(0)
+        return Aggregate(empty, empty, 0, np.zeros((0, 0)), labels, diverged, failed,
+                         "; ".join(notes + ["no run to average"]))
+    t = min(len(v) for v in ok)
+    if any(len(v) != t for v in ok):
+        notes.append(f"series of unequal length cut to the shortest ({t})")
+    values = np.stack([v[:t] for v in ok])
+    mean, std = mean_std(values, ddof)
+    if len(ok) - ddof <= 0:
+        notes.append("a single run: no std band")
+    return Aggregate(mean, std, len(ok), values, labels, diverged, failed, "; ".join(notes))
+
+
+def group_by(records: Iterable[dict], key: Callable[[dict], object]) -> dict:
+    """Records grouped by ``key(record)`` (e.g. the learning rate), insertion-ordered."""
+    groups: dict = {}
+    for r in records:
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average over ``window`` steps (shape kept; the first steps average what
+    there is). Used to show a trend through the noise of per-sample losses."""
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or values.size == 0:
+        return values.copy()
+    c = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, values.size + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
 
 
 def eval_split(final: bool) -> str:
@@ -99,7 +208,7 @@ def section(mod, ctx: Context, *, records: list[dict] | None = None,
             figures: Sequence[Path] = (), body: str = "", skipped: str | None = None,
             error: str | None = None) -> str:
     """The markdown of one experiment's section."""
-    name, title = mod.NAME, mod.TITLE
+    name, title = name_of(mod), mod.TITLE
     out = [f'<a id="{name}"></a>', f"## {title}", ""]
     stamp = _dt.datetime.now().isoformat(timespec="seconds")
     if records is not None:
@@ -136,10 +245,12 @@ def write_section(ctx: Context, name: str, text: str) -> Path:
     return atomic_write_text(ctx.out / "sections" / f"{name}.md", text.rstrip() + "\n")
 
 
-def write_report(ctx: Context, modules, broken=(), command: str = "",
-                 wall_time: float | None = None) -> Path:
-    """Rebuild ``report.md`` from every section file of the known modules (registry order)."""
-    mods = [m for m in modules if (ctx.out / "sections" / f"{m.NAME}.md").exists()]
+def write_report(ctx: Context, modules, command: str = "", wall_time: float | None = None,
+                 speed: str = "") -> Path:
+    """Rebuild ``report.md`` from the section file of every experiment in ``modules`` (in their
+    order) that has one, then ``speed`` (the speed section's markdown)."""
+    names = [(name_of(m), m.TITLE) for m in modules]
+    names = [(n, t) for n, t in names if (ctx.out / "sections" / f"{n}.md").exists()]
     lines = [f"# mlp-ladder analysis — {ctx.mode} reproduction", ""]
     desc = ("Quick mode: small offline data (the shipped MNIST sample), few epochs; the numbers "
             "show the method, not the final accuracies." if ctx.quick else
@@ -156,13 +267,15 @@ def write_report(ctx: Context, modules, broken=(), command: str = "",
               + f"; Python {platform.python_version()} on {platform.machine()}. "
               "Every figure is drawn from the run records in `runs/`; each section says which "
               "data set and split its numbers come from.", ""]
-    if mods:
+    if names:
         lines += ["Contents:", ""]
-        lines += [f"- [{m.TITLE}](#{m.NAME})" for m in mods]
+        lines += [f"- [{t}](#{n})" for n, t in names]
+        if speed:
+            lines.append("- [Speed](#speed)")
         lines.append("")
-    for b in broken:
-        lines += [f"> Experiment module `{b.module}` could not be loaded: {b.error}", ""]
-    for m in mods:
-        lines.append((ctx.out / "sections" / f"{m.NAME}.md").read_text().rstrip())
+    for n, _ in names:
+        lines.append((ctx.out / "sections" / f"{n}.md").read_text().rstrip())
         lines.append("")
+    if speed:
+        lines += ['<a id="speed"></a>', speed.rstrip(), ""]
     return atomic_write_text(ctx.out / "report.md", "\n".join(lines).rstrip() + "\n")

@@ -1,4 +1,4 @@
-"""The speed benchmark (stage4_analysis/speed.py): a smoke test and the target logic.
+"""The speed measurements (stage4_analysis/speed/): smoke tests and the target logic.
 
 No timing is asserted: the smoke test runs the whole benchmark on tiny sizes and checks that it
 writes its files and fills every section; the PASS/MISS logic is tested as a pure function on
@@ -33,8 +33,8 @@ def test_judge_boundaries_and_missing():
     assert rep.judge(19.99, ">=", 20.0) == "MISS"
     assert rep.judge(0.8, "<=", 0.8) == "PASS"
     assert rep.judge(0.81, "<=", 0.8) == "MISS"
-    assert rep.judge(None, ">=", 2.0) == "n/a"
-    assert rep.judge(float("nan"), "<=", 1.0) == "n/a"
+    assert rep.judge(None, ">=", 2.0) == "not measured"
+    assert rep.judge(float("nan"), "<=", 1.0) == "not measured"
     with pytest.raises(ValueError, match="op must be"):
         rep.judge(1.0, ">", 1.0)
 
@@ -71,10 +71,10 @@ def test_target_rows_missing_sides_are_na_with_the_reason():
                                                                  "data"))}
     m["stage2/torch float32"] = None
     rows = by_key(rep.target_rows(m, {"stage1/micrograd": "micrograd is not installed"}))
-    assert rows["stage1/micrograd"]["result"] == "n/a"
+    assert rows["stage1/micrograd"]["result"] == "not measured"
     assert rows["stage1/micrograd"]["note"] == "micrograd is not installed"
-    assert rows["stage2/torch float32"]["result"] == "n/a"
-    assert rows["memory float32"]["result"] == "n/a"
+    assert rows["stage2/torch float32"]["result"] == "not measured"
+    assert rows["memory float32"]["result"] == "not measured"
     assert rows["stage2/torch float64"]["result"] == "PASS"
 
 
@@ -120,7 +120,7 @@ def test_measured_from_picks_the_designated_rows():
                                         "stage2/torch float32", "stage3/torch float32",
                                         "stage3/torch float64", "memory float32",
                                         "memory float64")] == \
-        ["PASS", "PASS", "MISS", "MISS", "PASS", "PASS", "n/a"]
+        ["PASS", "PASS", "MISS", "MISS", "PASS", "PASS", "not measured"]
 
 
 def test_a_record_without_the_unrolled_row_is_not_judged_on_the_loops():
@@ -129,7 +129,7 @@ def test_a_record_without_the_unrolled_row_is_not_judged_on_the_loops():
     m, notes = rep.measured_from(results)
     assert m["stage1/micrograd"] is None
     assert "predates stage1_scalar/unrolled.py" in notes["stage1/micrograd"]
-    assert by_key(rep.target_rows(m, notes))["stage1/micrograd"]["result"] == "n/a"
+    assert by_key(rep.target_rows(m, notes))["stage1/micrograd"]["result"] == "not measured"
 
 
 def test_ladder_bars_from_results():
@@ -177,19 +177,19 @@ def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_g
     assert res["ladder"]["stage1"]["samples_timed"] == 1
     targets = by_key(res["targets"])
     assert len(targets) == 9
-    assert all(t["result"] in ("PASS", "MISS", "n/a") for t in targets.values())
+    assert all(t["result"] in ("PASS", "MISS", "not measured") for t in targets.values())
     if speed.have("micrograd"):
         assert targets["stage1/micrograd"]["value"] > 0
     if speed.have("torch"):
         assert targets["stage2/torch float64"]["value"] > 0
         assert targets["stage3/torch float32"]["value"] > 0
-    assert targets["memory float32"]["result"] != "n/a"
+    assert targets["memory float32"]["result"] != "not measured"
     assert (out / "ladder.png").read_bytes()[:8] == PNG_MAGIC
     md = (out / "speed.md").read_text()
     assert "| target | required | measured | result | margin |" in md
     assert "![the ladder" in md and "(ladder.png)" in md
     assert "stage 1 (pure Python, per sample, extrapolated)" in md
-    assert "Targets (issue 9)" in captured.err                 # the table went to stderr
+    assert "Targets, measured side by side" in captured.err  # the table went to stderr
     # --replot redraws the figure and the summary from the record alone
     (out / "ladder.png").unlink()
     (out / "speed.md").unlink()
@@ -214,9 +214,9 @@ def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
     assert code == 0
     res = read_record(tmp_path / "speed.json")["metrics"]
     targets = by_key(res["targets"])
-    assert targets["stage1/micrograd"]["result"] == "n/a"
+    assert targets["stage1/micrograd"]["result"] == "not measured"
     assert "micrograd is not installed" in targets["stage1/micrograd"]["note"]
-    assert targets["stage2/torch float64"]["result"] == "n/a"
+    assert targets["stage2/torch float64"]["result"] == "not measured"
     assert "torch is not installed" in targets["stage2/torch float64"]["note"]
     assert "stage3" not in res
     assert "micrograd is not installed" in text and "torch is not installed" in text
@@ -227,35 +227,44 @@ def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "ladder.png").exists()
 
 
-def test_analysis_hook_measures_once_then_reads_the_record(tmp_path, monkeypatch):
-    """The experiment-module interface: without a record, plan() measures and saves one; with a
-    record, it measures nothing and the section is drawn from the record."""
-    from stage4_analysis.api import Context
-
+def test_the_analysis_report_shows_the_newest_record_or_says_not_measured(tmp_path,
+                                                                           monkeypatch):
+    """The analysis never measures unless asked: without a record its speed section says how to
+    measure; ``--speed`` measures into ``<out>/speed``; a record is drawn from, never remeasured."""
     monkeypatch.chdir(tmp_path)                                  # no runs/speed here
-    ctx = Context(quick=True, out=tmp_path / "analysis", options={"speed_knobs": "tiny"})
-    assert speed.find_record(ctx) is None
-    assert speed.plan(ctx) == []
-    assert speed.find_record(ctx) == tmp_path / "analysis" / "speed" / speed.RECORD
-    assert read_record(speed.find_record(ctx))["config"]["mode"] == "tiny"
+    out = tmp_path / "analysis"
+    assert speed.find_record(out) is None
+    text = speed.analysis_section(out)
+    assert "Not measured (run `python -m stage4_analysis.speed`" in text
+    assert "MISS" not in text and "BUSY" not in text
     results = _fake_results()
-    results.update(config={"mode": "full"}, environment={}, errors={})
+    results.update(config={"mode": "full"}, environment={"loadavg_start": [9.0], "cpus": 2,
+                                                         "loadavg_end": [9.0]}, errors={})
     results["targets"] = rep.target_rows(*rep.measured_from(results))
-    speed.write_outputs(results, tmp_path / "analysis" / "speed", wall_time=1.0)
+    speed.write_outputs(results, out / "speed", wall_time=1.0)
 
     def no_measuring(*a, **k):
-        raise AssertionError("a record exists: plan() must not measure again")
+        raise AssertionError("a record exists: the report must not measure")
 
     monkeypatch.setattr(speed, "measure", no_measuring)
-    assert speed.plan(ctx) == []
-    figs = speed.plot([], ctx.fig_dir(speed.NAME), ctx)
-    assert figs and figs[0].read_bytes()[:8] == PNG_MAGIC
-    body = speed.summarize([], figs, ctx)
+    body = speed.analysis_section(out)
     assert ("| 1. stage 1 (unrolled) vs micrograd: training steps/s, 2-3-2 | 20.00x | 45.00x | "
             "PASS" in body)
-    assert ctx.rel(figs[0]) in body
-    with pytest.raises(ValueError, match="speed_knobs"):
-        speed.plan(Context(quick=True, out=tmp_path / "other", options={"speed_knobs": "huge"}))
+    assert "](figures/speed/ladder.png)" in body
+    assert (out / "figures" / "speed" / "ladder.png").read_bytes()[:8] == PNG_MAGIC
+    assert "BUSY" not in body and "other work was running" in body  # noted, neutrally
+    with pytest.raises(ValueError, match="tiny, quick or full"):
+        speed.measure_for_analysis(tmp_path / "other", "huge")
+
+
+def test_quick_reproduction_with_speed_measures_first(tmp_path, monkeypatch):
+    from stage4_analysis.cli import reproduce
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(speed, "measure_for_analysis", lambda out, mode: calls.append(mode))
+    res = reproduce([], out=tmp_path / "a", progress=False, speed="tiny", log=lambda m: None)
+    assert calls == ["tiny"] and res["executed"] == 0
 
 
 def test_bad_arguments_are_refused(capsys):
@@ -267,3 +276,72 @@ def test_bad_arguments_are_refused(capsys):
         speed.main(["--parts", "stage9"])
     with pytest.raises(ValueError, match="unknown parts"):
         speed.measure(speed.Knobs.tiny(), parts=("stage9",))
+
+
+# --------------------------------------------------------------------------- the rungs' benchmarks
+def test_stage1_benchmark_smoke():
+    from stage4_analysis.speed.stage1 import bench_mnist_size, bench_vs_micrograd, format_result
+
+    res = bench_vs_micrograd(seconds=0.02, repeats=2, samples=10)
+    json.dumps(res)  # plain data, for the ladder's record
+    for name in ("stage1-jacobian", "stage1-fused", "stage1-unrolled", "stage1-unrolled-fused"):
+        row = res["rows"][name]
+        assert row["min"] > 0 and len(row["all"]) == 2
+    assert res["agreement"]["stage1-unrolled"] == 0.0  # bitwise the same weights
+    if "missing" in res["rows"]["micrograd"]:
+        assert res["ratio"] is None
+    else:
+        assert res["ratio"]["stage1-jacobian/micrograd"] > 0
+        for name, d in res["agreement"].items():
+            assert d < 1e-12, name
+    assert "steps/s" in format_result(res)
+    m = bench_mnist_size(samples=1, sizes=(20, 30, 10))
+    assert m["seconds_per_sample"] > 0 and m["data"].startswith("random")
+
+
+def test_stage2_benchmark_variants_compute_the_same():
+    from stage4_analysis.speed import stage2 as benchmark
+
+    res = benchmark.bench_vs_torch("float64", samples=30, repeats=2, sizes=(784, 12, 10),
+                                   warmup=5)
+    assert res["samples"] == 30 and res["dtype"] == "float64"
+    rows = {r["name"]: r for r in res["rows"]}
+    assert set(rows) == set(benchmark.VARIANTS)
+    for name, r in rows.items():
+        if not r["available"]:
+            assert name == "torch" and "not installed" in r["note"]
+            continue
+        assert len(r["samples_per_s"]) == 2 and r["min"] <= r["median"] <= r["max"]
+        assert r["max_weight_diff_vs_readable"] < 1e-12, name  # the same training
+    assert res["threads"]["numpy_blas"] >= 1
+    assert "x torch" in benchmark.format_result(res)
+
+
+def test_stage2_benchmark_without_torch_says_so(monkeypatch):
+    from stage4_analysis.speed import stage2 as benchmark
+
+    monkeypatch.setattr(benchmark, "_torch_setup", lambda: None)
+    res = benchmark.bench_vs_torch("float32", samples=10, repeats=1, sizes=(5, 4, 3), warmup=2)
+    rows = {r["name"]: r for r in res["rows"]}
+    assert not rows["torch"]["available"] and "not installed" in rows["torch"]["note"]
+    assert rows["stage2 in-place"]["median"] > 0
+    assert rows["stage2 in-place"]["ratio_vs_torch"] is None
+    assert res["threads"]["torch"] is None
+    assert "torch is not installed" in benchmark.format_result(res)
+
+
+@pytest.mark.parametrize("module", ["stage1", "stage2", "stage3", ""])
+def test_every_speed_command_goes_through_the_error_boundary(module, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    name = "stage4_analysis.speed" + (f".{module}" if module else "")
+    bad = tmp_path / "a-file"
+    bad.write_text("x")
+    argv = {"stage1": ["--repeats", "0"], "stage2": ["--samples", "0"],
+            "stage3": ["--repeats", "0"], "": ["--tiny", "--out", str(bad)]}[module]
+    p = subprocess.run([sys.executable, "-m", name, *argv], capture_output=True, text=True,
+                       timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert "error" in p.stderr

@@ -12,10 +12,10 @@ import pytest
 from numpy.testing import assert_allclose
 
 from shared.records import read_record
-from stage4_analysis import common
-from stage4_analysis.experiments import autoencoder, digits, disc, iris, jacobian
-from stage4_analysis.api import Context, SkipExperiment
+from stage4_analysis import runs
 from stage4_analysis.cli import reproduce
+from stage4_analysis.experiments import autoencoder, digits, disc, iris, jacobian
+from stage4_analysis.runs import Context, SkipExperiment
 
 EXTRAS = ["disc", "digits", "autoencoder", "iris", "jacobian"]
 EPOCHS, LIMIT = 2, 300
@@ -44,14 +44,15 @@ def run(tmp_path_factory):
 
 
 def records(out, store):
-    recs = [read_record(p) for p in sorted((out / "runs" / store).glob("*.json"))]
-    assert recs, f"no records in runs/{store}"
+    """The records of experiment module ``store`` (all of its run functions)."""
+    recs = [read_record(p) for p in sorted((out / "runs").glob(f"{store}.*/*.json"))]
+    assert recs, f"no records in runs/{store}.*"
     return recs
 
 
 def test_small_versions_produce_records_figures_and_sections(run):
     out, res = run
-    assert res["failed_runs"] == 0
+    assert res["failed"] == []
     assert res["sections"] == {n: "ok" for n in EXTRAS}
     report = (out / "report.md").read_text()
     for mod in (disc, digits, autoencoder, iris, jacobian):
@@ -62,7 +63,7 @@ def test_small_versions_produce_records_figures_and_sections(run):
         for rel in figs:
             p = out / rel
             assert p.exists() and p.stat().st_size > 1000, p
-        for rec in records(out, mod.STORE):
+        for rec in records(out, mod.__name__.rsplit(".", 1)[-1]):
             assert rec["status"] == "ok", (mod.NAME, rec["error"])
     assert {"disc_hidden.png", "disc_boundary.png"} <= {
         p.name for p in (out / "figures" / "disc").iterdir()}
@@ -76,27 +77,27 @@ def test_second_invocation_only_replots(run, tmp_path):
     with small_settings():
         res = reproduce(["jacobian", "iris", "digits"], quick=True, out=out, jobs=1,
                         progress=False, options={"epochs": EPOCHS, "limit": LIMIT, "seeds": 1})
-    assert res["executed"] == 0 and res["skipped_runs"] == 1 + 4 + 2
+    assert res["executed"] == 0 and res["reused"] == 1 + 4 + 2
 
 
 # --- disc ---------------------------------------------------------------------
 
 def test_disc_hidden_representation_and_output_line(run):
     out, _ = run
-    (rec,) = records(out, disc.STORE)
+    (rec,) = records(out, "disc")
     m, cfg = rec["metrics"], rec["config"]
     assert [s["epoch"] for s in m["snapshots"]] == cfg["snapshots"] == [0, 1, 2]
     for s in m["snapshots"]:
-        assert common.unpack_array(s["h"]).shape == (1000, 2)
-    assert common.unpack_array(m["x"]).shape == (1000, 2)
-    y = common.unpack_array(m["y"])
+        assert runs.unpack_array(s["h"]).shape == (1000, 2)
+    assert runs.unpack_array(m["x"]).shape == (1000, 2)
+    y = runs.unpack_array(m["y"])
     assert y.shape == (1000,) and set(np.unique(y)) == {0, 1}
     # The output unit is a logistic regression on layer2's output: its line must classify the
     # stored representation exactly as the network did (accuracy measured by evaluate()).
     f = m["final"]
     acc_all = (f["train_acc"] * m["n_train"] + f["val_acc"] * m["n_val"]) / 1000
     assert disc.separated(m["snapshots"][-1], y) == pytest.approx(acc_all, abs=1e-12)
-    assert common.unpack_array(m["grid_p"]).shape == (cfg["grid"], cfg["grid"])
+    assert runs.unpack_array(m["grid_p"]).shape == (cfg["grid"], cfg["grid"])
     assert len(m["epochs"]) == EPOCHS
 
 
@@ -110,7 +111,7 @@ def test_disc_model_names_layer2():
 
 def test_pack_roundtrip():
     a = np.random.default_rng(0).normal(size=(3, 4))
-    b = common.unpack_array(common.pack_array(a, "<f8"))
+    b = runs.unpack_array(runs.pack_array(a, "<f8"))
     assert b.dtype == np.float64 and b.shape == (3, 4)
     assert_allclose(b, a, rtol=0, atol=0)
 
@@ -119,7 +120,7 @@ def test_pack_roundtrip():
 
 def test_digits_records_have_train_and_test_per_epoch(run):
     out, _ = run
-    recs = records(out, digits.STORE)
+    recs = records(out, "digits")
     assert sorted(tuple(r["config"]["hidden_dims"]) for r in recs) == [(20,), (40, 20)]
     for r in recs:
         ep = r["metrics"]["epochs"]
@@ -155,10 +156,10 @@ def test_autoencoder_decodes_a_code_from_up128():
 
 def test_saved_autoencoder_reproduces_the_recorded_grid(run):
     out, _ = run
-    (rec,) = [r for r in records(out, autoencoder.STORE)
+    (rec,) = [r for r in records(out, "autoencoder")
               if r["config"]["experiment"] == "autoencoder" and r["config"]["variant"] == "main"]
     m = rec["metrics"]
-    path = out / "runs" / autoencoder.STORE / m["model_file"]
+    path = out / "runs" / "autoencoder.execute" / m["model_file"]
     assert [p.name for p in path.parent.glob("*.npz")] == [path.name]   # only the main run
     model = autoencoder.build_model(np.random.default_rng(99)).load(path)
     g = rec["config"]["grid"]
@@ -166,7 +167,7 @@ def test_saved_autoencoder_reproduces_the_recorded_grid(run):
     assert decoded.shape == (g * g, 784)
     # the record stores the images as 8-bit values: within half a grey level (+ float32 noise)
     assert_allclose(autoencoder.images(m["grid"]), decoded, rtol=0, atol=0.5 / 255 + 1e-4)
-    codes = common.unpack_array(m["codes"])
+    codes = runs.unpack_array(m["codes"])
     assert codes.shape == (m["n_test"], 2) and np.all((codes >= 0) & (codes <= 1))
 
 
@@ -193,7 +194,7 @@ def test_pca_record_matches_the_oracle_on_its_training_data(run):
     from shared.data import load_mnist_sample
 
     out, _ = run
-    (rec,) = [r for r in records(out, autoencoder.STORE) if r["config"]["experiment"] == "pca"]
+    (rec,) = [r for r in records(out, "autoencoder") if r["config"]["experiment"] == "pca"]
     (X, _), _, _ = load_mnist_sample(final=True, dtype=np.float32)
     Xc = X[:LIMIT].astype(np.float64)
     Xc -= Xc.mean(axis=0)
@@ -215,7 +216,7 @@ def test_knn_accuracy_by_hand():
 
 def test_iris_table_has_every_combination(run):
     out, _ = run
-    recs = records(out, iris.STORE)
+    recs = records(out, "iris")
     assert len(recs) == 4
     rows = iris.table(recs)
     assert {(r["lr"], r["hidden"]) for r in rows} == {(0.03, 2), (0.03, 8), (0.3, 2), (0.3, 8)}
@@ -226,7 +227,7 @@ def test_iris_table_has_every_combination(run):
     best = iris.best(rows)
     assert best is not None and "Best combination" in section
     assert best["test_error"].final_mean == min(r["test_error"].final_mean for r in rows)
-    assert common.unpack_array(recs[0]["metrics"]["step_loss"]).shape == (EPOCHS * 12,)
+    assert runs.unpack_array(recs[0]["metrics"]["step_loss"]).shape == (EPOCHS * 12,)
 
 
 # --- the softmax Jacobian -------------------------------------------------------

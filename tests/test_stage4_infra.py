@@ -1,9 +1,15 @@
-"""Stage 4 infrastructure with a tiny fake trainer: store, resume, parallel runner, aggregation,
-registry, report. No real training here (see test_stage4_experiments.py for that)."""
+"""Stage 4's machinery: run records, resume, joblib / Dask execution, a killed parent, discovery of
+experiment modules, the command line, aggregation over seeds. Fake runs only (no training)."""
 
 from __future__ import annotations
 
+import ast
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import types
 from pathlib import Path
 
@@ -12,25 +18,20 @@ import pytest
 from numpy.testing import assert_allclose
 
 from shared.records import config_key, read_record
-from stage4_analysis import registry
-from stage4_analysis.aggregate import aggregate, epoch_series, mean_std, smooth, step_series
-from stage4_analysis.api import Context, SkipExperiment
-from stage4_analysis.cli import main, reproduce
-from stage4_analysis.runner import THREAD_ENV_VARS, RunSpec, run_specs
-from stage4_analysis.store import Store
+from stage4_analysis import cli
+from stage4_analysis.cli import ExperimentError, discover, main, reproduce, select, waves
+from stage4_analysis.report import aggregate, epoch_series, mean_std, smooth, step_series
+from stage4_analysis.runs import Context, Run, SkipExperiment, execute, read
 
-FAKE = f"{__name__}:fake_execute"
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def fake_execute(config: dict) -> dict:
+def fake_train(config: dict) -> dict:
     """A deterministic stand-in for a training run. Appends one line to config["log"] per call
     (so tests count executions), raises when asked, reports divergence for lr > 1."""
     if config.get("log"):
         with open(config["log"], "a") as f:
             f.write(f"{config['seed']} {config['lr']}\n")
-    stop = config.get("stop_file")
-    if stop and os.path.exists(stop) and config["seed"] == config.get("stop_seed"):
-        raise KeyboardInterrupt  # a simulated Ctrl-C in the middle of the study
     if config.get("fail"):
         raise RuntimeError(f"boom for seed {config['seed']}")
     if config.get("die"):
@@ -39,16 +40,15 @@ def fake_execute(config: dict) -> dict:
     steps = [lr * (seed + 1) * t for t in range(4)]
     epochs = [{"epoch": e + 1, "train_loss": 1.0 / (e + 1) + seed, "val_loss": 2.0 + seed,
                "train_acc": 0.5, "val_acc": 0.1 * (e + 1) + 0.01 * seed} for e in range(3)]
-    metrics = {"step_loss": steps, "epochs": epochs,
-               "threads": {v: os.environ.get(v) for v in THREAD_ENV_VARS}, "pid": os.getpid()}
+    metrics = {"step_loss": steps, "epochs": epochs, "pid": os.getpid()}
     if lr > 1:
         return {"metrics": metrics, "status": "diverged",
                 "message": f"loss became inf at step 3 (lr={lr})"}
     return {"metrics": metrics}
 
 
-def specs_for(seeds, lr=0.1, store="fake", **extra):
-    return [RunSpec(FAKE, {"lr": lr, "seed": s, **extra}, store, label=f"lr={lr} seed={s}")
+def runs_for(seeds, lr=0.1, **extra):
+    return [Run({"lr": lr, "seed": s, **extra}, fake_train, label=f"lr={lr} seed={s}")
             for s in seeds]
 
 
@@ -56,189 +56,272 @@ def executions(log: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
-# --- store ----------------------------------------------------------------
+def comparable(rec: dict) -> dict:
+    """What must be equal between two executions of a run (not when, where or how long)."""
+    m = {k: v for k, v in rec["metrics"].items() if k != "pid"}
+    return {"config": rec["config"], "metrics": m, "status": rec["status"],
+            "error": rec["error"], "label": rec["label"], "threads": rec["threads"]}
 
-def test_record_path_is_the_config_key(tmp_path):
-    res = run_specs(specs_for([0]), tmp_path, jobs=1, progress=False)
-    assert res["total"] == 1 and len(res["executed"]) == 1
-    path = tmp_path / "fake" / f"{config_key({'lr': 0.1, 'seed': 0})}.json"
+
+# --------------------------------------------------------------------------- records and resume
+def test_record_path_is_the_function_and_config_key(tmp_path):
+    run = runs_for([0])[0]
+    res = execute([run], tmp_path, progress=False)
+    path = tmp_path / "test_stage4_infra.fake_train" / f"{config_key(run.config)}.json"
+    assert run.path(tmp_path) == path and path.exists()
     rec = read_record(path)
-    assert rec["status"] == "ok" and rec["error"] is None
-    assert rec["config"] == {"lr": 0.1, "seed": 0}
-    assert rec["metrics"]["step_loss"] == [0.0, 0.1, 0.2, 0.30000000000000004]
-    assert len(rec["metrics"]["epochs"]) == 3
-    assert rec["wall_time"] >= 0 and "numpy" in rec["versions"] or "python" in rec["versions"]
-    assert rec["label"] == "lr=0.1 seed=0"
+    assert rec["status"] == "ok" and rec["config"] == run.config
+    assert rec["label"] == "lr=0.1 seed=0" and rec["run"].endswith("test_stage4_infra:fake_train")
+    assert isinstance(rec["threads"], int) and rec["threads"] >= 1
+    assert res["executed"][0]["metrics"] == rec["metrics"]
 
 
 def test_damaged_record_counts_as_unfinished(tmp_path):
-    spec = specs_for([0])[0]
-    p = Store(tmp_path).path(spec.store, spec.config)
-    p.parent.mkdir(parents=True)
-    p.write_text('{"schema": "mlp-ladder/run", "stat')  # a half-written file
-    assert not Store(tmp_path).is_done(spec.store, spec.config)
-    res = run_specs([spec], tmp_path, jobs=1, progress=False)
-    assert len(res["executed"]) == 1
-    assert Store(tmp_path).is_done(spec.store, spec.config)
+    run = runs_for([0])[0]
+    run.path(tmp_path).parent.mkdir(parents=True)
+    run.path(tmp_path).write_text("{ not json")
+    assert read(tmp_path, run) is None
+    assert len(execute([run], tmp_path, progress=False)["executed"]) == 1
+    assert read(tmp_path, run)["status"] == "ok"
 
 
-# --- resume ----------------------------------------------------------------
-
-def test_resume_after_interruption_reruns_only_unfinished(tmp_path):
-    log, stop = tmp_path / "log.txt", tmp_path / "STOP"
-    stop.write_text("")
-    specs = specs_for(range(5), log=str(log), stop_file=str(stop), stop_seed=2)
-    with pytest.raises(KeyboardInterrupt):
-        run_specs(specs, tmp_path / "runs", jobs=1, progress=False)
-    # seeds 0 and 1 finished and were saved; seed 2 was interrupted; 3 and 4 never started
-    assert executions(log) == ["0 0.1", "1 0.1", "2 0.1"]
-    store = Store(tmp_path / "runs")
-    assert [store.is_done(s.store, s.config) for s in specs] == [True, True, False, False, False]
-    stop.unlink()
-    res = run_specs(specs, tmp_path / "runs", jobs=1, progress=False)
-    assert res["skipped"] == 2 and len(res["executed"]) == 3
-    assert executions(log)[3:] == ["2 0.1", "3 0.1", "4 0.1"]
-    res = run_specs(specs, tmp_path / "runs", jobs=1, progress=False)  # a repeat runs nothing
-    assert res["skipped"] == 5 and res["executed"] == []
-    assert len(executions(log)) == 6
-
-
-def test_duplicate_specs_run_once(tmp_path):
+def test_only_unfinished_runs_execute_again_and_fresh_reruns_all(tmp_path):
     log = tmp_path / "log.txt"
-    specs = specs_for([0, 1], log=str(log)) + specs_for([1, 0], log=str(log))
-    res = run_specs(specs, tmp_path, jobs=1, progress=False)
+    runs = runs_for(range(5), log=str(log))
+    execute(runs[:2], tmp_path / "r", progress=False)  # an interrupted study: 2 of 5 done
+    res = execute(runs, tmp_path / "r", progress=False)
+    assert (res["total"], res["reused"], len(res["executed"])) == (5, 2, 3)
+    assert len(executions(log)) == 5
+    assert execute(runs, tmp_path / "r", progress=False)["executed"] == []
+    assert len(execute(runs, tmp_path / "r", progress=False, fresh=True)["executed"]) == 5
+
+
+def test_duplicate_runs_execute_once(tmp_path):
+    log = tmp_path / "log.txt"
+    res = execute(runs_for([0, 1], log=str(log)) * 2, tmp_path, progress=False)
     assert res["total"] == 2 and len(executions(log)) == 2
 
 
-# --- diverged and failed runs ---------------------------------------------------------------------
-
-def test_diverged_and_failed_runs_are_recorded_and_the_study_goes_on(tmp_path):
-    specs = (specs_for([0], lr=5.0) + specs_for([1], fail=True) + specs_for([2]))
-    res = run_specs(specs, tmp_path, jobs=1, progress=False)
-    assert [s["status"] for s in res["executed"]] == ["diverged", "failed", "ok"]
-    store = Store(tmp_path)
-    div = store.get("fake", specs[0].config)
-    assert div["status"] == "diverged" and "loss became inf" in div["error"]
-    assert div["metrics"]["step_loss"]  # a diverged run keeps its curve up to the divergence
-    bad = store.get("fake", specs[1].config)
-    assert bad["status"] == "failed" and bad["error"] == "RuntimeError: boom for seed 1"
-    assert "Traceback" in bad["traceback"]
-    # diverged is final; failed is retried next time
-    res = run_specs(specs, tmp_path, jobs=1, progress=False)
-    assert [s["label"] for s in res["executed"]] == ["lr=0.1 seed=1"]
-
-
-def test_bad_executor_results_become_failed_records(tmp_path):
-    specs = [RunSpec(f"{__name__}:no_such_function", {"a": 1}, "fake"),
-             RunSpec("not-a-target", {"a": 2}, "fake"),
-             RunSpec(f"{__name__}:returns_nonsense", {"a": 3}, "fake")]
-    res = run_specs(specs, tmp_path, jobs=1, progress=False)
-    assert [s["status"] for s in res["executed"]] == ["failed"] * 3
-    errs = [s["error"] for s in res["executed"]]
-    assert "no function 'no_such_function'" in errs[0]
-    assert "package.module:function" in errs[1]
-    assert "must return a dict with 'metrics'" in errs[2]
+def test_diverged_and_failed_runs_are_records_and_failed_ones_are_retried(tmp_path):
+    runs = runs_for([0]) + runs_for([1], lr=5.0) + runs_for([2], fail=True)
+    res = execute(runs, tmp_path, progress=False)
+    assert [r["status"] for r in res["executed"]] == ["ok", "diverged", "failed"]
+    div, bad = read(tmp_path, runs[1]), read(tmp_path, runs[2])
+    assert "loss became inf" in div["error"]
+    assert bad["error"] == "RuntimeError: boom for seed 2" and "Traceback" in bad["traceback"]
+    again = execute(runs, tmp_path, progress=False)
+    assert [r["label"] for r in again["executed"]] == ["lr=0.1 seed=2"]  # only the failed one
 
 
 def returns_nonsense(config):
     return [1, 2, 3]
 
 
-# --- parallel ----------------------------------------------------------------
-
-def test_parallel_pool_limits_blas_threads_and_records_everything(tmp_path):
-    before = {v: os.environ.get(v) for v in THREAD_ENV_VARS}
-    specs = specs_for(range(4)) + specs_for([9], fail=True) + specs_for([8], lr=3.0)
-    res = run_specs(specs, tmp_path, jobs=2, progress=False)
-    assert sorted(s["status"] for s in res["executed"]) == ["diverged", "failed"] + ["ok"] * 4
-    recs = [Store(tmp_path).get("fake", s.config) for s in specs[:4]]
-    for r in recs:
-        assert r["metrics"]["threads"] == {v: "1" for v in THREAD_ENV_VARS}
-        assert r["metrics"]["pid"] != os.getpid()  # ran in a worker process
-    assert {v: os.environ.get(v) for v in THREAD_ENV_VARS} == before  # parent env restored
+def returns_bad_status(config):
+    return {"metrics": {}, "status": "great"}
 
 
-def test_a_dying_worker_is_recorded_as_failed_and_the_study_returns(tmp_path):
-    specs = specs_for([0], die=True) + specs_for([1, 2, 3])
-    res = run_specs(specs, tmp_path, jobs=2, progress=False)
+def returns_unstorable(config):
+    return {"metrics": {"x": object()}}
+
+
+def test_bad_run_results_become_failed_records(tmp_path):
+    runs = [Run({"i": 0}, returns_nonsense), Run({"i": 1}, returns_bad_status),
+            Run({"i": 2}, returns_unstorable)]
+    errs = [r["error"] for r in execute(runs, tmp_path, progress=False)["executed"]]
+    assert "must return a dict with 'metrics'" in errs[0]
+    assert "status 'great'" in errs[1]
+    assert "could not store the result" in errs[2]
+    with pytest.raises(TypeError, match="needs a function"):
+        Run({}, "stage4_analysis.train:execute_stage3")
+
+
+def test_context_records_marks_missing_runs(tmp_path):
+    recs = Context(out=tmp_path).records(runs_for([0]))
+    assert recs[0]["status"] == "missing" and "not finished" in recs[0]["error"]
+
+
+# --------------------------------------------------------------------------- parallel execution
+def test_joblib_workers_use_one_blas_thread_and_give_the_same_records(tmp_path):
+    runs = runs_for(range(4)) + runs_for([9], fail=True) + runs_for([8], lr=3.0)
+    res = execute(runs, tmp_path / "par", jobs=2, progress=False)
+    assert sorted(r["status"] for r in res["executed"]) == ["diverged", "failed"] + ["ok"] * 4
+    for r in runs[:4]:
+        rec = read(tmp_path / "par", r)
+        assert rec["threads"] == 1
+        assert rec["metrics"]["pid"] != os.getpid()  # ran in a worker process
+    execute(runs, tmp_path / "one", jobs=1, progress=False)
+    for r in runs:
+        a, b = comparable(read(tmp_path / "par", r)), comparable(read(tmp_path / "one", r))
+        a.pop("threads"), b.pop("threads")  # in-process runs keep numpy's own thread count
+        assert a == b
+
+
+def test_a_dying_worker_leaves_failed_records_and_the_study_returns(tmp_path):
+    runs = runs_for([0], die=True) + runs_for([1, 2, 3])
+    res = execute(runs, tmp_path, jobs=2, progress=False)
     assert len(res["executed"]) == 4
-    died = Store(tmp_path).get("fake", specs[0].config)
-    assert died["status"] == "failed" and "worker process died" in died["error"]
-    # failed records are retried: a rerun executes every run that did not finish ok
-    ok = sum(1 for s in res["executed"] if s["status"] == "ok")
-    again = run_specs(specs[1:], tmp_path, jobs=1, progress=False)
+    died = read(tmp_path, runs[0])
+    assert died["status"] == "failed" and "worker process failed" in died["error"]
+    again = execute(runs[1:], tmp_path, jobs=1, progress=False)  # the unfinished ones again
+    ok = sum(r["status"] == "ok" for r in res["executed"])
     assert len(again["executed"]) == 3 - ok
 
 
-def test_jobs_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="jobs must be >= 1, got 0"):
-        run_specs(specs_for([0]), tmp_path, jobs=0, progress=False)
+def test_dask_local_cluster_gives_the_records_of_joblib(tmp_path):
+    pytest.importorskip("distributed")
+    from stage4_analysis.runs import dask_client
+
+    runs = runs_for(range(4)) + runs_for([7], lr=3.0) + runs_for([9], fail=True)
+    execute(runs, tmp_path / "joblib", jobs=2, progress=False)
+    with dask_client() as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        res = execute(runs, tmp_path / "dask", client=client, progress=False)
+    assert len(res["executed"]) == 6
+    for r in runs:
+        a, b = read(tmp_path / "joblib", r), read(tmp_path / "dask", r)
+        assert comparable(a) == comparable(b)
+        assert b["threads"] == 1
+        assert b["status"] == "failed" or b["metrics"]["pid"] != os.getpid()
 
 
-# --- aggregation ----------------------------------------------------------------
+# ---------------------------------------------------------------------- one file per experiment
+TOY = '''\
+"""Toy: a made-up validation curve per seed (no training), to show an experiment's shape."""
 
-def _rec(label, status, epochs_val, steps=()):
-    return {"label": label, "status": status, "metrics": {
-        "epochs": [{"epoch": i + 1, "val_loss": v} for i, v in enumerate(epochs_val)],
-        "step_loss": list(steps)}}
+from stage4_analysis.plots import band, epochs_axis, finish
+from stage4_analysis.report import aggregate, epoch_series, pm
+from stage4_analysis.runs import Run, option, positive_int
 
-
-def test_mean_and_std_over_seeds_match_hand_computed_values():
-    records = [_rec("s0", "ok", [1, 2, 3]), _rec("s1", "ok", [3, 4, 5]),
-               _rec("s2", "ok", [2, 6, 4]),
-               _rec("s3", "diverged", [1e9, "nan"]), _rec("s4", "failed", [])]
-    agg = aggregate(records, lambda r: epoch_series(r, "val_loss"))
-    # by hand: column means 2, 4, 4; squared deviations (1, 1, 0), (4, 0, 4), (1, 1, 0);
-    # ddof=1 -> variances 2/2, 8/2, 2/2 -> std 1, 2, 1
-    assert_allclose(agg.mean, [2.0, 4.0, 4.0], rtol=0, atol=1e-15)
-    assert_allclose(agg.std, [1.0, 2.0, 1.0], rtol=0, atol=1e-15)
-    assert agg.n == 3 and agg.labels == ["s0", "s1", "s2"]
-    assert agg.diverged == ["s3"] and agg.failed == ["s4"]
-    assert "1 run(s) diverged" in agg.note and "s3" in agg.note and "failed" in agg.note
-    assert agg.final_mean == 4.0 and agg.final_std == 1.0
+TITLE = "Toy: a made-up curve per seed"
+OPTIONS = [option("--toy-seeds", type=positive_int, metavar="N", help="seeds (default 3)"),
+           option("--toy-sleep", type=float, metavar="S", help="seconds per run (default 0)")]
 
 
-def test_aggregate_edge_cases():
-    one = aggregate([_rec("a", "ok", [0.5, 0.25])], lambda r: epoch_series(r, "val_loss"))
-    assert_allclose(one.mean, [0.5, 0.25], rtol=0, atol=0)
-    assert np.all(np.isnan(one.std)) and "single run" in one.note
-    none = aggregate([_rec("a", "diverged", [1.0])], lambda r: epoch_series(r, "val_loss"))
-    assert none.n == 0 and none.mean.size == 0 and "no run to average" in none.note
-    ragged = aggregate([_rec("a", "ok", [], [1, 2, 3]), _rec("b", "ok", [], [3, 4])],
-                       step_series)
-    assert_allclose(ragged.mean, [2.0, 3.0], rtol=0, atol=0)
-    assert_allclose(ragged.std, [np.sqrt(2), np.sqrt(2)], rtol=1e-15, atol=0)
-    assert "unequal length" in ragged.note
-    # non-finite values stored as strings read back as floats
-    assert np.isnan(epoch_series(_rec("x", "ok", ["nan"]), "val_loss")[0])
-    m, s = mean_std(np.array([[1.0, 2.0], [3.0, 6.0]]), ddof=0)  # population std when asked
-    assert_allclose(s, [1.0, 2.0], rtol=0, atol=0)
+def train(config):
+    import time
+
+    time.sleep(config.get("sleep", 0))
+    curve = [1 - 0.5 ** (e + 1) - 0.01 * config["seed"] for e in range(3)]
+    return {"metrics": {"epochs": [{"epoch": e + 1, "val_acc": v} for e, v in enumerate(curve)]}}
 
 
-def test_smooth_is_a_trailing_mean():
-    assert_allclose(smooth(np.array([1.0, 3.0, 5.0, 7.0]), 2), [1.0, 2.0, 4.0, 6.0],
-                    rtol=0, atol=1e-15)
-    assert_allclose(smooth(np.array([2.0, 4.0]), 1), [2.0, 4.0], rtol=0, atol=0)
+def plan(ctx):
+    sleep = float(ctx.option("toy_sleep", 0))
+    return [Run({"seed": s, "sleep": sleep}, train, label=f"seed={s}")
+            for s in range(ctx.option("toy_seeds", 3))]
 
 
-# --- registry and the one-command reproduction ----------------------------------------------------
+def plot(records, fig_dir, ctx):
+    from shared.plotting import new_figure, save_figure
 
+    fig, axes = new_figure()
+    agg = aggregate(records, lambda r: epoch_series(r, "val_acc"))
+    band(axes[0, 0], epochs_axis(3), agg, "validation accuracy")
+    finish(axes[0, 0], "epoch", "accuracy")
+    return [save_figure(fig, fig_dir / "toy.png")]
+
+
+def summarize(records, figures, ctx):
+    agg = aggregate(records, lambda r: epoch_series(r, "val_acc"))
+    return f"Final validation accuracy {pm(agg.final_mean, agg.final_std)} over {agg.n} seeds."
+'''
+
+
+def make_package(root: Path, name: str, modules: dict[str, str], order=None) -> str:
+    pkg = root / name
+    pkg.mkdir(parents=True)
+    order = list(modules) if order is None else order
+    (pkg / "__init__.py").write_text(f"ORDER = {order!r}\n")
+    for mod, text in modules.items():
+        (pkg / f"{mod}.py").write_text(text)
+    return name
+
+
+@pytest.fixture
+def toy_package(tmp_path, monkeypatch):
+    """A throw-away experiments package holding one new experiment module, on sys.path."""
+    name = make_package(tmp_path / "pkgs", "toy_experiments", {"toy": TOY})
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    yield name
+    for m in [m for m in sys.modules if m.startswith(name)]:
+        del sys.modules[m]
+
+
+def test_a_new_experiment_is_one_file_planned_run_and_reported(toy_package, tmp_path, capsys,
+                                                             monkeypatch):
+    monkeypatch.setattr(cli, "PACKAGE", toy_package)
+    mods = discover(toy_package)
+    assert [m.__name__ for m in mods] == [f"{toy_package}.toy"]
+    out = tmp_path / "out"
+    # (--jobs 1: worker processes started by earlier tests do not see the new package; the
+    # kill -9 test below runs this module in fresh worker processes)
+    assert main(["--out", str(out), "--no-progress", "--toy-seeds", "2", "--jobs", "1"],
+                modules=mods) == 0
+    assert "2 runs executed" in capsys.readouterr().out
+    report = (out / "report.md").read_text()
+    assert "## Toy: a made-up curve per seed" in report
+    assert "](figures/toy/toy.png)" in report and (out / "figures/toy/toy.png").stat().st_size
+    # seeds 0 and 1: final values 0.875 and 0.865
+    assert "Final validation accuracy 0.8700 ± 0.0071 over 2 seeds." in report
+    assert "Not measured (run `python -m stage4_analysis.speed`" in report
+    with pytest.raises(SystemExit):
+        main(["--help"], modules=mods)
+    assert "--toy-seeds N" in capsys.readouterr().out
+
+
+BROKEN = "import numpy\nraise RuntimeError('half-written')\n"
+
+
+@pytest.mark.parametrize("modules, order, message", [
+    ({"toy": TOY}, ["toy", "tyo"], "ORDER lists 'tyo', but there is no module tyo.py"),
+    ({"toy": TOY, "bad": BROKEN}, ["toy", "bad"],
+     "experiment module {pkg}.bad failed to import: RuntimeError: half-written"),
+    ({"toy": TOY, "extra": TOY}, ["toy"], "{pkg}.extra defines plan() but is not listed"),
+    ({"toy": "TITLE = 'x'\ndef plan(ctx):\n    return []\n"}, ["toy"],
+     "{pkg}.toy lacks plot, summarize"),
+])
+def test_discovery_errors_stop_the_command_with_one_line(tmp_path, monkeypatch, capsys, modules,
+                                                         order, message):
+    pkg = make_package(tmp_path, f"exp_{len(modules)}_{len(order)}_{abs(hash(message)) % 999}",
+                       modules, order)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ExperimentError, match=message.format(pkg=pkg).replace("(", r"\(")
+                       .replace(")", r"\)")):
+        discover(pkg)
+    monkeypatch.setattr(cli, "PACKAGE", pkg)
+    monkeypatch.setattr(cli, "discover", lambda package=pkg: discover(package))
+    from shared.errors import run_main
+
+    assert run_main(main, ["--list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_the_project_experiments_are_discovered_in_order():
+    names = [m.__name__.rsplit(".", 1)[-1] for m in discover()]
+    from stage4_analysis.experiments import ORDER
+
+    assert names == ORDER and names[:5] == ["learning_curve", "train_val", "seeds", "lr_study",
+                                            "final"]
+
+
+# --------------------------------------------------------------------------- the reproduction
 def _fake_module(name, seeds=(0, 1, 2), depends=(), lrs=(0.1,), log=None, skip=None):
     def plan(ctx):
         if skip:
             raise SkipExperiment(skip)
         extra = {"log": str(log)} if log else {}
-        return [s for lr in lrs for s in specs_for(seeds, lr=lr, **extra)]
+        return [r for lr in lrs for r in runs_for(seeds, lr=lr, **extra)]
 
     def plot(records, fig_dir, ctx):
         from shared.plotting import new_figure, save_figure
         from stage4_analysis.plots import band, finish
 
         fig, axes = new_figure()
-        ax = axes[0, 0]
         agg = aggregate(records, lambda r: epoch_series(r, "val_acc"))
-        band(ax, [1, 2, 3], agg, "val")
-        finish(ax, "epoch", "accuracy")
+        band(axes[0, 0], [1, 2, 3], agg, "val")
+        finish(axes[0, 0], "epoch", "accuracy")
         return [save_figure(fig, Path(fig_dir) / "curve.png")]
 
     def summarize(records, figures, ctx):
@@ -249,14 +332,16 @@ def _fake_module(name, seeds=(0, 1, 2), depends=(), lrs=(0.1,), log=None, skip=N
                                  plot=plot, summarize=summarize, __name__=f"fake.{name}")
 
 
-def test_registry_selects_dependencies_and_orders_waves():
+def test_select_adds_dependencies_and_waves_order_them():
     a, b, c = _fake_module("a"), _fake_module("b", depends=("a",)), _fake_module("c_d")
-    chosen, added = registry.select([a, b, c], ["b"])
+    chosen, added = select([a, b, c], ["b"])
     assert [m.NAME for m in chosen] == ["a", "b"] and added == ["a"]
-    assert [[m.NAME for m in w] for w in registry.waves([a, b, c])] == [["a", "c_d"], ["b"]]
-    assert registry.find([a, b, c], "c-d") is c
-    with pytest.raises(KeyError, match="unknown experiment 'zzz'; choose from: a, b, c_d"):
-        registry.select([a, b, c], ["zzz"])
+    assert [[m.NAME for m in w] for w in waves([a, b, c])] == [["a", "c_d"], ["b"]]
+    assert select([a, b, c], ["c-d"])[0] == [c]
+    from shared.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--only: unknown experiment 'zzz'; choose from a, b"):
+        select([a, b, c], ["zzz"])
 
 
 def test_reproduce_writes_records_figures_report_and_resumes(tmp_path):
@@ -264,48 +349,248 @@ def test_reproduce_writes_records_figures_report_and_resumes(tmp_path):
     mods = [_fake_module("alpha", log=log), _fake_module("beta", lrs=(0.1, 5.0), log=log),
             _fake_module("gamma", skip="the data files are absent")]
     out = tmp_path / "out"
-    res = reproduce(quick=True, out=out, jobs=1, progress=False, modules=mods, log=lambda m: None)
+    quiet = {"quick": True, "out": out, "jobs": 1, "progress": False, "modules": mods,
+             "log": lambda m: None}
+    res = reproduce(**quiet)
     # alpha and beta share the three lr=0.1 runs: 3 + 3 (lr=5) distinct runs
     assert res["executed"] == 6 and len(executions(log)) == 6
     assert res["sections"] == {"alpha": "ok", "beta": "ok", "gamma": "skipped"}
     report = (out / "report.md").read_text()
     for name in ("alpha", "beta"):
-        fig = out / "figures" / name / "curve.png"
-        assert fig.stat().st_size > 1000
+        assert (out / "figures" / name / "curve.png").stat().st_size > 1000
         assert f"](figures/{name}/curve.png)" in report
     assert "Skipped" in report and "the data files are absent" in report
     assert "3 diverged" in report  # beta's lr=5 runs
     assert "final val acc 0.310 over 3 runs" in report  # (0.30 + 0.31 + 0.32) / 3
-    res2 = reproduce(quick=True, out=out, jobs=1, progress=False, modules=mods,
-                     log=lambda m: None)
-    assert res2["executed"] == 0 and res2["skipped_runs"] == 6 and len(executions(log)) == 6
-    # --only one section keeps the others in the report
-    reproduce(["alpha"], quick=True, out=out, jobs=1, progress=False, modules=mods,
-              log=lambda m: None)
+    res2 = reproduce(**quiet)
+    assert res2["executed"] == 0 and res2["reused"] == 6 and len(executions(log)) == 6
+    reproduce(["alpha"], **quiet)  # one section again keeps the others in the report
     assert "figures/beta/curve.png" in (out / "report.md").read_text()
 
 
-def test_section_errors_are_reported_not_raised(tmp_path):
-    m = _fake_module("broken")
-    m.summarize = lambda records, figures, ctx: 1 / 0
-    res = reproduce(quick=True, out=tmp_path, jobs=1, progress=False, modules=[m],
-                    log=lambda msg: None)
-    assert res["sections"] == {"broken": "error"}
-    assert "ZeroDivisionError" in (tmp_path / "report.md").read_text()
+def test_exit_status_is_1_for_failed_runs_and_broken_sections_0_for_divergence(tmp_path, capsys):
+    ok_div = _fake_module("d", lrs=(0.1, 5.0))
+    assert main(["--out", str(tmp_path / "a"), "--no-progress"], modules=[ok_div]) == 0
+    failing = _fake_module("f")
+    failing.plan = lambda ctx: runs_for([0]) + runs_for([1], fail=True)
+    assert main(["--out", str(tmp_path / "b"), "--no-progress"], modules=[failing]) == 1
+    assert "1 run(s) failed, e.g. lr=0.1 seed=1: RuntimeError: boom" in capsys.readouterr().err
+    broken = _fake_module("broken")
+    broken.summarize = lambda records, figures, ctx: 1 / 0
+    assert main(["--out", str(tmp_path / "c"), "--no-progress"], modules=[broken]) == 1
+    assert "ZeroDivisionError" in (tmp_path / "c" / "report.md").read_text()
 
 
-def test_context_records_marks_missing_runs(tmp_path):
-    ctx = Context(out=tmp_path)
-    recs = ctx.records(specs_for([0]))
-    assert recs[0]["status"] == "missing" and "not finished" in recs[0]["error"]
+def test_cli_bad_flags_name_the_flag(tmp_path, capsys):
+    from shared.errors import run_main
 
-
-def test_cli_list_and_bad_arguments(capsys):
     assert main(["--list"]) == 0
     listed = capsys.readouterr().out
-    for name in ("learning-curve", "train-val", "seeds", "lr-study", "final", "sweeps", "logreg"):
+    for name in ("learning-curve", "lr-study", "final", "sweeps", "logreg", "jacobian", "speed"):
         assert name in listed
-    assert main(["--only", "nope", "--no-progress"]) == 2
-    assert "unknown experiment 'nope'" in capsys.readouterr().err
-    assert main(["--jobs", "0"]) == 2
-    assert main(["--lrs", "-1"]) == 2
+    assert run_main(main, ["--only", "nope"]) == 2
+    assert "error: --only: unknown experiment 'nope'" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert run_main(main, ["--out", str(tmp_path / "file"), "--only", "jacobian"]) == 2
+    assert "error: --out" in capsys.readouterr().err
+    assert run_main(main, ["--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--scheduler needs --backend dask" in capsys.readouterr().err
+    for argv, flag in ((["--jobs", "0"], "--jobs"), (["--lrs", "-1"], "--lrs"),
+                       (["--seeds", "x"], "--seeds"), (["--epochs", "0"], "--epochs")):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- kill -9
+KILL_SCRIPT = """
+import sys
+from shared.errors import run_main
+from stage4_analysis.cli import discover, main
+raise SystemExit(run_main(lambda argv: main(argv, modules=discover({pkg!r}))))
+"""
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of ``pid`` (from /proc)."""
+    parents = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parents[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    out, frontier = set(), [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = {c for c, pp in parents.items() if pp == p}
+        frontier += list(kids - out)
+        out |= kids
+    return out
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            state = (Path("/proc") / str(p) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.add(p)
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc (Linux)")
+def test_kill_9_leaves_no_worker_and_a_rerun_completes_the_records(tmp_path):
+    pkg = make_package(tmp_path / "pkgs", "toy_killed", {"toy": TOY})
+    script = tmp_path / "repro.py"
+    script.write_text(KILL_SCRIPT.format(pkg=pkg))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "pkgs"), str(ROOT)]))
+    args = ["--jobs", "2", "--no-progress", "--toy-seeds", "8"]
+
+    def command(out, sleep):
+        return [sys.executable, str(script), "--out", str(out), *args, "--toy-sleep", sleep]
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(command(out, "0.7"), env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    records = out / "runs" / "toy.train"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    n_before = len(list(records.glob("*.json")))
+    assert 2 <= n_before < 8 and workers  # mid-run, with worker processes
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    t0 = time.monotonic()
+    while _alive(workers) and time.monotonic() - t0 < 10:
+        time.sleep(0.1)
+    left = _alive(workers)
+    if left:  # clean up before failing
+        for p in left:
+            os.kill(p, signal.SIGKILL)
+    assert not left, f"processes alive 10 s after the parent was killed: {sorted(left)}"
+    assert len(list(records.glob("*.json"))) == n_before  # nothing written after the kill
+    # the rerun executes only what is missing; the records equal an uninterrupted run's
+    done = subprocess.run(command(out, "0.7"), env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{8 - n_before} runs executed, {n_before} reused" in done.stdout
+    clean = tmp_path / "clean"
+    subprocess.run(command(clean, "0.7"), env=env, cwd=ROOT, check=True, capture_output=True,
+                   timeout=120)
+    a = sorted(p.name for p in records.glob("*.json"))
+    b = sorted(p.name for p in (clean / "runs" / "toy.train").glob("*.json"))
+    assert a == b and len(a) == 8
+    for name in a:
+        assert (comparable(read_record(records / name))
+                == comparable(read_record(clean / "runs" / "toy.train" / name)))
+
+
+# --------------------------------------------------------------------------- imports and wording
+def _imports(path: Path) -> set[str]:
+    """The stage4_analysis modules ``path`` imports at module level."""
+    tree = ast.parse(path.read_text())
+    pkg = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg.rsplit(".", node.level - 1)[0] if node.level > 1 else pkg
+                mod = f"{base}.{node.module}" if node.module else base
+                names = [mod] + [f"{mod}.{a.name}" for a in node.names]
+            else:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        out |= {n for n in names if n and n.startswith("stage4_analysis")}
+    return out
+
+
+def test_imports_go_one_way_without_cycles():
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts): p
+             for p in (ROOT / "stage4_analysis").rglob("*.py")}
+    files = {k.removesuffix(".__init__"): v for k, v in files.items()}
+    graph = {m: {i for i in _imports(p) if i in files and i != m} for m, p in files.items()}
+    infra = [m for m in graph if not m.startswith(("stage4_analysis.experiments",
+                                                   "stage4_analysis.speed"))]
+    for m in infra:  # the machinery never imports an experiment (only discovery does)
+        assert not any(i.startswith("stage4_analysis.experiments.") for i in graph[m]), m
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        if state.get(m) == 1:
+            raise AssertionError("import cycle: " + " -> ".join(path + [m]))
+        if state.get(m) == 2:
+            return
+        state[m] = 1
+        for i in graph[m]:
+            visit(i, path + [m])
+        state[m] = 2
+
+    for m in graph:
+        visit(m, [])
+
+
+def test_no_issue_numbers_or_code_versions_in_user_facing_text():
+    import re
+
+    bad = re.compile(r"issue\s*\d|this issue|the issue's|code version", re.I)
+    texts = list((ROOT / "stage4_analysis").rglob("*.py")) + [ROOT / "stage4_analysis/README.md"]
+    hits = [f"{p.relative_to(ROOT)}:{i + 1}: {line.strip()}" for p in texts
+            for i, line in enumerate(p.read_text().splitlines()) if bad.search(line)]
+    assert hits == []
+
+
+# --------------------------------------------------------------------------- aggregation
+def _rec(label, status, epochs_val, steps=()):
+    return {"label": label, "status": status, "metrics": {
+        "epochs": [{"epoch": i + 1, "val_loss": v} for i, v in enumerate(epochs_val)],
+        "step_loss": list(steps)}}
+
+
+def test_mean_and_std_over_seeds_match_hand_computed_values():
+    recs = [_rec("s0", "ok", [1.0, 2.0]), _rec("s1", "ok", [3.0, 2.0]),
+            _rec("s2", "ok", [5.0, 5.0]), _rec("s3", "diverged", [9.0, 9.0]),
+            _rec("s4", "failed", [])]
+    agg = aggregate(recs, lambda r: epoch_series(r, "val_loss"))
+    assert agg.n == 3 and agg.diverged == ["s3"] and agg.failed == ["s4"]
+    # by hand: mean (1+3+5)/3 = 3, (2+2+5)/3 = 3; sample std sqrt(((-2)^2+0+2^2)/2) = 2,
+    # sqrt((1+1+4)/2) = sqrt(3)
+    assert_allclose(agg.mean, [3.0, 3.0], rtol=0, atol=1e-12)
+    assert_allclose(agg.std, [2.0, np.sqrt(3.0)], rtol=0, atol=1e-12)
+    assert "diverged" in agg.note and "failed" in agg.note
+
+
+def test_aggregate_edge_cases():
+    one = aggregate([_rec("a", "ok", [1.0, 2.0])], lambda r: epoch_series(r, "val_loss"))
+    assert one.n == 1 and np.all(np.isnan(one.std)) and "single run" in one.note
+    none = aggregate([_rec("a", "diverged", [1.0])], lambda r: epoch_series(r, "val_loss"))
+    assert none.n == 0 and none.mean.size == 0 and "no run" in none.note
+    short = aggregate([_rec("a", "ok", [1.0, 2.0, 3.0]), _rec("b", "ok", [3.0, 4.0])],
+                      lambda r: epoch_series(r, "val_loss"))
+    assert_allclose(short.mean, [2.0, 3.0], rtol=0, atol=1e-12) and "shortest" in short.note
+    steps = aggregate([_rec("a", "ok", [], steps=[1, "nan", None])], step_series)
+    assert_allclose(steps.mean, [1.0, np.nan, np.nan], rtol=0, atol=0, equal_nan=True)
+    with pytest.raises(ValueError, match="seeds, steps"):
+        mean_std(np.zeros(3))
+
+
+def test_smooth_is_a_trailing_mean():
+    x = np.array([1.0, 3.0, 5.0, 7.0])
+    assert_allclose(smooth(x, 2), [1.0, 2.0, 4.0, 6.0], rtol=0, atol=1e-12)
+    assert_allclose(smooth(x, 1), x, rtol=0, atol=0)
+
+
+def test_record_json_is_what_the_report_reads(tmp_path):
+    """Records are plain JSON: another program can read them without this package."""
+    run = runs_for([3], lr=0.5)[0]
+    execute([run], tmp_path, progress=False)
+    raw = json.loads(run.path(tmp_path).read_text())
+    assert raw["config"] == {"lr": 0.5, "seed": 3}
+    assert_allclose(raw["metrics"]["step_loss"], [0.0, 2.0, 4.0, 6.0], rtol=0, atol=1e-12)

@@ -45,18 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import Context, SkipExperiment
-from ..common import data_problem, pack_array, unpack_array
+from ..data import data_problem
 from ..plots import finish
 from ..report import data_description, md_table, num, pct
+from ..runs import Context, Run, SkipExperiment, pack_array, unpack_array
 
 NAME = "autoencoder"
 TITLE = "10. 2-D autoencoder of digits vs PCA"
 
-STORE = "autoencoder"
-EXECUTE = "stage4_analysis.experiments.autoencoder:execute"
-EXECUTE_PCA = "stage4_analysis.experiments.autoencoder:execute_pca"
-CODE = 1
 
 ENCODER = (512, 256, 128)      # hidden widths of the encoder; the decoder mirrors them
 LATENT = 2
@@ -91,8 +87,6 @@ def settings(ctx: Context) -> dict:
 
 
 def plan(ctx: Context):
-    from ..runner import RunSpec
-
     s = settings(ctx)
     problem = data_problem(s["dataset"], FINAL)
     if problem:
@@ -100,7 +94,7 @@ def plan(ctx: Context):
                              f"{problem}")
     data = {"dataset": s["dataset"], "final": FINAL, "limit": s["limit"], "dtype": DTYPE,
             "examples_per_class": EXAMPLES_PER_CLASS, "grid": GRID, "knn_k": KNN_K,
-            "knn_reference": KNN_REFERENCE, "code": CODE}
+            "knn_reference": KNN_REFERENCE}
     pca = dict(data, experiment="pca", components_kept=PCA_COMPONENTS_KEPT, box=list(PCA_BOX))
     ae = dict(data, experiment="autoencoder", variant="main", encoder=list(ENCODER),
               latent=LATENT, slope=SLOPE, init=INIT, optimizer=OPTIMIZER, lr=s["lr"],
@@ -108,10 +102,10 @@ def plan(ctx: Context):
               epochs=s["epochs"], seed=SEED, traversal=TRAVERSAL, circle=list(TRAVERSAL_CIRCLE))
     hand = dict(ae, variant="handout", **HANDOUT)
     hand["epochs"] = int(ctx.option("epochs", HANDOUT["epochs"]))
-    return [RunSpec(EXECUTE_PCA, pca, STORE, label=f"PCA {s['dataset']}"),
-            RunSpec(EXECUTE, ae, STORE, label=f"autoencoder {s['dataset']} "
+    return [Run(pca, execute_pca, label=f"PCA {s['dataset']}"),
+            Run(ae, execute, label=f"autoencoder {s['dataset']} "
                     f"{OPTIMIZER} lr={s['lr']:g} epochs={s['epochs']}"),
-            RunSpec(EXECUTE, hand, STORE, label=f"autoencoder {s['dataset']} hand-out "
+            Run(hand, execute, label=f"autoencoder {s['dataset']} hand-out "
                     f"settings: sgd lr={hand['lr']:g} epochs={hand['epochs']}")]
 
 
@@ -236,7 +230,7 @@ def squared_loss(A, B) -> float:
 
 
 def _load(config):
-    from ..common import load_data
+    from ..data import load_data
 
     return load_data(config["dataset"], config["final"], config["dtype"], config.get("limit"))
 
@@ -534,7 +528,8 @@ def summarize(records, figures, ctx):
                    "good; the run with the hand-out's own settings is in the table and the "
                    "training figure for comparison.")
         if am.get("model_file"):
-            out.append(f"Trained weights: `{ctx.rel(ctx.runs_root / STORE / am['model_file'])}` "
+            weights = ctx.runs_root / Run({}, execute).folder / am["model_file"]
+            out.append(f"Trained weights: `{ctx.rel(weights)}` "
                        "(load with `autoencoder.build_model(np.random.default_rng(0))."
                        "load(path)`).")
     rows = []
@@ -582,6 +577,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

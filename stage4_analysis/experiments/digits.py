@@ -28,17 +28,14 @@ import time
 
 import numpy as np
 
-from ..api import Context, SkipExperiment
-from ..common import DATA_SEED, data_problem
+from ..data import DATA_SEED, data_problem
 from ..plots import finish
 from ..report import data_description, md_table, pct
+from ..runs import Context, Run, SkipExperiment
 
 NAME = "digits"
 TITLE = "9. Digits: 20 hidden units vs 40-20, train and test accuracy per epoch"
 
-STORE = "digits"
-EXECUTE = "stage4_analysis.experiments.digits:execute"
-CODE = 1
 
 NETWORKS = {"A: 784-20-10": (20,), "B: 784-40-20-10": (40, 20)}
 ACTIVATION = "relu"
@@ -55,8 +52,6 @@ FULL_EPOCHS = 100
 
 
 def plan(ctx: Context):
-    from ..runner import RunSpec
-
     dataset = QUICK_DATASET if ctx.quick else FULL_DATASET
     problem = data_problem(dataset, FINAL)
     if problem:
@@ -65,11 +60,11 @@ def plan(ctx: Context):
     epochs = int(ctx.option("epochs", QUICK_EPOCHS if ctx.quick else FULL_EPOCHS))
     specs = []
     for label, hidden in NETWORKS.items():
-        cfg = {"experiment": NAME, "code": CODE, "dataset": dataset, "final": FINAL,
+        cfg = {"experiment": NAME, "dataset": dataset, "final": FINAL,
                "data_seed": DATA_SEED, "limit": ctx.option("limit"),
                "hidden_dims": list(hidden), "activation": ACTIVATION, "init": INIT, "lr": LR,
                "batch_size": BATCH_SIZE, "epochs": epochs, "seed": SEED, "dtype": DTYPE}
-        specs.append(RunSpec(EXECUTE, cfg, STORE, label=label))
+        specs.append(Run(cfg, execute, label=label))
     return specs
 
 
@@ -78,7 +73,7 @@ def execute(config: dict) -> dict:
     test set (after the epoch), plus the running training figures of the epoch."""
     from stage3_batched import MLP, SGD, SoftmaxCrossEntropy, evaluate, fit
 
-    from ..common import load_data
+    from ..data import load_data
 
     (xtr, ytr), (xte, yte), k = load_data(config["dataset"], config["final"], config["dtype"],
                                           config.get("limit"))
@@ -192,6 +187,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

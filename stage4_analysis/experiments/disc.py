@@ -26,17 +26,13 @@ import time
 
 import numpy as np
 
-from ..api import Context
-from ..common import pack_array, unpack_array
 from ..plots import finish
 from ..report import data_description, md_table, pct
+from ..runs import Context, Run, pack_array, unpack_array
 
 NAME = "disc"
 TITLE = "8. Disc test: the hidden 2-D representation becomes linearly separable"
 
-STORE = "disc"
-EXECUTE = "stage4_analysis.experiments.disc:execute"
-CODE = 1  # bump when the executor's meaning changes
 
 N_POINTS = 1000
 DATA_SEED = 0
@@ -70,7 +66,7 @@ def snapshot_epochs(epochs: int) -> list[int]:
 
 def config(ctx: Context, seed: int) -> dict:
     epochs = int(ctx.option("epochs", QUICK_EPOCHS if ctx.quick else FULL_EPOCHS))
-    return {"experiment": NAME, "code": CODE, "n": N_POINTS, "data_seed": DATA_SEED,
+    return {"experiment": NAME, "n": N_POINTS, "data_seed": DATA_SEED,
             "seed": int(seed), "hidden": HIDDEN, "bottleneck": BOTTLENECK, "slope": SLOPE,
             "init_std": INIT_STD, "lr": LR, "batch_size": 1, "epochs": epochs,
             "snapshots": snapshot_epochs(epochs), "loss_block": LOSS_BLOCK, "grid": GRID,
@@ -78,9 +74,7 @@ def config(ctx: Context, seed: int) -> dict:
 
 
 def plan(ctx: Context):
-    from ..runner import RunSpec
-
-    return [RunSpec(EXECUTE, config(ctx, s), STORE, label=f"disc lr={LR:g} seed={s}")
+    return [Run(config(ctx, s), execute, label=f"disc lr={LR:g} seed={s}")
             for s in SEEDS]
 
 
@@ -344,6 +338,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

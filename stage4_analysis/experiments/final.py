@@ -25,12 +25,11 @@ widths (the hand-out allows it; the rate is the main knob here).
 
 from __future__ import annotations
 
-from . import lr_study, vu
-from ..aggregate import aggregate, epoch_series, group_by
-from ..api import Context, SkipExperiment
-from ..common import data_problem
+from ..data import data_problem
 from ..plots import band, epochs_axis, finish
-from ..report import data_description, md_table, pct, pm
+from ..report import aggregate, data_description, epoch_series, group_by, md_table, pct, pm
+from ..runs import Context, SkipExperiment
+from . import lr_study, vu
 
 NAME = "final"
 TITLE = "5. Final run: chosen hyper-parameters, full training set, canonical test set"
@@ -47,7 +46,7 @@ RULE = ("learning rate = the one with the highest mean final validation accuracy
         f"{STUDY_EPOCHS} (the studies show under-fitting, not over-fitting, at epoch "
         f"{STUDY_EPOCHS}); the rate multiplied by {DECAY} after every epoch (the fastest rates "
         "are the noisiest in the study)")
-#: What the issue asks the full run to reach on the test set (reported, not enforced).
+#: The test accuracy the full run aims at (reported, not enforced).
 TARGETS = {"mnist": 0.97, "fashion-mnist": 0.88}
 
 
@@ -163,6 +162,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

@@ -23,18 +23,13 @@ import time
 
 import numpy as np
 
-from ..aggregate import aggregate, group_by, smooth
-from ..api import Context
-from ..common import pack_array, unpack_array
 from ..plots import band, finish
-from ..report import data_description, md_table, pm
+from ..report import aggregate, data_description, group_by, md_table, pm, smooth
+from ..runs import Context, Run, option, pack_array, positive_int, unpack_array
 
 NAME = "iris"
 TITLE = "11. Iris: two-layer network, learning rate × hidden size"
 
-STORE = "iris"
-EXECUTE = "stage4_analysis.experiments.iris:execute"
-CODE = 1
 
 LRS = (0.003, 0.03, 0.3)
 HIDDEN = (2, 8, 32)
@@ -43,6 +38,8 @@ INIT = "he"
 DATA_SEED = 0
 QUICK_SEEDS = 3
 FULL_SEEDS = 5
+OPTIONS = [option("--seeds", type=positive_int, metavar="N",
+                  help=f"seeds per setting (default {QUICK_SEEDS} quick, {FULL_SEEDS} full)")]
 QUICK_EPOCHS = 100
 FULL_EPOCHS = 200
 
@@ -52,13 +49,11 @@ def seeds(ctx: Context) -> list[int]:
 
 
 def plan(ctx: Context):
-    from ..runner import RunSpec
-
     epochs = int(ctx.option("epochs", QUICK_EPOCHS if ctx.quick else FULL_EPOCHS))
-    return [RunSpec(EXECUTE, {"experiment": NAME, "code": CODE, "data_seed": DATA_SEED,
-                              "lr": float(lr), "hidden": int(h), "seed": s, "epochs": epochs,
-                              "batch_size": BATCH_SIZE, "init": INIT},
-                    STORE, label=f"lr={lr:g} H={h} seed={s}")
+    return [Run({"experiment": NAME, "data_seed": DATA_SEED,
+                 "lr": float(lr), "hidden": int(h), "seed": s, "epochs": epochs,
+                 "batch_size": BATCH_SIZE, "init": INIT},
+                execute, label=f"lr={lr:g} H={h} seed={s}")
             for lr in LRS for h in HIDDEN for s in seeds(ctx)]
 
 
@@ -212,6 +207,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

@@ -11,9 +11,9 @@ J[i, j] = dy_i / dx_j = y_i (delta_ij - y_j), i.e. J = diag(y) - y y^T. It is co
 It also shows the chain that makes the fused loss cheap: Softmax layer + ``CrossEntropy`` on the
 probabilities, backward for target class c, gives dl/dx = y - onehot(c).
 
-    python -m stage4_analysis.experiments.jacobian                       # prints for the logits 1 2 0.5
+    python -m stage4_analysis.experiments.jacobian               # prints for the logits 1 2 0.5
     python -m stage4_analysis.experiments.jacobian --logits 3 -1 0 2
-    python -m stage4_analysis.experiments.jacobian --report [--out DIR]  # this section of the report
+    python -m stage4_analysis.experiments.jacobian --report      # this section of the report
 
 In the reproduction it is one cheap "run" (no training) whose record holds the three matrices;
 the figure and the report section are drawn from it. Leaves out: batches (the layer handles N
@@ -28,15 +28,12 @@ import sys
 
 import numpy as np
 
-from ..api import Context
 from ..report import md_table
+from ..runs import Context, Run
 
 NAME = "jacobian"
 TITLE = "12. The softmax Jacobian: layer backward vs finite differences vs closed form"
 
-STORE = "jacobian"
-EXECUTE = "stage4_analysis.experiments.jacobian:execute"
-CODE = 1
 
 LOGITS = (1.0, 2.0, 0.5)
 EPS = 1e-5          # finite-difference step h
@@ -118,11 +115,9 @@ def compute(logits, eps: float = EPS, target: int = TARGET) -> dict:
 
 
 def plan(ctx: Context):
-    from ..runner import RunSpec
-
-    cfg = {"experiment": NAME, "code": CODE, "logits": list(LOGITS), "eps": EPS,
+    cfg = {"experiment": NAME, "logits": list(LOGITS), "eps": EPS,
            "target": TARGET}
-    return [RunSpec(EXECUTE, cfg, STORE, label=f"logits {list(LOGITS)}")]
+    return [Run(cfg, execute, label=f"logits {list(LOGITS)}")]
 
 
 def execute(config: dict) -> dict:
@@ -251,4 +246,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from shared.errors import run_main
+
+    raise SystemExit(run_main(main))

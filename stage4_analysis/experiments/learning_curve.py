@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import vu
-from ..aggregate import smooth, step_series
-from ..api import Context
 from ..plots import finish
-from ..report import data_description, md_table, num, pct
+from ..report import data_description, md_table, num, pct, smooth, step_series
+from ..runs import Context
+from . import vu
 
 NAME = "learning-curve"
 TITLE = "1. Learning curve: loss per mini-batch (stage 3) and per sample (stage 2)"
@@ -131,6 +130,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

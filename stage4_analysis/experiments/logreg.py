@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from shared.weights import count_parameters
 
-from . import cs3317
-from ..aggregate import aggregate, epoch_series, group_by
-from ..api import Context
 from ..plots import band, epochs_axis, finish
-from ..report import data_description, md_table, pm
+from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
+from ..runs import Context
+from . import cs3317
 
 NAME = "logreg"
 TITLE = "7. MLP vs logistic regression"
@@ -103,6 +102,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import vu
-from ..aggregate import aggregate, epoch_series, group_by
-from ..api import Context
 from ..plots import band, diverged_note, epochs_axis, finish
-from ..report import data_description, md_table, pm
+from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
+from ..runs import Context, option, positive_float
+from . import vu
 
 NAME = "lr-study"
 TITLE = "4. Learning-rate study: SGD at 0.001 - 0.03 and beyond, mean ± std over seeds"
@@ -27,6 +26,11 @@ RATES = vu.HANDOUT_RATES
 #: Added to the hand-out's four: where learning gets fast enough for 5 epochs, and one rate large
 #: enough to break (shown as diverged). ``--lrs`` replaces them.
 EXTRA_RATES = (0.1, 0.3, 1.0, 3.0, 100.0)
+OPTIONS = [vu.SEEDS_OPTION,
+           option("--lrs", type=positive_float, nargs="*", metavar="LR",
+                  help="learning rates added to the hand-out's 0.001 0.003 0.01 0.03, replacing "
+                  "the default extra rates (" + " ".join(f"{r:g}" for r in EXTRA_RATES)
+                  + "); with no value: only the four")]
 
 
 def rates(ctx: Context) -> list[float]:
@@ -168,6 +172,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

@@ -14,14 +14,14 @@ compared with the noise of a single setting. Leaves out: the learning rate as a 
 
 from __future__ import annotations
 
-from . import vu
-from ..aggregate import aggregate, epoch_series, group_by, smooth, step_series
-from ..api import Context
 from ..plots import band, epochs_axis, finish
-from ..report import pm
+from ..report import aggregate, epoch_series, group_by, pm, smooth, step_series
+from ..runs import Context
+from . import vu
 
 NAME = "seeds"
 TITLE = "3. Several random initialisations: mean ± std of loss and accuracy"
+OPTIONS = [vu.SEEDS_OPTION]
 
 LR = vu.LR
 SEEDS = vu.SEEDS  # overridden by --seeds
@@ -95,6 +95,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cs3317
-from ..aggregate import epoch_series
-from ..api import Context
 from ..plots import epochs_axis, finish
-from ..report import data_description, md_table, pct
+from ..report import data_description, epoch_series, md_table, pct
+from ..runs import Context
+from . import cs3317
 
 NAME = "sweeps"
 TITLE = "6. CS3317 sweeps: width, depth, learning rate, activation, momentum, batch size"
@@ -164,6 +163,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

@@ -13,13 +13,14 @@ the running mean the trainer logs).
 
 from __future__ import annotations
 
-from . import vu
-from ..aggregate import aggregate, epoch_series, group_by
-from ..api import Context
 from ..plots import band, epochs_axis, finish
+from ..report import aggregate, epoch_series, group_by
+from ..runs import Context
+from . import vu
 
 NAME = "train-val"
 TITLE = "2. Training vs validation loss and accuracy per epoch"
+OPTIONS = [vu.SEEDS_OPTION]
 
 LR = vu.LR
 EPOCHS = vu.EPOCHS
@@ -80,6 +81,6 @@ def summarize(records, figures, ctx):
 
 
 if __name__ == "__main__":
-    from ..cli import main
+    from ..cli import main_of
 
-    raise SystemExit(main(only=[NAME]))
+    raise SystemExit(main_of(NAME))

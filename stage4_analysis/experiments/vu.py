@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import math
 
-from ..aggregate import aggregate, epoch_series, group_by
-from ..api import Context, SkipExperiment
-from ..common import data_problem, short_problem, stage2_config, stage3_config
-from ..report import data_description, md_table, pm
-from ..runner import RunSpec
+from ..data import data_problem, short_problem
+from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
+from ..runs import Context, Run, SkipExperiment, option, positive_int
+from ..train import execute_stage2, execute_stage3, stage2_config, stage3_config
 
-STORE = "vu"
 HIDDEN = 300
 ACTIVATION = "sigmoid"
 INIT = "xavier"
@@ -39,15 +37,17 @@ DTYPE = "float32"
 LR = 0.03
 HANDOUT_RATES = (0.001, 0.003, 0.01, 0.03)
 SEEDS = 5
+#: ``--seeds N``: the number of initialisations the studies average over (experiments 2-4).
+SEEDS_OPTION = option("--seeds", type=positive_int, metavar="N",
+                      help="random initialisations per setting, in every experiment that "
+                      f"averages over seeds (default: each one's own; {SEEDS} in the VU studies)")
 #: Above this mean training loss in an epoch a run counts as diverged (3 x ln 10: three times the
-#: loss of a uniform guess over the 10 classes; see common.py).
+#: loss of a uniform guess over the 10 classes; see stage4_analysis/train.py).
 DIVERGE_ABOVE = 3 * math.log(10)
 
 QUICK_DATASETS = ("mnist-sample",)
 FULL_DATASETS = ("mnist", "fashion-mnist")
 
-EXECUTE = "stage4_analysis.common:execute_stage3"
-EXECUTE_STAGE2 = "stage4_analysis.common:execute_stage2"
 
 
 def datasets(ctx: Context, name: str, final: bool = False) -> list[str]:
@@ -75,7 +75,7 @@ def datasets(ctx: Context, name: str, final: bool = False) -> list[str]:
 
 def spec(ctx: Context, dataset: str, lr: float, seed: int, *, final: bool = False,
          epochs: int = EPOCHS, batch_size: int = BATCH_SIZE, lr_decay: float | None = None
-         ) -> RunSpec:
+         ) -> Run:
     """One stage-3 run of the hand-out network (``--epochs`` / ``--limit`` override the epochs
     and the number of training samples, for smoke tests)."""
     cfg = stage3_config(dataset=dataset, final=final, hidden_dims=(HIDDEN,),
@@ -85,15 +85,15 @@ def spec(ctx: Context, dataset: str, lr: float, seed: int, *, final: bool = Fals
                         diverge_above=DIVERGE_ABOVE)
     split = "test" if final else "val"
     decay = f" decay={lr_decay:g}" if lr_decay else ""
-    return RunSpec(EXECUTE, cfg, STORE, label=f"{dataset} {split} lr={lr:g}{decay} seed={seed}")
+    return Run(cfg, execute_stage3, label=f"{dataset} {split} lr={lr:g}{decay} seed={seed}")
 
 
-def stage2_spec(ctx: Context, dataset: str, lr: float, seed: int, epochs: int) -> RunSpec:
+def stage2_spec(ctx: Context, dataset: str, lr: float, seed: int, epochs: int) -> Run:
     """One stage-2 (per-sample SGD) run of the hand-out network on the final=False split."""
     cfg = stage2_config(dataset=dataset, final=False, sizes=(784, HIDDEN, 10), lr=lr,
                         epochs=ctx.option("epochs", epochs), seed=seed,
                         limit=ctx.option("limit"))
-    return RunSpec(EXECUTE_STAGE2, cfg, STORE + "-stage2",
+    return Run(cfg, execute_stage2,
                    label=f"{dataset} stage2 lr={lr:g} seed={seed}")
 
 

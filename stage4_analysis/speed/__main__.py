@@ -1,4 +1,4 @@
-"""``python -m stage4_analysis.speed``: the speed ladder (see :mod:`stage4_analysis.speed.ladder`)."""
+"""``python -m stage4_analysis.speed``: the speed ladder (:mod:`stage4_analysis.speed.ladder`)."""
 
 from shared.errors import run_main
 

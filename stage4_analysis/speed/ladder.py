@@ -9,8 +9,8 @@
                                                      #   on a busy machine)
     python -m stage4_analysis.speed --replot --out runs/speed/full   # redraw from the record
 
-What this adds over the stage benchmarks: one run that measures them all and judges the issue's
-targets. The measuring is theirs - :func:`stage4_analysis.speed.stage1.bench_vs_micrograd`,
+What this adds over the stage benchmarks: one run that measures them all and judges the
+speed targets. The measuring is theirs - :func:`stage4_analysis.speed.stage1.bench_vs_micrograd`,
 :func:`stage4_analysis.speed.stage2.bench_vs_torch`, :func:`stage4_analysis.speed.stage3.benchmark`
 and ``peak_memory`` - each with the same network, data, initial weights and dtype on both sides
 and interleaved repeats (A B A B ...), reporting median, min and max. This module adds:
@@ -36,10 +36,8 @@ others still run. No timing is asserted anywhere: these are measurements, not te
 Output (``--out DIR``, default ``runs/speed/{full,quick}``): ``speed.json`` (a run record,
 ``shared.records``), ``ladder.png`` and ``speed.md`` (the summary table, for the analysis report).
 
-The analysis report can include the latest record: this module also has the experiment-module
-interface of :mod:`stage4_analysis` (``NAME``, ``TITLE``, ``plan``, ``plot``, ``summarize``;
-nothing is trained there, the section is drawn from ``speed.json``). It is plugged in by adding
-``"speed"`` to ``stage4_analysis.registry.MODULES``.
+The analysis report (``python -m stage4_analysis``) shows the newest record
+(:func:`analysis_section`), or says the speed was not measured; ``--speed`` there measures first.
 
 What it leaves out: GPUs, other network sizes, and micrograd at 784-300-10 (a graph of ~0.5
 million ``Value`` nodes per sample).
@@ -114,22 +112,9 @@ def have(module: str) -> bool:
 
 def numpy_threads() -> str:
     """numpy's BLAS thread count as a sentence fragment."""
-    if have("threadpoolctl"):
-        from threadpoolctl import threadpool_info
+    from shared.threads import blas_threads
 
-        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if blas:
-            return ", ".join(f"{i['num_threads']} ({i.get('internal_api')}, threadpoolctl)"
-                             for i in blas)
-    try:
-        from stage4_analysis.speed.stage2 import blas_threads
-
-        n = blas_threads()
-        if n is not None:
-            return f"{n} (OpenBLAS's own setting, numpy default)"
-    except Exception:  # noqa: BLE001 - only a description
-        pass
-    return "numpy default"
+    return f"{blas_threads()} (threadpoolctl)"
 
 
 def environment() -> dict:
@@ -170,8 +155,9 @@ def stage2_fit_variant(samples: int) -> tuple[str, float]:
     """The stage-2 variant ``fit`` would use on the benchmark's data, and the zero fraction."""
     import numpy as np
 
-    from .stage2 import bench_data
     from stage2_perinstance.train import SPARSE_FRACTION
+
+    from .stage2 import bench_data
 
     X = bench_data(samples)[0]
     zeros = float(np.mean(X == 0))
@@ -270,8 +256,8 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
         + (f"; --threads {k.threads}: numpy BLAS and torch (batch 32/128) use {k.threads}"
            if k.threads else ""))
     if env["loadavg_start"][0] > 0.75 * env["cpus"]:
-        log(f"warning: the machine is busy (load average {env['loadavg_start'][0]:.1f} on "
-            f"{env['cpus']} CPUs): multi-threaded timings (part 3) will be slow and noisy")
+        log(f"note: load average {env['loadavg_start'][0]:.1f} on {env['cpus']} CPUs: other work "
+            "is running, so absolute times will be noisier than usual")
     if not env["micrograd"]:
         log("micrograd is not installed (pip install micrograd): its rows are skipped")
     if env["torch"] is None:
@@ -375,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, file=stream, flush=True)
     if args.replot:
         return replot(out, log, args.json)
+    from shared.errors import check_output_dir
+
+    check_output_dir(out, "--out")
     t0 = time.perf_counter()
     results = measure(k, tuple(args.parts), log=log)
     wall = time.perf_counter() - t0
@@ -409,16 +398,10 @@ def replot(out: Path, log, as_json: bool = False) -> int:
 
 
 # --------------------------------------------------------------------------- analysis report
-# The experiment-module interface of stage4_analysis (see its package docstring): nothing to
-# train; the section shows the newest benchmark record, measured by plan() when there is none.
-NAME = "speed"
-TITLE = "Speed: the ladder against micrograd and PyTorch"
-
-
-def find_record(ctx=None) -> Path | None:
+def find_record(analysis_out: Path | None = None) -> Path | None:
     """The newest usable ``speed.json``: ``<analysis out>/speed/``, then ``runs/speed/full``,
     then ``runs/speed/quick`` (relative to the working folder)."""
-    places = [] if ctx is None else [Path(ctx.out) / "speed"]
+    places = [] if analysis_out is None else [Path(analysis_out) / "speed"]
     places += [DEFAULT_OUT / "full", DEFAULT_OUT / "quick"]
     for d in places:
         if (d / RECORD).exists():
@@ -426,38 +409,36 @@ def find_record(ctx=None) -> Path | None:
     return None
 
 
-def plan(ctx) -> list:
-    """No training runs. When no benchmark record exists yet, measure now and save the record in
-    ``<analysis out>/speed/`` (quick knobs in quick mode, full knobs in full mode; the option
-    ``speed_knobs`` overrides, e.g. "tiny" in tests). ``plan`` runs before the training runs of
-    its wave start, so nothing else competes for the cores while it measures; a rerun finds the
-    record and only re-plots."""
-    if find_record(ctx) is None:
-        mode = ctx.option("speed_knobs", "quick" if ctx.quick else "full")
-        if mode not in ("tiny", "quick", "full"):
-            raise ValueError(f"speed_knobs must be tiny, quick or full, got {mode!r}")
-        print(f"speed: no benchmark record yet; measuring the ladder ({mode} knobs) before the "
-              "training runs start", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        results = measure(getattr(Knobs, mode)(), log=lambda msg: None)
-        write_outputs(results, Path(ctx.out) / "speed", time.perf_counter() - t0)
-    return []
+def measure_for_analysis(analysis_out: Path, mode: str) -> Path:
+    """Measure the ladder (``mode``: "tiny", "quick" or "full" sizes) into
+    ``<analysis out>/speed/``; returns the record's path."""
+    if mode not in ("tiny", "quick", "full"):
+        raise ValueError(f"mode must be tiny, quick or full, got {mode!r}")
+    t0 = time.perf_counter()
+    results = measure(getattr(Knobs, mode)(), log=lambda msg: None)
+    return write_outputs(results, Path(analysis_out) / "speed", time.perf_counter() - t0)["record"]
 
 
-def plot(records, fig_dir, ctx) -> list[Path]:
-    rec = read_record(find_record(ctx))
-    png = rep.plot_ladder(rec["metrics"], Path(fig_dir) / FIGURE)
-    return [png] if png is not None else []
-
-
-def summarize(records, figures, ctx) -> str:
-    path = find_record(ctx)
+def analysis_section(analysis_out: Path) -> str:
+    """The speed section of the analysis report (markdown): the newest benchmark record's tables
+    and chart, or a line saying it was not measured."""
+    path = find_record(analysis_out)
+    if path is None:
+        return ("## Speed\n\nNot measured (run `python -m stage4_analysis.speed`, or add "
+                "`--speed` to this command).")
     rec = read_record(path)
-    fig = ctx.rel(figures[0]) if figures else None
-    return (f"From the benchmark record `{path}` ({rec['config'].get('mode')} mode, "
-            f"{rec['created']}, {rec['wall_time'] or 0:.0f} s; status {rec['status']}).\n\n"
-            + rep.markdown(rec["metrics"], fig, heading=False))
+    fig = Path(analysis_out) / "figures" / "speed" / FIGURE
+    png = rep.plot_ladder(rec["metrics"], fig)
+    link = Path(os.path.relpath(png, analysis_out)).as_posix() if png is not None else None
+    return (f"## {TITLE}\n\nFrom the benchmark record `{path}` ({rec['config'].get('mode')} "
+            f"sizes, {rec['created']}, {rec['wall_time'] or 0:.0f} s).\n\n"
+            + rep.markdown(rec["metrics"], link, heading=False))
+
+
+TITLE = "Speed: the ladder against micrograd and PyTorch"
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from shared.errors import run_main
+
+    raise SystemExit(run_main(main))

@@ -2,7 +2,7 @@
 
     python -m stage4_analysis.speed.stage1                  # 2-3-2 network, ~1 s per measurement
     python -m stage4_analysis.speed.stage1 --seconds 0.2 --repeats 3 --json bench.json
-    python -m stage4_analysis.speed.stage1 --mnist           # also: seconds per sample at 784-300-10
+    python -m stage4_analysis.speed.stage1 --mnist          # also: s per sample at 784-300-10
 
 What is measured: per-sample SGD training steps per second (forward, backward, weight update) on
 the hand-out's 2-3-2 network (sigmoid hidden layer, softmax, cross-entropy), on the same samples
@@ -38,11 +38,9 @@ import argparse
 import math
 import random
 import statistics
-import sys
 import time
 
 from shared.weights import init_weights
-
 from stage1_scalar.network import sgd_train
 from stage1_scalar.unrolled import sgd_train_unrolled
 
@@ -137,7 +135,6 @@ class MicrogradMLP:
 def _samples(n: int, seed: int) -> tuple[list[list[float]], list[int]]:
     """``n`` normalised synthetic samples (the data loader needs numpy: imported here only)."""
     from shared.data import as_lists, load_synth
-
     from stage1_scalar.train import feature_stats, normalise
 
     (X, c) = as_lists(load_synth(num_train=n, num_val=0, seed=seed)[0])
@@ -349,4 +346,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from shared.errors import run_main
+
+    raise SystemExit(run_main(main))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import statistics
 import sys
@@ -46,54 +45,24 @@ VARIANTS = ("torch", "stage2 readable", "stage2 in-place", "stage2 in-place, ski
 
 
 # --------------------------------------------------------------------------- BLAS threads
-def _blas_library():
-    """numpy's OpenBLAS as a ctypes library (found among the loaded shared objects), or None."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        if os.path.exists(path):
-            try:
-                return ctypes.CDLL(path)
-            except OSError:
-                continue
-    return None
+def blas_threads() -> int:
+    """The number of threads numpy's BLAS uses now (``shared.threads``)."""
+    from shared.threads import blas_threads as now
 
-
-_GET = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-        "scipy_openblas_get_num_threads", "openblas_get_num_threads")
-_SET = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-        "scipy_openblas_set_num_threads", "openblas_set_num_threads")
-
-
-def blas_threads() -> int | None:
-    """The number of threads numpy's BLAS uses now (OpenBLAS only), or None when unknown."""
-    lib = _blas_library()
-    for name in _GET if lib is not None else ():
-        if hasattr(lib, name):
-            return int(getattr(lib, name)())
-    return None
+    return now()
 
 
 @contextlib.contextmanager
 def numpy_threads(n: int | None):
-    """Run the block with numpy's BLAS at ``n`` threads (None: leave it); restores the old value.
-    Raises RuntimeError when the BLAS library cannot be told."""
+    """Run the block with numpy's BLAS at ``n`` threads (None: leave it); restores the old value
+    (``shared.threads.limited``)."""
     if n is None:
         yield
         return
-    lib, old = _blas_library(), blas_threads()
-    setter = next((getattr(lib, s) for s in _SET if lib is not None and hasattr(lib, s)), None)
-    if setter is None or old is None:
-        raise RuntimeError("cannot set numpy's BLAS thread count here (not OpenBLAS); "
-                           "set OPENBLAS_NUM_THREADS / OMP_NUM_THREADS before starting python")
-    setter(int(n))
-    try:
+    from shared.threads import limited
+
+    with limited(int(n)):
         yield
-    finally:
-        setter(int(old))
 
 
 # --------------------------------------------------------------------------- data
@@ -330,4 +299,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from shared.errors import run_main
+
+    raise SystemExit(run_main(main))

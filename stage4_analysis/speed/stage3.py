@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stage3_batched.threads import THREAD_VARS, ensure_threads
+from shared.threads import blas_threads, set_threads
 
 SIZES = (784, 300, 10)
 N_SAMPLES = 60_000
@@ -181,7 +181,7 @@ def peak_memory(dtype: str = "float32", batch_size: int = 128, n: int = N_SAMPLE
     it reads ``/proc/self/status``)."""
     code = ("import json, sys; from stage4_analysis.speed.stage3 import _memory_child; "
             f"print(json.dumps(_memory_child({dtype!r}, {batch_size}, {n})))")
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env, cwd=root)
@@ -212,7 +212,7 @@ def benchmark(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int
         with_torch, torch_version, threads = False, None, None
     out = {"n": n, "sizes": list(SIZES), "repeats": repeats, "torch": torch_version,
            "torch_threads": threads, "numpy": np.__version__, "cpus": os.cpu_count(),
-           "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
+           "blas_threads": blas_threads(),
            "load_average": os.getloadavg(), "results": {}, "memory": {}}
     for dtype in dtypes:
         X, y = make_data(n, dtype)
@@ -299,7 +299,7 @@ def main(argv=None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             p.error("--threads must be >= 1")
-        ensure_threads(args.threads, "stage4_analysis.speed.stage3", argv)   # may restart
+        set_threads(args.threads)
         import torch
         torch.set_num_threads(args.threads)
     from shared.records import make_record, write_record
@@ -318,4 +318,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from shared.errors import run_main
+
+    raise SystemExit(run_main(main))

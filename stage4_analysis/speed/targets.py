@@ -2,11 +2,11 @@
 
 What this adds over the measuring code: nothing is timed here. Every function takes the plain
 JSON results of one benchmark run (the ``metrics`` of its run record) and turns them into the
-PASS/MISS table against the issue's targets, text and markdown tables, and the ladder chart. So
+PASS/MISS table against the speed targets, text and markdown tables, and the ladder chart. So
 the report can be redrawn from a saved record, and the target logic is testable with made-up
 numbers. What it leaves out: any measurement (see ``speed.py``).
 
-The targets (issue 9), each a ratio measured side by side in one run:
+The targets, each a ratio measured side by side in one run:
 
 =====================  =================================================================  =====
 key                    measured value                                                     need
@@ -45,6 +45,7 @@ RATIO_TARGETS = [
 ]
 MEMORY_DTYPES = ("float32", "float64")
 MEMORY_FACTOR, MEMORY_EXTRA_MB = 1.5, 100.0
+NOT_MEASURED = "not measured"
 
 #: Which stage-2 variant of ``stage4_analysis.speed.stage2`` is the stage's own training path:
 #: ``fit`` uses zero-skipping on sparse inputs such as MNIST and the in-place step otherwise.
@@ -53,12 +54,13 @@ STAGE2_SPARSE, STAGE2_DENSE = "stage2 in-place, skip zero inputs", "stage2 in-pl
 
 # --------------------------------------------------------------------------- judging
 def judge(value: float | None, op: str, threshold: float) -> str:
-    """"PASS" when ``value op threshold`` holds, "MISS" when it does not, "n/a" when there is no
-    value (a side is missing, or the section did not run). Equality passes."""
+    """"PASS" when ``value op threshold`` holds, "MISS" when it does not, "not measured" when
+    there is no value (a side is missing, e.g. its library is not installed, or the section did
+    not run). Equality passes."""
     if op not in (">=", "<="):
         raise ValueError(f"op must be '>=' or '<=', got {op!r}")
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return NOT_MEASURED
     ok = value >= threshold if op == ">=" else value <= threshold
     return "PASS" if ok else "MISS"
 
@@ -111,8 +113,9 @@ def target_rows(measured: dict, notes: dict | None = None) -> list[dict]:
 
 
 def _row(key, label, op, thr, value, required, measured, note):
-    result = judge(value, op, thr) if not (isinstance(thr, float) and math.isnan(thr)) else "n/a"
-    m = margin(value, op, thr) if result != "n/a" else None
+    result = (judge(value, op, thr) if not (isinstance(thr, float) and math.isnan(thr))
+              else NOT_MEASURED)
+    m = margin(value, op, thr) if result != NOT_MEASURED else None
     text = "-" if m is None else (f"room {m:.2f}x" if result == "PASS" else f"short by {m:.2f}x")
     return {"key": key, "target": label, "op": op, "threshold": thr, "value": value,
             "required": required, "measured": measured, "result": result, "margin": m,
@@ -369,8 +372,8 @@ def environment_lines(results: dict) -> list[str]:
                "batch 1")
     return [
         f"mode: {cfg.get('mode', '?')}; {env.get('cpus', '?')} CPUs usable{load}"
-        + (" - BUSY MACHINE: multi-threaded timings (part 3) are slow and noisy"
-           if busy else ""),
+        + ("; other work was running, so absolute times are noisier than usual (ratios of "
+           "interleaved repeats less so)" if busy else ""),
         threads,
         "versions: " + ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items()
                                  if k != "platform"),
@@ -385,7 +388,7 @@ def format_text(results: dict) -> str:
     for name, err in (results.get("errors") or {}).items():
         parts += ["", f"{name}: FAILED - {err}"]
     rows = results.get("targets") or []
-    parts += ["", "Targets (issue 9), measured side by side in this run:",
+    parts += ["", "Targets, measured side by side in this run:",
               text_table(TARGET_HEADERS, target_table_rows(rows))]
     parts += [f"  {r['key']}: {r['note']}" for r in rows if r.get("note")]
     return "\n".join(parts)

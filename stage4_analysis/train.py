@@ -1,11 +1,10 @@
-"""The executors every experiment shares: one training run of stage 3 or of stage 2, as a record.
+"""The runs most experiments share: one training run of stage 3 or of stage 2, as a record.
 
 What this adds over calling ``stage3_batched.run.run`` directly: a run described by a plain,
-hashable config dict (:func:`stage3_config`), data loaded once per worker process and reused by
-every run in it (:func:`load_data`), offline by default (no download unless the reproduction was
-started with ``--download``), and the result cut down to what a record keeps (per-step losses,
-per-epoch metrics, final numbers, data sizes). :func:`execute_stage2` does the same for the
-stage-2 per-sample trainer (the per-sample learning curve).
+hashable config dict (:func:`stage3_config`, :func:`stage2_config`), data loaded once per worker
+process (:func:`stage4_analysis.data.load_data`), and the result cut down to what a record keeps
+(per-step losses, per-epoch metrics, final numbers, data sizes). :func:`execute_stage2` does the
+same for the stage-2 per-sample trainer (the per-sample learning curve).
 
 Divergence: stage 3 stops a run whose loss becomes NaN/inf and reports it as diverged. A sigmoid
 network with a softmax cross-entropy rarely gets there (the hidden units saturate, the stable
@@ -20,24 +19,10 @@ Leaves out: anything experiment-specific (which runs, how to plot them).
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 
-#: Bump when an executor's meaning changes: it is part of every config, so old records are not
-#: reused for a different computation.
-CODE_VERSION = 2  # 2: lr_decay=None is a constant rate (RunConfig now defaults to 0.9)
-
-#: Data-set split seed. The mnist-sample split depends on a seed; it is fixed so that every run
-#: of a study sees the same train/validation split and only the initialisation and the shuffling
-#: change with the run's seed.
-DATA_SEED = 0
-
-IDX_SETS = ("mnist", "fashion-mnist")
-
-DOWNLOAD_ENV = "MLP_LADDER_ANALYSIS_DOWNLOAD"
-
-_DATA_CACHE: dict = {}
+from .data import DATA_SEED, load_data
 
 
 def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr: float,
@@ -49,7 +34,7 @@ def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr
     """The full config of one stage-3 run (every field set explicitly, so the key changes
     whenever anything that changes the result does)."""
     return {
-        "executor": "stage3", "code": CODE_VERSION, "dataset": dataset, "final": bool(final),
+        "executor": "stage3", "dataset": dataset, "final": bool(final),
         "data_seed": DATA_SEED, "limit": limit, "hidden_dims": [int(h) for h in hidden_dims],
         "activation": activation, "optimizer": optimizer, "lr": float(lr),
         "momentum": float(momentum), "weight_decay": float(weight_decay),
@@ -62,64 +47,10 @@ def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr
 def stage2_config(*, dataset: str, final: bool, sizes, lr: float, epochs: int, seed: int,
                   accumulate: int = 1, limit: int | None = None) -> dict:
     """The full config of one stage-2 (per-sample) run."""
-    return {"executor": "stage2", "code": CODE_VERSION, "dataset": dataset, "final": bool(final),
+    return {"executor": "stage2", "dataset": dataset, "final": bool(final),
             "data_seed": DATA_SEED, "limit": limit, "sizes": [int(s) for s in sizes],
             "lr": float(lr), "epochs": int(epochs), "seed": int(seed),
             "accumulate": int(accumulate), "dtype": "float64"}
-
-
-def allow_download() -> bool:
-    """Downloads are off unless the reproduction was started with ``--download``."""
-    return os.environ.get(DOWNLOAD_ENV) == "1"
-
-
-def data_problem(dataset: str, final: bool) -> str | None:
-    """None when ``dataset`` can be loaded here without a download, else the loader's error
-    message (which says which files are missing, where it looked and how to get them).
-    Cheap: checks the files' presence, loads nothing."""
-    if dataset not in IDX_SETS:
-        return None
-    from shared.data import DataNotFoundError, find_idx_files, load_dataset
-
-    roles = ("train-images", "train-labels") + (("test-images", "test-labels") if final else ())
-    found = find_idx_files(dataset, roles)
-    if all(found.values()) or allow_download():
-        return None
-    try:
-        load_dataset(dataset, final=final, download=False)
-    except DataNotFoundError as e:
-        return str(e)
-    return None  # pragma: no cover - the files appeared between the two checks
-
-
-def short_problem(message: str) -> str:
-    """The loader's missing-files message in one line: what is missing and where it looked (the
-    full message, with how to get the files, is kept in the lr-study note / the loader)."""
-    lines = message.splitlines()
-    places = [ln.strip() for ln in lines[1:] if ln.startswith("  ") and "(" in ln
-              and not ln.strip().startswith(("curl", "mkdir"))]
-    return lines[0] + (f" (looked in: {'; '.join(places)})" if places else "")
-
-
-def load_data(dataset: str, final: bool, dtype: str = "float64", limit: int | None = None):
-    """``((xtr, ytr), (xval, yval), num_classes)``, cached per process (a worker keeps the data
-    of the runs it already did). ``limit`` keeps the first ``limit`` training samples."""
-    import numpy as np
-
-    from shared.data import load_dataset
-
-    key = (dataset, bool(final), dtype)
-    if key not in _DATA_CACHE:
-        if len(_DATA_CACHE) >= 2:  # full Fashion-MNIST is ~190 MB in float32: keep two at most
-            _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
-        kw = {"dtype": np.dtype(dtype)}
-        if dataset in IDX_SETS:
-            kw["download"] = allow_download()
-        _DATA_CACHE[key] = load_dataset(dataset, seed=DATA_SEED, final=final, **kw)
-    (xtr, ytr), (xval, yval), k = _DATA_CACHE[key]
-    if limit is not None:
-        xtr, ytr = xtr[:limit], ytr[:limit]
-    return (xtr, ytr), (xval, yval), k
 
 
 def _diverged_by_loss(epochs: list[dict], threshold: float | None) -> str | None:
@@ -192,27 +123,3 @@ def execute_stage2(config: dict) -> dict:
                "n_train": int(len(xtr)), "n_val": int(len(xval)), "train_wall_time": wall}
     return {"metrics": metrics, "status": hist.get("status") or "ok",
             "message": hist.get("message")}
-
-
-def pack_array(a, dtype: str = "<f4") -> dict:
-    """A numpy array as one compact JSON value: ``{"dtype", "shape", "base64"}`` (the raw
-    little-endian bytes, base64-encoded). Records are indented JSON with one number per line;
-    a (1000, 2) array as lists would take ~40 kB, packed as float32 it takes ~11 kB. (Used by the
-    disc, autoencoder and Iris experiments.)"""
-    import base64
-
-    import numpy as np
-
-    a = np.ascontiguousarray(np.asarray(a).astype(dtype))
-    return {"dtype": a.dtype.str, "shape": list(a.shape),
-            "base64": base64.b64encode(a.tobytes()).decode("ascii")}
-
-
-def unpack_array(d: dict):
-    """Inverse of :func:`pack_array`."""
-    import base64
-
-    import numpy as np
-
-    raw = base64.b64decode(d["base64"])
-    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()

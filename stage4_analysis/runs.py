@@ -1,0 +1,404 @@
+"""Runs and their records: what an experiment plans, how it executes, where its result is kept.
+
+What this adds over calling a trainer in a loop:
+
+* :class:`Run` is one training run: a plain JSON ``config`` and the function ``fn`` that executes
+  it, ``fn(config) -> {"metrics": dict, "status": "ok" | "diverged", "message": str | None}``
+  ("status" and "message" may be left out). ``fn`` is a module-level function (worker processes
+  import it by name); if it has a parameter ``artifact_dir`` it also gets the folder of its record,
+  for files of its own (e.g. trained weights).
+* Every finished run is one JSON record, ``<root>/<module>.<function>/<config hash>.json``
+  (``shared.records``: config, metrics, status, error, wall time, library versions, and the BLAS
+  ``threads`` it ran with), written atomically the moment its result arrives. A run whose record
+  says ok or diverged is never run again: an interrupted reproduction resumes where it stopped, a
+  repeated one only re-plots, and two experiments asking for the same run share it. A run that
+  raised is recorded ``failed`` with the error and traceback, and is retried next time.
+  After changing the code a run executes, rerun with ``--fresh`` (the records do not know which
+  version of the code made them).
+* :func:`execute` runs what is missing with joblib (loky worker processes, one BLAS thread each:
+  ``inner_max_num_threads=1``), or on a Dask cluster (:func:`dask_client`). Workers exit when the
+  process that started them dies (a ``kill -9`` leaves nothing behind, and no record is written
+  after it). With ``jobs=1`` the runs execute in this process.
+* :class:`Context` is what an experiment's ``plan`` / ``plot`` / ``summarize`` get: quick or
+  full mode, the output folder, the command-line options, the records of other experiments.
+  :class:`SkipExperiment` is how ``plan`` says "cannot run here" (the report shows why).
+
+What it leaves out: locking between two reproductions writing one folder at once (each record
+file stays whole; the second writer wins), and retrying a failed run within one invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from shared.records import config_key, make_record, read_record, write_record
+
+FINAL_STATUSES = ("ok", "diverged")
+
+
+# --------------------------------------------------------------------------- runs and records
+@dataclass
+class Run:
+    """One run: ``fn(config)``. ``label`` ("lr=0.01 seed=2") is for progress and tables; ``meta``
+    is for the planning experiment only (neither is part of the record's key)."""
+
+    config: dict
+    fn: Callable
+    label: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(f"Run needs a function, got {self.fn!r}")
+
+    @property
+    def folder(self) -> str:
+        """``<module>.<function>``: the records of one function live together."""
+        return f"{self.fn.__module__.rsplit('.', 1)[-1]}.{self.fn.__name__}"
+
+    @property
+    def key(self) -> str:
+        return config_key(self.config)
+
+    def path(self, root: str | Path) -> Path:
+        return Path(root) / self.folder / f"{self.key}.json"
+
+
+def read(root: str | Path, run: Run) -> dict | None:
+    """The record of ``run`` below ``root``, or None (never finished, or a damaged file)."""
+    p = run.path(root)
+    if not p.exists():
+        return None
+    try:
+        return read_record(p)
+    except (ValueError, OSError):
+        return None  # counts as unfinished; the rerun overwrites it
+
+
+def is_done(root: str | Path, run: Run) -> bool:
+    rec = read(root, run)
+    return rec is not None and rec.get("status") in FINAL_STATUSES
+
+
+def run_one(run: Run, root: str, threads: int | None = None, parent: int | None = None) -> dict:
+    """Execute one run and return its record (not written: the caller writes it). An exception
+    becomes a ``failed`` record. ``threads``: BLAS threads to use; ``parent``: the pid of the
+    process that handed out the run (a worker exits as soon as that process is gone)."""
+    from shared.threads import blas_threads, limited
+
+    if parent is not None and os.getpid() != parent:
+        _exit_with_parent(parent)
+    t0 = time.perf_counter()
+    tb = None
+    try:
+        kwargs = {}
+        if "artifact_dir" in inspect.signature(run.fn).parameters:
+            kwargs["artifact_dir"] = run.path(root).parent
+        limit = limited(threads) if threads and blas_threads() != threads else (
+            contextlib.nullcontext())
+        with limit:
+            used = blas_threads()
+            out = run.fn(dict(run.config), **kwargs)
+        name = f"{run.fn.__module__}.{run.fn.__name__}"
+        if not isinstance(out, dict) or "metrics" not in out:
+            raise TypeError(f"{name} must return a dict with 'metrics', got {type(out).__name__}")
+        status = out.get("status") or "ok"
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"{name} returned status {status!r}; use 'ok' or 'diverged'")
+        metrics, error = out["metrics"], out.get("message")
+    except Exception as e:  # a failed run is data, not a crash of the study
+        status, metrics, error = "failed", {}, f"{type(e).__name__}: {e}"
+        tb, used = traceback.format_exc(), blas_threads()
+    wall = time.perf_counter() - t0
+    try:
+        rec = make_record(run.folder, run.config, metrics, status=status, error=error,
+                          wall_time=wall)
+    except Exception as e:  # e.g. metrics that are not JSON: still a record saying so
+        rec = make_record(run.folder, run.config, {}, status="failed", wall_time=wall,
+                          error=f"could not store the result: {type(e).__name__}: {e}")
+        tb = traceback.format_exc()
+    rec.update(label=run.label, run=f"{run.fn.__module__}:{run.fn.__qualname__}", threads=used,
+               traceback=tb)
+    return rec
+
+
+_WATCHING: list[int] = []
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process started by ``parent``: exit at once when ``parent`` dies (it is killed,
+    say), instead of finishing queued or running runs nobody will collect."""
+    if _WATCHING or os.getppid() != parent:  # already watching, or not its child (Dask worker)
+        return
+    _WATCHING.append(parent)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def dedupe(runs: Iterable[Run]) -> list[Run]:
+    """Distinct runs (same function and config = same run), first occurrence kept, in order."""
+    seen, out = set(), []
+    for r in runs:
+        k = (r.folder, r.key)
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out
+
+
+# --------------------------------------------------------------------------- execution
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None) -> Iterator:
+    """A ``distributed.Client`` of the cluster at ``scheduler`` ("tcp://host:8786"), or of a
+    two-process local cluster on 127.0.0.1 (one thread each, no dashboard) when None."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        from shared.errors import ConfigError
+
+        raise ConfigError("--backend dask needs Dask: pip install -e '.[cluster]'") from None
+    if scheduler:
+        with Client(scheduler, timeout="20s") as client:
+            yield client
+        return
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None,
+            fresh: bool = False, progress: bool = True, desc: str = "runs") -> dict:
+    """Execute every run of ``runs`` that has no final record below ``root`` (all of them with
+    ``fresh``), writing each record as it arrives. ``jobs``: worker processes (1: in this
+    process); ``client``: a Dask client to run on instead. Returns ``{"total": n, "reused": n,
+    "executed": [record, ...]}``."""
+    root = Path(root)
+    runs = dedupe(runs)
+    todo = list(runs) if fresh else [r for r in runs if not is_done(root, r)]
+    result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": []}
+    if not todo:
+        return result
+    from tqdm.auto import tqdm
+
+    counts = {"ok": 0, "diverged": 0, "failed": 0}
+    bar = tqdm(total=len(todo), desc=f"{desc} ({result['reused']} reused)", unit="run",
+               disable=None if progress else True, dynamic_ncols=True)
+    done = set()
+    try:
+        for i, rec in _results(todo, str(root), jobs, client):
+            write_record(todo[i].path(root), rec)
+            done.add(i)
+            result["executed"].append(rec)
+            counts[rec["status"]] += 1
+            bar.set_postfix(counts, refresh=False)
+            bar.update(1)
+    except _WorkerDied as e:  # out of memory, killed, crashed: the rest is retried next time
+        for i, run in enumerate(todo):
+            if i not in done:
+                rec = make_record(run.folder, run.config, {}, status="failed",
+                                  error=f"not finished: a worker process failed ({e}); "
+                                  "rerun to retry")
+                rec.update(label=run.label, run=f"{run.fn.__module__}:{run.fn.__qualname__}",
+                           threads=None, traceback=None)
+                write_record(run.path(root), rec)
+                result["executed"].append(rec)
+    finally:
+        bar.close()
+    return result
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+def _results(todo: list[Run], root: str, jobs: int, client) -> Iterator[tuple[int, dict]]:
+    """``(index into todo, record)`` pairs in the order the runs finish."""
+    if client is not None:
+        from distributed import as_completed
+
+        futures = client.map(run_one, todo, root=root, threads=1, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut, rec in as_completed(futures, with_results=True):
+                yield index[fut.key], rec
+        except Exception as e:  # KilledWorker and the like
+            raise _WorkerDied(f"{type(e).__name__}: {e}") from e
+        return
+    if jobs <= 1 or len(todo) == 1:
+        for i, run in enumerate(todo):
+            yield i, run_one(run, root)
+        return
+    from joblib import Parallel, delayed, parallel_config
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    parent = os.getpid()
+    with parallel_config(backend="loky", n_jobs=min(jobs, len(todo)), inner_max_num_threads=1):
+        gen = Parallel(return_as="generator_unordered")(
+            delayed(_indexed)(i, run, root, parent) for i, run in enumerate(todo))
+        try:
+            yield from gen
+        except TerminatedWorkerError as e:
+            raise _WorkerDied(str(e).splitlines()[0]) from e
+        except Exception as e:  # e.g. a worker could not import the run's function
+            raise _WorkerDied(f"{type(e).__name__}: {e}") from e
+        except BaseException:  # Ctrl-C: stop the workers now, not after the queue
+            gen.close()
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor().shutdown(wait=False, kill_workers=True)
+            raise
+
+
+def _indexed(i: int, run: Run, root: str, parent: int) -> tuple[int, dict]:
+    return i, run_one(run, root, 1, parent)
+
+
+# --------------------------------------------------------------------------- arrays in records
+def pack_array(a, dtype: str = "<f4") -> dict:
+    """A numpy array as one compact JSON value ``{"dtype", "shape", "base64"}`` (raw little-endian
+    bytes): a (1000, 2) float32 array takes ~11 kB instead of ~40 kB as nested lists."""
+    import base64
+
+    import numpy as np
+
+    a = np.ascontiguousarray(np.asarray(a).astype(dtype))
+    return {"dtype": a.dtype.str, "shape": list(a.shape),
+            "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def unpack_array(d: dict):
+    """Inverse of :func:`pack_array`."""
+    import base64
+
+    import numpy as np
+
+    raw = base64.b64decode(d["base64"])
+    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()
+
+
+# --------------------------------------------------------------------------- what experiments get
+class SkipExperiment(Exception):
+    """Raised by ``plan`` when the experiment cannot run here; the message is the reason shown
+    in the report (e.g. the data loader's error for absent MNIST files)."""
+
+
+def option(*flags: str, **kwargs) -> tuple[tuple[str, ...], dict]:
+    """A command-line option an experiment declares in ``OPTIONS``: the arguments of
+    ``argparse.ArgumentParser.add_argument``. Its value is ``ctx.option(dest)`` (None when not
+    given: use the experiment's own default)."""
+    kwargs.setdefault("default", None)
+    return tuple(flags), kwargs
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse names the flag in its error)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def name_of(module: ModuleType) -> str:
+    """An experiment's name: its ``NAME``, else its module name with hyphens (``lr-study``)."""
+    return getattr(module, "NAME", None) or module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+@dataclass
+class Context:
+    """One reproduction, as an experiment sees it.
+
+    quick: quick (offline, small) or full mode. out: the output folder (records in ``out/runs``,
+    figures in ``out/figures/<NAME>``, sections in ``out/sections``, ``out/report.md``).
+    options: command-line values by ``dest`` (None = not given). modules: the experiments of
+    this reproduction (for :meth:`records_of`). notes: remarks per experiment for its section.
+    """
+
+    quick: bool = True
+    out: Path = Path("runs/analysis/quick")
+    options: dict = field(default_factory=dict)
+    modules: list = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.out = Path(self.out)
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+    @property
+    def runs_root(self) -> Path:
+        return self.out / "runs"
+
+    def fig_dir(self, name: str) -> Path:
+        return self.out / "figures" / name
+
+    def rel(self, path: str | os.PathLike) -> str:
+        """``path`` relative to the report (for markdown links), with forward slashes."""
+        return Path(os.path.relpath(Path(path), self.out)).as_posix()
+
+    def note(self, name: str, text: str) -> None:
+        """Add a remark to experiment ``name``'s section (once, however often plan() runs)."""
+        notes = self.notes.setdefault(name, [])
+        if text not in notes:
+            notes.append(text)
+
+    def option(self, key: str, default=None):
+        v = self.options.get(key)
+        return default if v is None else v
+
+    def records(self, runs: Sequence[Run]) -> list[dict]:
+        """The records of ``runs`` in order; a run without one appears as a stub with status
+        "missing" (so a plot can say what is absent instead of silently dropping it)."""
+        out = []
+        for r in runs:
+            rec = read(self.runs_root, r)
+            if rec is None:
+                rec = {"status": "missing", "config": r.config, "label": r.label, "key": r.key,
+                       "metrics": {}, "error": "no record (run not finished)"}
+            out.append(rec)
+        return out
+
+    def module(self, name: str) -> ModuleType:
+        for m in self.modules:
+            if normalise(name_of(m)) == normalise(name):
+                return m
+        raise KeyError(f"unknown experiment {name!r}")
+
+    def records_of(self, name: str) -> list[dict]:
+        """The records of the runs experiment ``name`` plans (declare it in ``DEPENDS`` so its
+        runs are done first)."""
+        return self.records(self.module(name).plan(self))
