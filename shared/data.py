@@ -64,6 +64,7 @@ from shared.download import (
 from shared.download import download as fetch_file
 from shared.errors import ConfigError, LadderError, run_main
 from shared.idx import IDXError, read_idx_pair
+from shared.memory import check_fits, estimate_data_bytes
 
 __all__ = [
     "DATASETS", "DataNotFoundError", "IDXError", "ChecksumError", "DownloadError", "IDX_SETS",
@@ -86,6 +87,13 @@ class DataNotFoundError(LadderError, FileNotFoundError):
     files, where they were looked for and how to put them there by hand."""
 
 
+def _rng(seed) -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for a seed that is an integer >= 0 (else ConfigError)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
 # --------------------------------------------------------------------------- synthetic 2-D data
 SYNTH_Q = np.array([[1.0, -0.05], [1.0, 0.4]])
 SYNTH_THRESHOLD = 0.6
@@ -104,8 +112,10 @@ def load_synth(num_train: int = 60_000, num_val: int = 10_000, seed: int = 0,
     too (there is no separate one).
     """
     if num_train < 0 or num_val < 0:
-        raise ValueError(f"num_train and num_val must be >= 0, got {num_train}, {num_val}")
-    rng = np.random.default_rng(seed) if rng is None else rng
+        raise ConfigError(f"num_train and num_val must be >= 0, got {num_train}, {num_val}")
+    check_fits(estimate_data_bytes(num_train + num_val, 2 + 1),
+               f"the synth data set of {num_train + num_val:,} samples", "number of samples")
+    rng = _rng(seed) if rng is None else rng
     x = rng.standard_normal((num_train + num_val, 2))
     q = np.einsum("bf,fk,bk->b", x, SYNTH_Q, x)
     y = (q > SYNTH_THRESHOLD).astype(np.int64)
@@ -389,7 +399,7 @@ def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
                        f"digits, found {len(xi)} and {len(ti)} (rebuild it with "
                        "python -m shared.build_mnist_sample)")
     if not final:
-        rng = np.random.default_rng(seed) if rng is None else rng
+        rng = _rng(seed) if rng is None else rng
         perm = rng.permutation(SAMPLE_TRAIN)
         tr, va = perm[: SAMPLE_TRAIN - SAMPLE_VAL], perm[SAMPLE_TRAIN - SAMPLE_VAL:]
         xi, ti, yi, tl = xi[tr], xi[va], yi[tr], yi[va]
@@ -437,15 +447,15 @@ def load_iris(seed: int = 0, val_fraction: float = 0.2, rng: np.random.Generator
     ytrain (120,)), (xval (30, 4), yval (30,)), 3``. There is no separate test set.
     """
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     x, c = read_iris_csv()
-    rng = np.random.default_rng(seed) if rng is None else rng
+    rng = _rng(seed) if rng is None else rng
     tr, va = [], []
     for k in range(len(IRIS_CLASSES)):
         idx = rng.permutation(np.flatnonzero(c == k))
         n_val = int(round(len(idx) * val_fraction))
         if n_val < 1 or n_val >= len(idx):
-            raise ValueError(f"val_fraction={val_fraction} leaves {n_val} of {len(idx)} flowers "
+            raise ConfigError(f"val_fraction={val_fraction} leaves {n_val} of {len(idx)} flowers "
                              f"per class for validation; need at least 1 and fewer than all")
         va.append(idx[:n_val])
         tr.append(idx[n_val:])
@@ -474,11 +484,13 @@ def load_disc(n: int = 1000, seed: int = 0, val_fraction: float = 0.2,
     """
     n_val = int(round(n * val_fraction))
     if n < 2 or not 0 < n_val < n:
-        raise ValueError(f"need n >= 2 and 0 < round(n * val_fraction) < n, got n={n}, "
+        raise ConfigError(f"need n >= 2 and 0 < round(n * val_fraction) < n, got n={n}, "
                          f"val_fraction={val_fraction}")
     if not radius > 0:
-        raise ValueError(f"radius must be > 0, got {radius}")
-    rng = np.random.default_rng(seed) if rng is None else rng
+        raise ConfigError(f"radius must be > 0, got {radius}")
+    check_fits(estimate_data_bytes(n, 2 + 1), f"the disc data set of {n:,} points",
+               "number of points")
+    rng = _rng(seed) if rng is None else rng
     x = rng.uniform(-1.0, 1.0, size=(n, 2))
     y = ((x**2).sum(axis=1) < radius**2).astype(np.int64)
     return (x[: n - n_val], y[: n - n_val]), (x[n - n_val:], y[n - n_val:]), 2
@@ -512,7 +524,7 @@ def describe(name: str, final: bool = False) -> str:
                 f"(seeded)" + no_test,
     }
     if name not in lines:
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     return lines[name]
 
 
@@ -535,7 +547,7 @@ def load_dataset(name: str, *, seed: int = 0, final: bool = False, **kw):
         return load_iris(seed=seed, **kw)
     if name == "disc":
         return load_disc(seed=seed, **kw)
-    raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
 
 
 # --------------------------------------------------------------------------- command line
