@@ -33,7 +33,7 @@ import pytest
 from shared.errors import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
-ALARM_SECONDS = 30
+ALARM_SECONDS = 10
 OUTCOMES: dict[str, dict] = {}
 
 # command -> (module holding main, module run by python -m)
