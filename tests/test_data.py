@@ -261,6 +261,7 @@ def test_real_mnist_test_split(tmp_path):
 
 
 @needs_debian_fashion
+@pytest.mark.slow
 def test_debian_fashion_mnist(monkeypatch, tmp_path):
     monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
