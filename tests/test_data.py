@@ -379,3 +379,29 @@ def test_limit_on_the_sample_and_bad_limits():
     for bad in (0, -5, 2.5, True, "10"):
         with pytest.raises(ValueError, match="limit must be an integer >= 1"):
             load_mnist_sample(limit=bad)
+
+
+@needs_debian_fashion
+@pytest.mark.slow
+def test_quick_fashion_mnist_load_never_holds_all_images_as_floats():
+    """``limit=10000`` on the real files: the peak memory of a fresh process (``ru_maxrss``)
+    grows by less than the 70,000 images would take as float64 (439 MB), so they were cut
+    while uint8. (The whole load as floats would need at least that much.)"""
+    import subprocess
+    import sys
+
+    code = ("import resource, json; import numpy; from shared.data import load_dataset; "
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+            "(x, c), (v, w), k = load_dataset('fashion-mnist', final=True, limit=10000, "
+            "download=False); "
+            "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+            "print(json.dumps([before, after, x.shape[0], v.shape[0]]))")
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env, timeout=120).stdout
+    before, after, n_train, n_test = json.loads(out)
+    assert (n_train, n_test) == (10000, 10000)
+    all_as_floats = 70_000 * 784 * 8
+    grew = (after - before) * 1024  # ru_maxrss is in kB on Linux
+    assert grew < all_as_floats * 0.6, grew
