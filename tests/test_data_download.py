@@ -384,3 +384,15 @@ def test_unwritable_cache_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(DownloadError, match="MLP_LADDER_CACHE"):
         download(["http://127.0.0.1:9/f.gz"], blocker / "sub" / "f.gz", "0" * 32)
+
+
+def test_command_line_with_a_cache_that_is_a_file(monkeypatch, tmp_path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("MLP_LADDER_CACHE", str(blocker))
+    monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
+    monkeypatch.setenv("MLP_LADDER_MNIST_MIRROR", "http://127.0.0.1:9/")
+    assert run_main(data.main, ["--fetch", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "MLP_LADDER_CACHE" in err and str(blocker) in err
