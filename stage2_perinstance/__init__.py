@@ -2,15 +2,16 @@
 
 Exports the ladder interface (``shared/README.md``): :func:`loss_and_grads`, :func:`sgd_train`,
 :func:`predict_proba`; the per-sample building blocks of :mod:`stage2_perinstance.network` (the
-same names as stage 1, each forward next to its local derivative); :func:`fit` for training with
-epochs, shuffling and a history (:mod:`stage2_perinstance.train`); and the in-place fast path
-:class:`InPlaceSGD` (:mod:`stage2_perinstance.fast`). ``python -m stage2_perinstance`` trains
-the hand-out's MNIST network; ``python -m stage2_perinstance.benchmark`` compares its speed with
-PyTorch at batch size 1. The maths, loop by loop against stage 1: ``README.md`` here.
+same names as stage 1, each forward next to its local derivative; :data:`ACTIVATIONS`, the table
+of hidden activations and their derivatives); :func:`fit` for training with epochs, shuffling and
+a history (:mod:`stage2_perinstance.train`); and the opt-in in-place path :class:`InPlaceSGD`
+(:mod:`stage2_perinstance.fast`). ``python -m stage2_perinstance`` trains the hand-out's MNIST
+network. The maths, loop by loop against stage 1: ``README.md`` here.
 """
 
 from .fast import InPlaceSGD
 from .network import (
+    ACTIVATIONS,
     TINY,
     as_arrays,
     backward,
@@ -22,7 +23,10 @@ from .network import (
     linear_backward,
     log_softmax,
     loss_and_grads,
+    output_gradient,
     predict_proba,
+    relu,
+    relu_derivative,
     sample_loss_and_grads,
     sgd_train,
     sgd_update,
@@ -31,10 +35,13 @@ from .network import (
     softmax,
     softmax_cross_entropy_derivative,
     softmax_jacobian,
+    tanh,
+    tanh_derivative,
 )
 from .train import evaluate, fit
 
 __all__ = [
+    "ACTIVATIONS",
     "TINY",
     "InPlaceSGD",
     "as_arrays",
@@ -49,7 +56,10 @@ __all__ = [
     "linear_backward",
     "log_softmax",
     "loss_and_grads",
+    "output_gradient",
     "predict_proba",
+    "relu",
+    "relu_derivative",
     "sample_loss_and_grads",
     "sgd_train",
     "sgd_update",
@@ -58,4 +68,6 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy_derivative",
     "softmax_jacobian",
+    "tanh",
+    "tanh_derivative",
 ]

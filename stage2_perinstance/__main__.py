@@ -3,24 +3,31 @@
     python -m stage2_perinstance                         # 784-300-10 on the shipped MNIST sample
     python -m stage2_perinstance --dataset mnist --epochs 5 --lr 0.03
     python -m stage2_perinstance --dataset synth --hidden 8 --limit 2000 --epochs 2
-    python -m stage2_perinstance --accumulate 10 --dtype float32 --out runs/s2-acc10
+    python -m stage2_perinstance --activation tanh --accumulate 10 --out runs/s2-tanh
+    python -m stage2_perinstance --fast                  # the same steps, in place (fast.py)
 
 Writes ``record.json`` (a run record, ``shared.records``), ``loss_curve.png`` (drawn from the
-record) and ``weights.json`` (the trained weights, shared format) to ``--out``.
+record) and ``weights.json`` (the trained weights, shared format; not for a diverged run) to
+``--out``. Runs inside ``shared.errors.run_main``: bad input ends in one line naming the flag
+(exit status 2), a diverged run in one line (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
-import sys
 import time
+from pathlib import Path
 
 from shared.cli import positive_float, positive_int
+from shared.errors import ConfigError, DivergedError, check_output_dir, run_main
+from shared.weights import ACTIVATIONS
 
 DESCRIPTION = """\
-Stage 2 of mlp-ladder: the sigmoid/softmax/cross-entropy network with numpy vectors, trained by
-SGD one sample at a time (optionally averaging the gradients of --accumulate samples per update).
+Stage 2 of mlp-ladder: the sigmoid (or relu, tanh)/softmax/cross-entropy network with numpy
+vectors, trained by SGD one sample at a time (optionally averaging the gradients of --accumulate
+samples per update), through the readable forward / backward / update of network.py.
 
 Default: the hand-out's MNIST network 784-300 (sigmoid)-10 (softmax) on the shipped MNIST sample
 (offline). After every epoch it prints the training and validation loss and accuracy; it writes a
@@ -30,9 +37,22 @@ time step, and per-epoch training vs validation) and the trained weights (weight
 EPILOG = """\
 The initial weights come from shared.weights.init_weights(random.Random(seed)) (the same numbers
 every stage draws from that seed); the per-epoch shuffles from np.random.default_rng(seed).
+--fast takes the same steps through stage2_perinstance/fast.py (in-place updates, zero inputs
+skipped on sparse data such as MNIST): the same weights to rounding, less time.
 The maths, loop by loop against stage 1: stage2_perinstance/README.md."""
 
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist", "synth")
+
+
+def seed_int(text: str) -> int:
+    """``argparse`` type: a seed, an integer >= 0."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,8 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "per-sample SGD; K equals stage 3 with batch size K)")
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[300], metavar="H",
                    help="hidden layer sizes (default 300; e.g. --hidden 128 64 for two layers)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the initial weights, the shuffles and the synth data (default 0)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid",
+                   help="hidden activation (default sigmoid)")
+    p.add_argument("--backward", choices=("fused", "jacobian"), default="fused",
+                   help="output gradient as the fused y - onehot(c) (default) or through the "
+                        "softmax Jacobian")
+    p.add_argument("--fast", action="store_true",
+                   help="train through the in-place steps of fast.py (same weights to rounding; "
+                        "skips zero inputs on sparse data); fused backward only")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seed of the initial weights, the shuffles and the synth data "
+                        "(an integer >= 0, default 0)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use only the first N training and the first N validation samples")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
@@ -66,62 +95,91 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def no_new_empty_folders(*folders: Path):
+    """Remove those of ``folders`` that the block created and left empty when it fails (a data
+    set that could not be fetched leaves no empty cache folder behind). Innermost first."""
+    existed = [f.exists() for f in folders]
+    try:
+        yield
+    except BaseException:
+        for folder, was in reversed(list(zip(folders, existed))):
+            with contextlib.suppress(OSError):
+                if not was and folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+        raise
+
+
 def load(name: str, seed: int, limit: int | None):
-    """``(X, y), (Xv, yv), num_classes`` of data set ``name``, cut to ``limit`` samples each."""
+    """``(X, c), (Xv, cv), num_classes`` of data set ``name``, cut to ``limit`` samples each."""
     from shared.data import load_dataset
+    from shared.download import cache_root
 
     kw = {"seed": seed}
     if name == "synth" and limit is not None:  # do not draw 70,000 points to keep a few
         kw.update(num_train=limit, num_val=limit)
-    (X, y), (Xv, yv), k = load_dataset(name, **kw)
+    root = cache_root()
+    with no_new_empty_folders(root, root / name):
+        (X, c), (Xv, cv), K = load_dataset(name, **kw)
     if limit is not None:
-        X, y, Xv, yv = X[:limit], y[:limit], Xv[:limit], yv[:limit]
-    return (X, y), (Xv, yv), k
+        X, c, Xv, cv = X[:limit], c[:limit], Xv[:limit], cv[:limit]
+    return (X, c), (Xv, cv), K
+
+
+def check_size(sizes: list[int], dtype: str) -> None:
+    """Refuse, before the weights are allocated, a network this machine cannot hold."""
+    from shared.memory import check_fits, estimate_network_bytes
+
+    nbytes = estimate_network_bytes(sizes, dtype_bytes=4 if dtype == "float32" else 8)
+    check_fits(nbytes, f"the network {sizes} in {dtype}", flag="--hidden")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.fast and args.backward != "fused":
+        raise ConfigError("--fast computes the fused output gradient only; leave out "
+                          "--backward jacobian or --fast")
 
     import numpy as np
     from tqdm import tqdm
 
     from shared import records
+    from shared.threads import blas_threads
     from shared.weights import save_json
 
     from .network import init_weights
     from .train import fit, plot_record
 
     t_start = time.perf_counter()
-    try:
-        (X, y), (Xv, yv), num_classes = load(args.dataset, args.seed, args.limit)
-    except Exception as e:  # missing files, bad checksum...: the loader's message says which
-        print(f"error: cannot load data set {args.dataset!r}: {e}", file=sys.stderr)
-        return 2
+    (X, c), (Xv, cv), num_classes = load(args.dataset, args.seed, args.limit)
     sizes = [int(X.shape[1]), *args.hidden, int(num_classes)]
-    print(f"data {args.dataset}: {len(X)} training / {len(Xv)} validation samples, "
-          f"{X.shape[1]} features in [{X.min():.3g}, {X.max():.3g}] (mean {X.mean():.3g}), "
-          f"{num_classes} classes")
+    check_size(sizes, args.dtype)
     config = {"stage": "stage2_perinstance", "dataset": args.dataset, "sizes": sizes,
-              "epochs": args.epochs, "lr": args.lr, "accumulate": args.accumulate,
-              "seed": args.seed, "limit": args.limit, "dtype": args.dtype,
-              "log_every": args.log_every, "n_train": len(X), "n_val": len(Xv),
+              "activation": args.activation, "epochs": args.epochs, "lr": args.lr,
+              "accumulate": args.accumulate, "backward": args.backward, "seed": args.seed,
+              "limit": args.limit, "dtype": args.dtype, "log_every": args.log_every,
+              "n_train": len(X), "n_val": len(Xv),
               "init": "shared.weights.init_weights(random.Random(seed)), std 1/sqrt(fan_in)",
               "shuffle": "np.random.default_rng(seed).permutation per epoch"}
     key = records.config_key(config)
-    out = args.out or f"runs/stage2_perinstance/{args.dataset}-{key}"
+    out = check_output_dir(args.out or f"runs/stage2_perinstance/{args.dataset}-{key}",
+                           flag="--out")
+    print(f"data {args.dataset}: {len(X)} training / {len(Xv)} validation samples, "
+          f"{X.shape[1]} features in [{X.min():.3g}, {X.max():.3g}] (mean {X.mean():.3g}), "
+          f"{num_classes} classes")
 
-    weights = init_weights(sizes, random.Random(args.seed), dtype=args.dtype)
-    print(f"network {sizes} (sigmoid hidden, softmax output), {args.dtype}, SGD lr {args.lr}, "
-          f"{args.accumulate} sample(s) per update, {args.epochs} epochs")
-    try:
-        weights, history = fit(weights, (X, y), (Xv, yv), epochs=args.epochs, lr=args.lr,
-                               accumulate=args.accumulate, rng=np.random.default_rng(args.seed),
-                               progress=not args.no_progress, log_every=args.log_every,
-                               log=tqdm.write)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    weights = init_weights(sizes, random.Random(args.seed), dtype=args.dtype,
+                           activation=args.activation)
+    print(f"network {sizes} ({args.activation} hidden, softmax output), {args.dtype}, SGD lr "
+          f"{args.lr}, {args.accumulate} sample(s) per update, {args.epochs} epochs, "
+          f"{'fast.py (in place)' if args.fast else 'network.py'}")
+    weights, history = fit(weights, (X, c), (Xv, cv), epochs=args.epochs, lr=args.lr,
+                           accumulate=args.accumulate, rng=np.random.default_rng(args.seed),
+                           fused=args.backward == "fused", fast=args.fast,
+                           progress=not args.no_progress, log_every=args.log_every,
+                           log=tqdm.write)
     wall = time.perf_counter() - t_start
+    config["path"] = history["path"]
     config["skip_zero_inputs"] = history["skip_zero_inputs"]
     last = history["epochs"][-1] if history["epochs"] else {}
     metrics = {**history, "final_train_loss": last.get("train_loss"),
@@ -130,18 +188,20 @@ def main(argv: list[str] | None = None) -> int:
                "train_seconds": sum(r["seconds"] for r in history["epochs"])}
     record = records.make_record("stage2-train", config, metrics, status=history["status"],
                                  error=history["message"], wall_time=wall)
-    written = [records.write_record(f"{out}/record.json", record)]
+    record["threads"] = blas_threads()
+    written = [records.write_record(out / "record.json", record)]
     if history["status"] == "ok":
-        save_json(weights, f"{out}/weights.json")
-        written.append(f"{out}/weights.json")
+        save_json(weights, out / "weights.json")
+        written.append(out / "weights.json")
     if not args.no_plot:
-        written.append(plot_record(record, f"{out}/loss_curve.png"))
-    if last:
-        print(f"done in {wall:.1f} s (training + evaluation {metrics['train_seconds']:.1f} s): "
-              f"validation accuracy {last['val_acc']:.4f}, loss {last['val_loss']:.4f}")
+        written.append(plot_record(record, out / "loss_curve.png"))
     print("wrote " + ", ".join(str(p) for p in written))
-    return 0 if history["status"] == "ok" else 1
+    if history["status"] != "ok":
+        raise DivergedError(history["message"])
+    print(f"done in {wall:.1f} s (training + evaluation {metrics['train_seconds']:.1f} s): "
+          f"validation accuracy {last['val_acc']:.4f}, loss {last['val_loss']:.4f}")
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main))

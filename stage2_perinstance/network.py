@@ -1,32 +1,38 @@
 """Stage 2: the network with numpy vectors, one sample at a time.
 
-The same network as stage 1 (sizes ``[n_in, n_1, ..., n_out]``, a sigmoid after every hidden
-layer, softmax + cross-entropy at the output), and the same functions under the same names. What
-changes: a layer's values are one numpy vector instead of a Python list, and every loop of stage 1
-over the units of a layer becomes one numpy call. For one sample (shapes in brackets)::
+The same network as stage 1 (sizes ``[n_in, n_1, ..., n_out]``, an activation after every
+hidden layer, softmax + cross-entropy at the output), and the same functions under the same
+names. What changes: a layer's values are one numpy vector instead of a Python list, and every
+loop of stage 1 over the units of a layer becomes one numpy call. For one sample (shapes in
+brackets; ``X`` (N, n_in) holds N samples, ``c`` (N,) their integer classes)::
 
     x  (n_in,)                                     the input
     k  (n_i,)     k = x @ W + b                      vector-matrix product (was: sum over i)
-    h  (n_i,)     h = sigmoid(k)                     elementwise          (was: loop over j)
-    o  (n_out,)   o = h @ W + b                      the last layer ("h V + c" in the hand-out)
+    h  (n_i,)     h = f(k)                           elementwise          (was: loop over j)
+    o  (n_out,)   o = h @ W + b                      the last layer ("h V + c" in hand-outs)
     y  (n_out,)   y = softmax(o)                     elementwise + one sum
     l  ()         l = -log y_c = logsumexp(o) - o_c  cross_entropy (via log_softmax)
 
-and backwards, layer by layer (``g = dl/dk`` of the current layer, its input ``a``)::
+and backwards, layer by layer (``dk = dl/dk`` of the current layer, ``a`` its input)::
 
-    dW (in, out)  dW = np.outer(a, g)                outer product   (was: double loop over i, j)
-    db (out,)     db = g
-    da (in,)      da = W @ g                         matrix-vector   (was: sum over j)
-    g  (in,)      g  = da * h * (1 - h)              elementwise     (the sigmoid's derivative)
+    dW (in, out)  dW = np.outer(a, dk)               outer product   (was: double loop over i, j)
+    db (out,)     db = dk
+    dh (in,)      dh = W @ dk                        matrix-vector   (was: sum over j)
+    dk (in,)      dk = dh * f'(h)                    elementwise     (the activation's derivative)
 
 ``stage2_perinstance/README.md`` puts each line next to the stage-1 loop it replaces.
 
-The output layer's gradient. The local derivatives are ``dl/dy_i = -[i = c] / y_c`` and the
-softmax Jacobian ``J_ij = dy_i/do_j = y_i ([i = j] - y_j)``, i.e. ``J = diag(y) - outer(y, y)``
-(:func:`softmax_jacobian`), and the chain rule gives ``dl/do = dl/dy @ J`` (a vector-matrix
-product: every ``y_i`` depends on every ``o_j``). Worked out by hand this is ``y - onehot(c)``
-(:func:`softmax_cross_entropy_derivative`), which :func:`backward` uses by default (``fused``);
-``fused=False`` goes through the Jacobian, and the tests check that both agree.
+The activation is data, as in stage 1: :data:`ACTIVATIONS` maps "sigmoid", "relu" and "tanh" to
+(function, derivative) pairs, each derivative written in terms of the output ``h`` (``h (1 - h)``,
+``[h > 0]`` (the same as ``[k > 0]``), ``1 - h^2``); the weights name theirs
+(``shared.weights.activation_of``).
+
+The output layer's gradient. The local derivatives are ``dy_i = dl/dy_i = -[i = c] / y_c`` and
+the softmax Jacobian ``J_ij = dy_i/do_j = y_i ([i = j] - y_j)``, i.e. ``J = diag(y) - outer(y, y)``
+(:func:`softmax_jacobian`), and the chain rule gives ``do = dy @ J`` (a vector-matrix product:
+every ``y_i`` depends on every ``o_j``). Worked out by hand this is ``y - onehot(c)``
+(:func:`softmax_cross_entropy_derivative`), which :func:`backward` uses by default (``fused``, as
+in every rung); ``fused=False`` goes through the Jacobian, and the tests check both agree.
 
 Numerical safety: no overflow for any finite input (tested with inputs of +-1e6 and warnings
 turned into errors): :func:`sigmoid` is ``0.5 (1 + tanh(k / 2))`` (``tanh`` never overflows),
@@ -35,7 +41,7 @@ is computed from ``log_softmax`` (``-log y_c`` of an underflowed ``y_c = 0`` wou
 log-softmax stays finite). Unlike stage 1, the loss is therefore not capped at ``-log TINY``.
 
 Arrays are float64 unless a ``dtype`` is asked for (the weights' dtype decides: ``x`` is cast to
-it). What this stage leaves out: batches as one matrix computation (stage 3) — here ``N`` samples
+it). What this stage leaves out: batches as one matrix computation (stage 3) - here ``N`` samples
 cost ``N`` passes through Python, and a mini-batch is a sum of per-sample gradients.
 """
 
@@ -48,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.weights import WeightFormatError, to_arrays, validate
+from shared.weights import DEFAULT_ACTIVATION, activation_of, to_arrays, validate
 from shared.weights import init_weights as _init_weights_lists
 
 #: The smallest positive normal float64. The Jacobian path clamps ``y`` to it (as stage 1 does),
@@ -58,7 +64,8 @@ TINY = sys.float_info.min
 
 # --------------------------------------------------------------------------- weights
 def as_arrays(weights: dict, dtype: Any = None) -> dict:
-    """The weights (lists or arrays, shared format) as a new structure of numpy arrays.
+    """The weights (lists or arrays, shared format) as a new structure of numpy arrays, checked
+    by ``shared.weights.to_arrays`` (shapes against ``sizes``, finite values, the activation).
 
     ``dtype=None`` keeps the dtype of float arrays that are passed in and makes float64 from
     lists. Always copies, so the caller's weights are never changed by training.
@@ -70,40 +77,22 @@ def as_arrays(weights: dict, dtype: Any = None) -> dict:
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type such as float64 or float32, got {dtype}")
-    layers = weights.get("layers") or []
-    if not all(isinstance(la.get("W"), np.ndarray) and isinstance(la.get("b"), np.ndarray)
-               for la in layers):
-        return to_arrays(weights, dtype=dtype)  # lists: validated value by value
-    # arrays already: the same checks as shared.weights.validate, vectorised
-    sizes = [int(n) for n in weights["sizes"]]
-    if len(layers) != len(sizes) - 1:
-        raise WeightFormatError(f"sizes {sizes} need {len(sizes) - 1} layers, "
-                                f"the structure has {len(layers)}")
-    out = []
-    for i, la in enumerate(layers):
-        W, b = np.array(la["W"], dtype=dtype), np.array(la["b"], dtype=dtype)
-        if W.shape != (sizes[i], sizes[i + 1]) or b.shape != (sizes[i + 1],):
-            raise WeightFormatError(f"layer {i}: W {W.shape} and b {b.shape} do not fit sizes "
-                                    f"{sizes} (want {(sizes[i], sizes[i + 1])}, "
-                                    f"{(sizes[i + 1],)})")
-        if not (np.isfinite(W).all() and np.isfinite(b).all()):
-            raise WeightFormatError(f"layer {i}: W or b holds a non-finite value")
-        out.append({"W": W, "b": b})
-    return {"sizes": sizes, "layers": out}
+    return to_arrays(weights, dtype=dtype)
 
 
 def init_weights(sizes, rng: random.Random | np.random.Generator, dtype: Any = "float64",
-                 std: float | None = None) -> dict:
+                 std: float | None = None, activation: str = DEFAULT_ACTIVATION) -> dict:
     """Random initial weights for ``sizes`` as arrays: normal, standard deviation ``std``
-    (``None``: ``1 / sqrt(fan_in)`` per layer), biases zero.
+    (``None``: ``1 / sqrt(fan_in)`` per layer), biases zero, hidden ``activation``.
 
-    ``rng`` a ``random.Random``: the shared draw of ``shared.weights.init_weights`` — the same
-    numbers as every other stage from the same seed (pure Python, ~0.1 s for 784-300-10).
+    ``rng`` a ``random.Random``: the shared draw of ``shared.weights.init_weights`` - the same
+    numbers as every other stage from the same seed (pure Python, slow for big layers).
     ``rng`` an ``np.random.Generator``: a fast numpy draw (``rng.standard_normal((in, out))``
     per layer, in layer order); same distribution, different numbers.
     """
     if isinstance(rng, random.Random):
-        return as_arrays(_init_weights_lists(sizes, rng, std=std), dtype=dtype)
+        return as_arrays(_init_weights_lists(sizes, rng, std=std, activation=activation),
+                         dtype=dtype)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a random.Random or a numpy Generator "
                         "(np.random.default_rng(seed)), got " + type(rng).__name__)
@@ -113,10 +102,10 @@ def init_weights(sizes, rng: random.Random | np.random.Generator, dtype: Any = "
         s = 1.0 / math.sqrt(n_in) if std is None else float(std)
         layers.append({"W": (s * rng.standard_normal((n_in, n_out))).astype(dtype),
                        "b": np.zeros(n_out, dtype=dtype)})
-    return validate({"sizes": sizes, "layers": layers})
+    return validate({"sizes": sizes, "activation": activation, "layers": layers})
 
 
-# --------------------------------------------------------------------------- sigmoid
+# --------------------------------------------------------------------------- activations
 def sigmoid(k: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-k))`` elementwise, written ``0.5 (1 + tanh(k / 2))`` (the same function;
     ``tanh`` saturates at +-1 instead of overflowing, and it is one numpy call). Accurate to
@@ -128,6 +117,36 @@ def sigmoid(k: np.ndarray) -> np.ndarray:
 def sigmoid_derivative(h: np.ndarray) -> np.ndarray:
     """``dh/dk = h (1 - h)`` elementwise, from the forward's output ``h`` (n,) -> (n,)."""
     return h * (1.0 - h)
+
+
+def relu(k: np.ndarray) -> np.ndarray:
+    """``max(0, k)`` elementwise. k (n,) -> h (n,)."""
+    return np.maximum(k, 0.0)
+
+
+def relu_derivative(h: np.ndarray) -> np.ndarray:
+    """``dh/dk = [k > 0]``, read off the output: ``h > 0`` exactly when ``k > 0`` (0 at
+    ``k = 0``). h (n,) -> (n,) in h's dtype."""
+    return (h > 0).astype(h.dtype)
+
+
+def tanh(k: np.ndarray) -> np.ndarray:
+    """``tanh(k)`` elementwise (saturates at +-1, never overflows). k (n,) -> h (n,)."""
+    return np.tanh(k)
+
+
+def tanh_derivative(h: np.ndarray) -> np.ndarray:
+    """``dh/dk = 1 - tanh(k)^2 = 1 - h^2``, from the forward's output ``h`` (n,) -> (n,)."""
+    return 1.0 - h * h
+
+
+#: name -> (function of k, derivative as a function of h = function(k)), one entry per name of
+#: ``shared.weights.ACTIVATIONS``.
+ACTIVATIONS = {
+    "sigmoid": (sigmoid, sigmoid_derivative),
+    "relu": (relu, relu_derivative),
+    "tanh": (tanh, tanh_derivative),
+}
 
 
 # --------------------------------------------------------------------------- linear layer
@@ -199,19 +218,22 @@ def softmax_cross_entropy_derivative(y: np.ndarray, c: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the network
 def forward(weights: dict, x: np.ndarray) -> dict:
-    """One sample through the network, keeping every intermediate.
+    """One sample through the network, keeping every intermediate: the one forward pass of this
+    stage (training, evaluation, :func:`predict_proba` and the in-place path of ``fast.py`` all
+    call it).
 
     ``weights`` holds arrays (see :func:`as_arrays`); ``x`` (n_in,) is cast to their dtype.
     Returns ``{"x": x (n_in,), "k": [k (n_1,), ...], "h": [h (n_1,), ...], "o": o (n_out,),
     "y": y (n_out,)}``: one ``k`` and one ``h`` per hidden layer.
     """
+    f, _ = ACTIVATIONS[activation_of(weights)]
     layers = weights["layers"]
     x = np.asarray(x, dtype=layers[0]["W"].dtype)
     ks, hs = [], []
     a = x  # the current layer's input: x, then each h in turn
     for layer in layers[:-1]:
         k = linear(a, layer["W"], layer["b"])
-        h = sigmoid(k)
+        h = f(k)
         ks.append(k)
         hs.append(h)
         a = h
@@ -220,40 +242,40 @@ def forward(weights: dict, x: np.ndarray) -> dict:
     return {"x": x, "k": ks, "h": hs, "o": o, "y": y}
 
 
+def output_gradient(y: np.ndarray, c: int, fused: bool = True) -> np.ndarray:
+    """``do = dl/do`` (K,): ``y - onehot(c)`` (``fused=True``) or, through the local derivatives,
+    ``dy @ J`` with ``dy = cross_entropy_derivative(y, c)`` and ``J = softmax_jacobian(y)``
+    (K, K), ``y`` clamped to the dtype's smallest normal number (``TINY`` in float64)."""
+    if fused:
+        return softmax_cross_entropy_derivative(y, c)
+    y = np.maximum(y, np.finfo(y.dtype).tiny)
+    return cross_entropy_derivative(y, c) @ softmax_jacobian(y)
+
+
 def backward(weights: dict, cache: dict, c: int, fused: bool = True,
              input_grad: bool = True) -> tuple[dict, np.ndarray | None]:
     """The gradients of ``l = -log y_c`` for one sample, from :func:`forward`'s ``cache``.
 
-    Output layer: ``dl/do = y - onehot(c)`` (``fused=True``, the default) or, with
-    ``fused=False``, through the local derivatives: ``dl/do = dl/dy @ J`` with
-    ``dl/dy = cross_entropy_derivative(y, c)`` and ``J = softmax_jacobian(y)`` (K, K). Then, from
-    the top layer down: :func:`linear_backward` gives ``dW = outer(a, g)``, ``db = g`` and
-    ``da = W @ g`` for the layer's input ``a``, and ``g = da * h (1 - h)`` for the layer below.
+    First ``do`` (:func:`output_gradient`); then, from the top layer down,
+    :func:`linear_backward` gives ``dW = outer(a, dk)``, ``db = dk`` and ``dh = W @ dk`` for the
+    layer's input ``a``, and ``dk = dh * f'(h)`` for the layer below (``f'`` the activation's
+    derivative from :data:`ACTIVATIONS`).
 
     Returns ``(grads, dx)``: ``grads`` in the weight format (``W`` (in, out), ``b`` (out,) per
     layer) and ``dx = dl/dx`` (n_in,), or None when ``input_grad`` is False.
     """
-    y = cache["y"]
-    if fused:
-        do = softmax_cross_entropy_derivative(y, c)
-    else:
-        y = np.maximum(y, np.finfo(y.dtype).tiny)  # TINY in float64, as in stage 1
-        do = cross_entropy_derivative(y, c) @ softmax_jacobian(y)
-
+    _, derivative = ACTIVATIONS[activation_of(weights)]
     layers = weights["layers"]
     inputs = [cache["x"]] + cache["h"]  # the input of layer i is inputs[i]
     grads: list = [None] * len(layers)
-    g = do  # dl/d(the current layer's linear output)
-    dx = None
+    dk = output_gradient(cache["y"], c, fused)  # dl/d(the current layer's linear output)
     for i in reversed(range(len(layers))):
-        need_da = i > 0 or input_grad
-        dW, db, da = linear_backward(inputs[i], layers[i]["W"], g, input_grad=need_da)
+        dW, db, dh = linear_backward(inputs[i], layers[i]["W"], dk,
+                                     input_grad=i > 0 or input_grad)
         grads[i] = {"W": dW, "b": db}
-        if i > 0:  # da = dl/dh of hidden layer i-1: through its sigmoid
-            g = da * sigmoid_derivative(inputs[i])
-        else:
-            dx = da
-    return {"sizes": list(weights["sizes"]), "layers": grads}, dx
+        if i > 0:  # dh = dl/dh of hidden layer i-1: through its activation
+            dk = dh * derivative(inputs[i])
+    return {"sizes": list(weights["sizes"]), "layers": grads}, dh  # dh of layer 0 is dx
 
 
 def sample_loss_and_grads(weights: dict, x: np.ndarray, c: int, fused: bool = True,
@@ -293,11 +315,22 @@ def check_inputs(weights: dict, X, c=None) -> tuple[np.ndarray, np.ndarray | Non
     return X, c_arr
 
 
-def _add_into(total: dict, grads: dict) -> None:
-    """``total += grads`` in place, layer by layer."""
+def add_into(total: dict, grads: dict) -> dict:
+    """``total += grads`` in place, layer by layer; returns ``total``."""
     for t, g in zip(total["layers"], grads["layers"]):
         t["W"] += g["W"]
         t["b"] += g["b"]
+    return total
+
+
+def divide(total: dict, m: int) -> dict:
+    """``total /= m`` in place, layer by layer (a sum of ``m`` gradients -> their mean);
+    returns ``total``."""
+    if m > 1:
+        for t in total["layers"]:
+            t["W"] /= m
+            t["b"] /= m
+    return total
 
 
 def mean_loss_and_grads(weights: dict, X: np.ndarray, c: np.ndarray, fused: bool = True,
@@ -312,18 +345,13 @@ def mean_loss_and_grads(weights: dict, X: np.ndarray, c: np.ndarray, fused: bool
         loss, grads, dx = sample_loss_and_grads(weights, X[n], int(c[n]), fused=fused,
                                                 input_grad=input_grad)
         total_loss += loss
-        if total is None:  # the first sample's gradients are fresh arrays: sum into them
-            total = grads
-        else:
-            _add_into(total, grads)
+        # the first sample's gradients are fresh arrays: sum into them
+        total = grads if total is None else add_into(total, grads)
         if input_grad:
             dX[n] = dx
-    if N > 1:
-        for t in total["layers"]:
-            t["W"] /= N
-            t["b"] /= N
-        if input_grad:
-            dX /= N
+    divide(total, N)
+    if input_grad and N > 1:
+        dX /= N
     return total_loss / N, total, dX
 
 

@@ -2,10 +2,18 @@
 
 Adds over :mod:`stage2_perinstance.network`: epochs with a fresh shuffle each, the training and
 validation loss and accuracy after every epoch, the loss of every sample as it is trained on (the
-hand-out's learning curve), divergence detection, a progress bar, and a figure drawn from a run
-record. The steps themselves are :class:`stage2_perinstance.fast.InPlaceSGD` (the same arithmetic
-as ``network.sgd_train``, in place; the tests check they agree). What it leaves out: mini-batches
-as one matrix computation (stage 3).
+hand-out's learning curve), divergence detection (``shared.divergence``), a progress bar, and a
+figure drawn from a run record. Two parts, kept apart on purpose:
+
+* :func:`sgd_epoch` and the loop in :func:`fit` - the learning itself, the part to read next to
+  the maths: every epoch a fresh order of the samples, then per sample ``network.forward``,
+  ``network.backward`` and, every ``accumulate`` samples, ``w <- w - lr * mean gradient``;
+* :class:`Watch` - everything around it: the progress bar, the learning curve, the evaluation
+  after every epoch, divergence, the history.
+
+``fit(..., fast=True)`` takes the same steps through :class:`stage2_perinstance.fast.InPlaceSGD`
+(in place, skipping zero inputs on sparse data; the tests check it gives the same weights).
+What it leaves out: mini-batches as one matrix computation (stage 3).
 """
 
 from __future__ import annotations
@@ -17,61 +25,71 @@ from typing import Any
 
 import numpy as np
 
-from .fast import InPlaceSGD, predict_one
-from .network import as_arrays, check_inputs
+from shared.divergence import epoch_diverged, step_diverged
 
-#: :func:`fit` calls a run diverged when an epoch's training loss exceeds this many times
-#: ``log K`` (the loss of a uniform guess over K classes).
-DIVERGE_FACTOR = 100.0
+from .fast import SPARSE_FRACTION, InPlaceSGD, mostly_zeros
+from .network import (
+    add_into,
+    as_arrays,
+    backward,
+    check_inputs,
+    cross_entropy,
+    divide,
+    forward,
+    sgd_update,
+)
 
-#: Inputs with at least this fraction of exact zeros train with ``skip_zero_inputs`` when
-#: :func:`fit` is left to choose (MNIST: about 81% zeros).
-SPARSE_FRACTION = 0.5
+__all__ = ["SPARSE_FRACTION", "Watch", "evaluate", "fit", "plot_record", "sgd_epoch", "smooth"]
 
 
 def evaluate(weights: dict, X: np.ndarray, c: np.ndarray) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (argmax of the logits) over X (N, n_in), c (N,), one
-    sample at a time. ``weights`` holds arrays. Returns ``(nan, nan)`` for N = 0."""
+    :func:`~stage2_perinstance.network.forward` per sample. Returns ``(nan, nan)`` for N = 0."""
     if len(X) == 0:
         return math.nan, math.nan
-    layers = weights["layers"]
-    dtype = layers[0]["W"].dtype
     total, correct = 0.0, 0
     for n in range(len(X)):
-        o = predict_one(layers, X[n].astype(dtype, copy=False))
-        m = o.max()
-        total += math.log(np.exp(o - m).sum()) + m - o[c[n]]  # -log_softmax(o)[c]
+        o = forward(weights, X[n])["o"]
+        total += cross_entropy(o, int(c[n]))
         correct += int(np.argmax(o) == c[n])
     return float(total) / len(X), correct / len(X)
 
 
-def _split(data, weights, name) -> tuple[np.ndarray, np.ndarray]:
-    if data is None:
-        return None
-    try:
-        X, c = data
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (X, y) of arrays") from None
-    X, c = check_inputs(weights, X, c)
-    return X, c
+# --------------------------------------------------------------------------- the learning loop
+def sgd_epoch(weights: dict, X: np.ndarray, c: np.ndarray, order: np.ndarray, lr: float,
+              accumulate: int = 1, fused: bool = True):
+    """One epoch of per-sample SGD over X (N, n_in), c (N,) in ``order``; yields each sample's
+    loss (computed before its update). ``weights`` (arrays) are updated in place: the gradients
+    of ``accumulate`` consecutive samples are added up, divided by their number and subtracted
+    times ``lr`` (the last group of the epoch may be smaller)."""
+    total, m = None, 0
+    for j, n in enumerate(order):
+        cache = forward(weights, X[n])  # x -> k, h, ..., o, y
+        grads, _ = backward(weights, cache, int(c[n]), fused=fused, input_grad=False)
+        total = grads if total is None else add_into(total, grads)
+        m += 1
+        if m == accumulate or j == len(order) - 1:
+            sgd_update(weights, divide(total, m), lr)  # w <- w - lr * mean of the m gradients
+            total, m = None, 0
+        yield cross_entropy(cache["o"], int(c[n]))
 
 
-def fit(weights: dict, train, val, *, epochs: int, lr: float, accumulate: int = 1,
-        rng: np.random.Generator, progress: bool = True, log_every: int = 1,
-        dtype: Any = None, skip_zero_inputs: bool | None = None,
-        diverge_factor: float = DIVERGE_FACTOR, log=None) -> tuple[dict, dict]:
+def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Generator,
+        accumulate: int = 1, fused: bool = True, fast: bool = False,
+        skip_zero_inputs: bool | None = None, progress: bool = True, log_every: int = 1,
+        dtype: Any = None, log=None) -> tuple[dict, dict]:
     """Train with per-sample SGD; returns ``(weights, history)``.
 
     ``weights``: lists or arrays in the shared format (copied, never changed). ``train`` and
-    ``val``: pairs ``(X (N, n_in), y (N,) ints)``; ``val`` may be None. ``epochs``: passes over
+    ``val``: pairs ``(X (N, n_in), c (N,) ints)``; ``val`` may be None. ``epochs``: passes over
     ``train``, each in the order of one ``rng.permutation(N)`` (nothing else is drawn from
-    ``rng``). ``accumulate``: samples whose gradients are averaged per update (the last group of
-    an epoch may be smaller; equal to stage 3 with that batch size). ``dtype``: of the computation
-    (None: the weights' dtype, float64 for lists). ``skip_zero_inputs``: see
-    :mod:`stage2_perinstance.fast`; None chooses it when at least half the training inputs are
-    exact zeros.
+    ``rng``). ``accumulate``: samples whose gradients are averaged per update (equal to stage 3
+    with that batch size). ``fused``: the output gradient ``y - onehot(c)`` (else through the
+    softmax Jacobian). ``fast=True``: the in-place steps of :mod:`stage2_perinstance.fast` (fused
+    only) with ``skip_zero_inputs`` (None: chosen when at least half the training inputs are
+    exact zeros). ``dtype``: of the computation (None: the weights' dtype, float64 for lists).
 
-    ``history``::
+    ``history`` (plain JSON)::
 
         {"step_loss": [...],   # the loss of each training sample, computed in its forward pass
                                # (before its update), in training order; with log_every = m > 1
@@ -81,16 +99,40 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, accumulate: int = 
                      "val_loss", "val_acc",                    # after the epoch (None: no val)
                      "train_loss_running",                     # mean step loss of the epoch
                      "lr", "seconds"}, ...],                   # seconds: train + evaluation
-         "status": "ok" | "diverged", "message": None | str}
+         "status": "ok" | "diverged", "message": None | str,
+         "path": "network.py" | "fast.py", "skip_zero_inputs": bool, "dtype": str}
 
-    Divergence stops training with status "diverged" and a message (the weights returned are those
-    at that point): a sample loss that is inf or nan (checked after every sample), or, after an
-    epoch, a training loss above ``diverge_factor * log(K)`` (``K`` classes; ``log K`` is the loss
-    of a uniform guess) or non-finite weights. The second rule matters because the stable
-    log-softmax keeps the loss finite while the weights run off to 1e300.
-    ``progress``: a tqdm bar over samples (hidden when not a terminal) and one printed line per
-    epoch (through ``log``, default ``tqdm.write``).
+    Divergence (``shared.divergence``) stops training with status "diverged" and a message (the
+    weights returned are those at that point): a sample loss that is inf or nan, or an epoch whose
+    mean step loss is above ``3 ln K`` or whose weights are no longer finite. ``progress``: a tqdm
+    bar over samples (hidden when not a terminal) and one line per epoch (through ``log``,
+    default ``tqdm.write``).
     """
+    w, (X, c), val = _check_fit_arguments(weights, train, val, epochs, lr, accumulate,
+                                          log_every, rng, dtype)
+    if fast and not fused:
+        raise ValueError("fast=True computes the fused output gradient y - onehot(c) only; "
+                         "use fused=True, or fast=False for the Jacobian path")
+    skip = bool(fast and (mostly_zeros(X) if skip_zero_inputs is None else skip_zero_inputs))
+    opt = InPlaceSGD(w, lr, accumulate=accumulate, skip_zero_inputs=skip) if fast else None
+    watch = Watch(w, (X, c), val, epochs=epochs, lr=lr, log_every=log_every, progress=progress,
+                  log=log, path="fast.py" if fast else "network.py", skip_zero_inputs=skip)
+    # a diverging run makes inf/nan on purpose; the watch detects and reports it
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(1, int(epochs) + 1):
+            order = rng.permutation(len(X))  # a fresh order every epoch
+            steps = (opt.epoch(X, c, order) if fast else
+                     sgd_epoch(w, X, c, order, lr, accumulate=accumulate, fused=fused))
+            for loss in steps:
+                if not watch.step(loss):  # progress, learning curve, a nan / inf loss
+                    break
+            if watch.diverged or not watch.end_epoch(epoch):  # evaluation, the epoch's loss
+                break
+    return w, watch.close()
+
+
+def _check_fit_arguments(weights, train, val, epochs, lr, accumulate, log_every, rng, dtype):
+    """``fit``'s arguments checked: ``(weights as arrays, (X, c), (Xv, cv) or None)``."""
     if epochs != int(epochs) or epochs < 0:
         raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -104,83 +146,98 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, accumulate: int = 
                         + type(rng).__name__)
     w = as_arrays(weights, dtype)
     dt = w["layers"][0]["W"].dtype
-    X, c = _split(train, w, "train")
-    Xv, cv = _split(val, w, "val") if val is not None else (None, None)
-    if len(X) == 0:
+    pairs = []
+    for name, data in (("train", train), ("val", val)):
+        if data is None:
+            pairs.append(None)
+            continue
+        try:
+            X, c = data
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a pair (X, c) of arrays") from None
+        X, c = check_inputs(w, X, c)
+        pairs.append((X.astype(dt, copy=False), c))
+    if pairs[0] is None or len(pairs[0][0]) == 0:
         raise ValueError("train holds no samples")
-    X = X.astype(dt, copy=False)
-    if skip_zero_inputs is None:
-        skip_zero_inputs = bool(np.mean(X == 0) >= SPARSE_FRACTION)
-    opt = InPlaceSGD(w, lr, accumulate=int(accumulate), skip_zero_inputs=skip_zero_inputs)
+    return w, pairs[0], pairs[1]
 
-    from tqdm import tqdm
 
-    if log is None:
-        log = tqdm.write if progress else (lambda s: None)
-    history: dict = {"step_loss": [], "log_every": int(log_every), "step_unit": "sample",
-                     "epochs": [], "status": "ok", "message": None,
-                     "skip_zero_inputs": skip_zero_inputs, "dtype": str(dt)}
-    N = len(X)
-    bar = tqdm(total=int(epochs) * N, unit="sample", desc="stage 2 training", leave=False,
-               disable=None if progress else True, mininterval=0.5)
-    block_sum, block_n = 0.0, 0
-    try:
-        # a diverging run makes inf/nan on purpose; it is detected below and reported
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(1, int(epochs) + 1):
-                t0 = time.perf_counter()
-                order = rng.permutation(N)
-                epoch_sum, bad = 0.0, None
-                for j, n in enumerate(order):
-                    loss = opt.step(X[n], int(c[n]))
-                    epoch_sum += loss
-                    block_sum += loss
-                    block_n += 1
-                    if block_n == log_every:
-                        history["step_loss"].append(block_sum / block_n)
-                        block_sum, block_n = 0.0, 0
-                    if not math.isfinite(loss):
-                        bad = (j, loss)
-                        break
-                    if j % 1000 == 999:
-                        bar.update(1000)
-                        bar.set_postfix(loss=f"{epoch_sum / (j + 1):.4f}", refresh=False)
-                bar.update((j + 1) % 1000 if bad is None else 0)
-                if bad is not None:
-                    opt.pending = 0  # never apply a half group of non-finite gradients
-                    history["status"] = "diverged"
-                    history["message"] = (f"loss became {bad[1]} at epoch {epoch}, sample "
-                                          f"{bad[0]} of the epoch (lr {lr}): training stopped")
-                    break
-                opt.flush()  # the last, possibly smaller, group of the epoch
-                train_loss, train_acc = evaluate(w, X, c)
-                val_loss, val_acc = (evaluate(w, Xv, cv) if Xv is not None else (None, None))
-                row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                       "val_loss": val_loss, "val_acc": val_acc,
-                       "train_loss_running": epoch_sum / N, "lr": float(lr),
-                       "seconds": time.perf_counter() - t0}
-                history["epochs"].append(row)
-                vtxt = ("" if val_loss is None else
-                        f"  val loss {val_loss:.4f}  val acc {val_acc:.4f}")
-                log(f"epoch {epoch}/{epochs}: train loss {train_loss:.4f}  train acc "
-                    f"{train_acc:.4f}{vtxt}  ({row['seconds']:.1f} s)")
-                limit = diverge_factor * math.log(max(w["sizes"][-1], 2))
-                finite_w = all(np.isfinite(la[k]).all() for la in w["layers"] for k in "Wb")
-                if not (math.isfinite(train_loss) and train_loss <= limit and finite_w):
-                    history["status"] = "diverged"
-                    history["message"] = (
-                        f"after epoch {epoch} the training loss is {train_loss:.4g} (limit "
-                        f"{diverge_factor:g} x log K = {limit:.4g})"
-                        + ("" if finite_w else " and the weights hold inf/nan")
-                        + f" (lr {lr}): training stopped")
-                    break
-    finally:
-        bar.close()
-    if block_n:  # the last, shorter block of the curve
-        history["step_loss"].append(block_sum / block_n)
-    if history["status"] == "diverged":
-        log("diverged: " + history["message"])
-    return w, history
+# --------------------------------------------------------------------------- around the loop
+class Watch:
+    """What happens around the learning loop of :func:`fit`: the progress bar, the learning
+    curve (each sample's loss, or block means of ``log_every``), the evaluation after every
+    epoch, one log line per epoch, and the divergence rule of ``shared.divergence``."""
+
+    def __init__(self, weights, train, val, *, epochs, lr, log_every, progress, log, path,
+                 skip_zero_inputs):
+        from tqdm import tqdm
+
+        self.w, self.train, self.val = weights, train, val
+        self.epochs, self.lr, self.log_every = int(epochs), float(lr), int(log_every)
+        self.log = log or (tqdm.write if progress else (lambda s: None))
+        self.K = int(weights["sizes"][-1])
+        self.history = {"step_loss": [], "log_every": self.log_every, "step_unit": "sample",
+                        "epochs": [], "status": "ok", "message": None, "path": path,
+                        "skip_zero_inputs": bool(skip_zero_inputs),
+                        "dtype": str(weights["layers"][0]["W"].dtype)}
+        self.bar = tqdm(total=self.epochs * len(train[0]), unit="sample", leave=False,
+                        desc="stage 2 training", disable=None if progress else True,
+                        mininterval=0.5)
+        self.block_sum, self.block_n = 0.0, 0
+        self.epoch_sum, self.epoch_n, self.step_n = 0.0, 0, 0
+        self.t0 = time.perf_counter()
+
+    @property
+    def diverged(self) -> bool:
+        return self.history["status"] == "diverged"
+
+    def _stop(self, message: str) -> bool:
+        self.history["status"], self.history["message"] = "diverged", message
+        return False
+
+    def step(self, loss: float) -> bool:
+        """One sample's loss; False when it is nan or inf (the run diverged)."""
+        self.step_n += 1
+        self.epoch_n += 1
+        self.epoch_sum += loss
+        self.block_sum += loss
+        self.block_n += 1
+        if self.block_n == self.log_every:
+            self.history["step_loss"].append(self.block_sum / self.block_n)
+            self.block_sum, self.block_n = 0.0, 0
+        if self.epoch_n % 1000 == 0:
+            self.bar.update(1000)
+            self.bar.set_postfix(loss=f"{self.epoch_sum / self.epoch_n:.4f}", refresh=False)
+        epoch = len(self.history["epochs"]) + 1
+        message = step_diverged(loss, epoch=epoch, step=self.epoch_n, lr=self.lr)
+        return self._stop(message) if message else True
+
+    def end_epoch(self, epoch: int) -> bool:
+        """Evaluate after an epoch and log one line; False when the run diverged."""
+        self.bar.update(self.epoch_n % 1000)
+        running = self.epoch_sum / self.epoch_n
+        train_loss, train_acc = evaluate(self.w, *self.train)
+        val_loss, val_acc = evaluate(self.w, *self.val) if self.val else (None, None)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": val_loss, "val_acc": val_acc, "train_loss_running": running,
+               "lr": self.lr, "seconds": time.perf_counter() - self.t0}
+        self.history["epochs"].append(row)
+        vtxt = "" if val_loss is None else f"  val loss {val_loss:.4f}  val acc {val_acc:.4f}"
+        self.log(f"epoch {epoch}/{self.epochs}: train loss {train_loss:.4f}  train acc "
+                 f"{train_acc:.4f}{vtxt}  ({row['seconds']:.1f} s)")
+        self.epoch_sum, self.epoch_n, self.t0 = 0.0, 0, time.perf_counter()
+        message = epoch_diverged(running, self.K, epoch=epoch, lr=self.lr)
+        if message is None and not all(np.isfinite(la[k]).all() for la in self.w["layers"]
+                                       for k in ("W", "b")):
+            message = (f"diverged: the weights hold inf or nan after epoch {epoch} (learning "
+                       f"rate {self.lr:g}); try a smaller learning rate")
+        return self._stop(message) if message else True
+
+    def close(self) -> dict:
+        self.bar.close()
+        if self.block_n:  # the last, shorter block of the curve
+            self.history["step_loss"].append(self.block_sum / self.block_n)
+        return self.history
 
 
 # --------------------------------------------------------------------------- the figure

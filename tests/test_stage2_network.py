@@ -48,10 +48,12 @@ def test_worked_example_matches_the_handout():
     assert dX.shape == (1, 2)
 
 
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
 @pytest.mark.parametrize("fused", [True, False])
-def test_gradients_match_finite_differences(fused):
+def test_gradients_match_finite_differences(fused, activation):
     """Every weight, bias and input of a [5, 7, 6, 4] network, mean loss over 3 samples."""
     w, X, c = problem([5, 7, 6, 4], 3, seed=1)
+    w["activation"] = activation
     loss, grads, dX = s2.loss_and_grads(w, X, c, fused=fused)
     eps = 1e-6
     for i, la in enumerate(w["layers"]):
@@ -104,6 +106,20 @@ def test_local_derivatives_with_a_random_upstream_gradient():
     assert_allclose(db, _fd_vjp(lambda b_: s2.linear(x, W, b_), b, u), rtol=1e-7)
     fW = lambda Wf: s2.linear(x, Wf.reshape(4, 6), b)
     assert_allclose(dW.ravel(), _fd_vjp(fW, W.ravel(), u), rtol=1e-7)
+
+
+def test_the_activation_table_has_every_name_and_each_derivative_is_its_slope():
+    """The derivative takes h = f(k); with a random upstream u, u * f'(h) = d(u . f(k))/dk."""
+    assert set(s2.ACTIVATIONS) == set(wf.ACTIVATIONS)
+    rng = np.random.default_rng(12)
+    z, u = rng.standard_normal(8), rng.standard_normal(8)
+    z[np.abs(z) < 1e-3] = 0.5  # away from relu's kink
+    for name, (f, derivative) in s2.ACTIVATIONS.items():
+        assert_allclose(u * derivative(f(z)), _fd_vjp(f, z, u), rtol=1e-7, atol=1e-10,
+                        err_msg=name)
+    assert_allclose(s2.relu(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 2.0])
+    assert_allclose(s2.relu_derivative(np.array([0.0, 0.0, 2.0])), [0.0, 0.0, 1.0])
+    assert s2.relu_derivative(np.zeros(2, np.float32)).dtype == np.float32
 
 
 def test_sigmoid_is_the_logistic_function():
@@ -207,8 +223,10 @@ def test_sgd_train_accepts_lists_and_rejects_bad_input():
 @pytest.mark.parametrize("sizes", [[6, 7, 5, 4], [6, 4]])
 @pytest.mark.parametrize("accumulate", [1, 3])
 @pytest.mark.parametrize("skip", [False, True])
-def test_in_place_path_equals_readable_path(sizes, accumulate, skip):
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
+def test_in_place_path_equals_readable_path(sizes, accumulate, skip, activation):
     w, X, c = problem(sizes, 11, seed=7, zeros=0.6)
+    w["activation"] = activation
     lr = 0.2
     expect = s2.sgd_train(w, X, c, lr, batch_size=accumulate)
     got = s2.as_arrays(w)
@@ -317,7 +335,7 @@ def test_as_arrays_copies_and_checks():
     w["layers"][0]["W"][1, 1] = np.inf
     with pytest.raises(wf.WeightFormatError, match="non-finite"):
         s2.as_arrays(w)
-    with pytest.raises(wf.WeightFormatError, match="do not fit sizes"):
+    with pytest.raises(wf.WeightFormatError, match=r"layer 0: W has shape \(2, 3\), sizes"):
         s2.as_arrays({"sizes": [3, 2], "layers": [{"W": np.zeros((2, 3)), "b": np.zeros(2)}]})
 
 

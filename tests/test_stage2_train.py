@@ -1,6 +1,7 @@
-"""Stage 2's training: ``fit`` (shuffles, accumulation, history, divergence), the command line
-(record, figure, weights) and a smoke run of the benchmark. Small sizes only; the real MNIST run
-and the timing are commands (``python -m stage2_perinstance``, ``...benchmark``), not tests."""
+"""Stage 2's training: ``fit`` (shuffles, accumulation, history, divergence, the opt-in in-place
+path against the readable one) and the command line (record, figure, weights, bad input, a
+diverged run). Small sizes only; the real MNIST run is a command (``python -m
+stage2_perinstance``), not a test."""
 
 import json
 import random
@@ -12,10 +13,11 @@ from numpy.testing import assert_allclose
 
 import stage2_perinstance as s2
 from shared import records
-from shared.data import load_synth
+from shared import weights as wf
+from shared.data import DataNotFoundError, load_synth
+from shared.errors import run_main
 from shared.weights import load_json
-from stage2_perinstance import benchmark
-from stage2_perinstance.__main__ import main
+from stage2_perinstance.__main__ import main, no_new_empty_folders
 from stage2_perinstance.train import evaluate, smooth
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
@@ -34,7 +36,7 @@ def test_fit_lowers_the_loss_and_keeps_its_promises(synth):
     before, _ = evaluate(w0, *train)
     w, h = s2.fit(w0, train, val, epochs=3, lr=0.3, rng=np.random.default_rng(0),
                   progress=False)
-    assert h["status"] == "ok" and h["message"] is None
+    assert h["status"] == "ok" and h["message"] is None and h["path"] == "network.py"
     assert len(h["step_loss"]) == 3 * 400 and h["log_every"] == 1
     assert [e["epoch"] for e in h["epochs"]] == [1, 2, 3]
     for e in h["epochs"]:
@@ -47,14 +49,15 @@ def test_fit_lowers_the_loss_and_keeps_its_promises(synth):
     assert np.array_equal(w0["layers"][0]["W"], W_before)  # the input weights are untouched
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["network.py", "fast.py"])
 @pytest.mark.parametrize("accumulate", [1, 3])
-def test_fit_is_sgd_train_on_each_epochs_permutation(synth, accumulate):
+def test_fit_is_sgd_train_on_each_epochs_permutation(synth, accumulate, fast):
     """fit draws one rng.permutation(N) per epoch and nothing else; each epoch then equals the
-    readable sgd_train on the permuted samples with batch_size = accumulate."""
+    ladder's sgd_train on the permuted samples with batch_size = accumulate."""
     (X, c), _ = synth
     X, c = X[:50], c[:50]
     w0 = s2.init_weights([2, 5, 2], np.random.default_rng(1))
-    w, h = s2.fit(w0, (X, c), None, epochs=2, lr=0.2, accumulate=accumulate,
+    w, h = s2.fit(w0, (X, c), None, epochs=2, lr=0.2, accumulate=accumulate, fast=fast,
                   rng=np.random.default_rng(7), progress=False, skip_zero_inputs=False)
     rng = np.random.default_rng(7)
     expect, losses = w0, []
@@ -83,20 +86,49 @@ def test_log_every_stores_block_means(synth):
                     rtol=1e-14)
 
 
-@pytest.mark.parametrize("lr, where", [(1e3, "after epoch 1"), (1e308, "loss became nan")])
-def test_fit_reports_divergence(synth, lr, where):
-    """lr 1e3: the loss grows past 100 log K while staying finite (the stable log-softmax never
-    makes nan); lr 1e308: the weights overflow and a sample's loss is nan. Both stop training,
-    quietly (no numpy warnings), with status "diverged"."""
+@pytest.mark.parametrize("fast", [False, True], ids=["network.py", "fast.py"])
+@pytest.mark.parametrize("lr, where", [(1e3, "the mean training loss of epoch 1 is"),
+                                       (1e308, "the training loss became nan at epoch 1")])
+def test_fit_reports_divergence(synth, lr, where, fast):
+    """lr 1e3: the epoch's mean loss grows past 3 ln K while staying finite (the stable
+    log-softmax never makes nan); lr 1e308: the weights overflow and a sample's loss is nan. Both
+    stop training, quietly (no numpy warnings), with status "diverged" and the one rule's
+    message (shared.divergence)."""
     train, val = synth
     w0 = s2.init_weights([2, 8, 2], random.Random(0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _, h = s2.fit(w0, train, val, epochs=3, lr=lr, rng=np.random.default_rng(0),
-                      progress=False)
+                      progress=False, fast=fast)
     assert h["status"] == "diverged"
-    assert where in h["message"] and str(lr) in h["message"]
+    assert h["message"].startswith("diverged: ") and where in h["message"]
+    assert f"learning rate {lr:g}" in h["message"]
     assert len(h["epochs"]) < 3
+
+
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
+@pytest.mark.parametrize("accumulate", [1, 4])
+def test_the_fast_path_gives_the_plain_paths_weights(activation, accumulate):
+    """fit(fast=True) (in place, zero inputs skipped on these mostly-zero inputs) ends with the
+    weights of the default fit through network.py: float64, rtol 1e-12."""
+    rng = np.random.default_rng(5)
+    X = rng.random((60, 12))
+    X[rng.random(X.shape) < 0.7] = 0.0
+    c = rng.integers(0, 3, 60)
+    w0 = s2.init_weights([12, 6, 5, 3], random.Random(2), activation=activation)
+    kw = dict(epochs=2, lr=0.3, accumulate=accumulate, progress=False)
+    plain, hp = s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), **kw)
+    fast, hf = s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), fast=True, **kw)
+    assert hp["path"] == "network.py" and not hp["skip_zero_inputs"]
+    assert hf["path"] == "fast.py" and hf["skip_zero_inputs"]
+    moved = np.abs(plain["layers"][0]["W"] - w0["layers"][0]["W"]).max()
+    assert moved > 1e-3  # it trained: the comparison is not vacuous
+    for a, b in zip(fast["layers"], plain["layers"]):
+        assert_allclose(a["W"], b["W"], rtol=1e-12, atol=1e-14)
+        assert_allclose(a["b"], b["b"], rtol=1e-12, atol=1e-14)
+    assert_allclose(hf["step_loss"], hp["step_loss"], rtol=1e-12)
+    with pytest.raises(ValueError, match="fused output gradient"):
+        s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), fast=True, fused=False, **kw)
 
 
 def test_fit_rejects_bad_arguments(synth):
@@ -139,6 +171,8 @@ def test_cli_on_synth_writes_record_figure_and_weights(tmp_path, capsys):
     assert "epoch 2/2: train loss" in text and "val acc" in text
     rec = records.read_record(out / "record.json")
     assert rec["status"] == "ok" and rec["config"]["sizes"] == [2, 6, 2]
+    assert rec["config"]["path"] == "network.py" and rec["config"]["activation"] == "sigmoid"
+    assert isinstance(rec["threads"], int) and rec["threads"] >= 1
     assert rec["config"]["n_train"] == 300 and len(rec["metrics"]["step_loss"]) == 600
     assert len(rec["metrics"]["epochs"]) == 2
     assert (out / "loss_curve.png").stat().st_size > 10_000
@@ -148,11 +182,13 @@ def test_cli_on_synth_writes_record_figure_and_weights(tmp_path, capsys):
 def test_cli_on_the_mnist_sample(tmp_path, capsys):
     out = tmp_path / "mnist"
     code = main(["--limit", "120", "--epochs", "1", "--hidden", "16", "--accumulate", "4",
-                 "--dtype", "float32", "--out", str(out), "--no-progress", "--log-every", "10"])
+                 "--dtype", "float32", "--out", str(out), "--no-progress", "--log-every", "10",
+                 "--fast"])
     assert code == 0, capsys.readouterr().err
     rec = records.read_record(out / "record.json")
     assert rec["config"]["sizes"] == [784, 16, 10] and rec["config"]["dtype"] == "float32"
     assert rec["config"]["skip_zero_inputs"] is True  # MNIST is mostly zeros
+    assert rec["config"]["path"] == "fast.py"
     assert len(rec["metrics"]["step_loss"]) == 12
     assert (out / "loss_curve.png").exists()
 
@@ -167,31 +203,63 @@ def test_cli_rejects_bad_values(capsys):
     assert "invalid choice: 'cifar'" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- the benchmark
-def test_benchmark_runs_on_tiny_sizes_and_every_variant_computes_the_same():
-    res = benchmark.bench_vs_torch("float64", samples=30, repeats=2, sizes=(784, 12, 10),
-                                   warmup=5)
-    assert res["samples"] == 30 and res["dtype"] == "float64"
-    rows = {r["name"]: r for r in res["rows"]}
-    assert set(rows) == set(benchmark.VARIANTS)
-    for name, r in rows.items():
-        if not r["available"]:
-            assert name == "torch" and "not installed" in r["note"]
-            continue
-        assert len(r["samples_per_s"]) == 2 and r["min"] <= r["median"] <= r["max"]
-        # the same training, whichever code runs it
-        assert r["max_weight_diff_vs_readable"] < 1e-12, name
-    threads = res["threads"]["numpy_blas"]
-    assert threads is None or threads >= 1
-    assert "x torch" in benchmark.format_result(res)
+def status_of(argv) -> int:
+    """Exit status of the command in-process: run_main's, or argparse's SystemExit code."""
+    try:
+        return run_main(main, argv)
+    except SystemExit as e:
+        return e.code
 
 
-def test_benchmark_without_torch_says_so(monkeypatch):
-    monkeypatch.setattr(benchmark, "_torch_setup", lambda: None)
-    res = benchmark.bench_vs_torch("float32", samples=10, repeats=1, sizes=(5, 4, 3), warmup=2)
-    rows = {r["name"]: r for r in res["rows"]}
-    assert not rows["torch"]["available"] and "not installed" in rows["torch"]["note"]
-    assert rows["stage2 in-place"]["median"] > 0
-    assert rows["stage2 in-place"]["ratio_vs_torch"] is None
-    assert res["threads"]["torch"] is None
-    assert "torch is not installed" in benchmark.format_result(res)
+def test_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
+    base = ["--dataset", "synth", "--limit", "40", "--epochs", "1", "--hidden", "3",
+            "--no-plot", "--no-progress", "--out", str(tmp_path / "o")]
+    for extra, message in [
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+        (["--activation", "softplus"], "argument --activation: invalid choice"),
+        (["--hidden", "100000000000"], "needs about"),
+        (["--fast", "--backward", "jacobian"], "--fast computes the fused output gradient"),
+    ]:
+        assert status_of(base + extra) == 2
+        err = capsys.readouterr().err
+        assert message in err, extra
+        assert err.count("\n") == 1 and "Traceback" not in err
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    assert run_main(main, base + ["--out", str(blocker)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "mine"
+
+
+def test_a_diverged_run_is_recorded_not_saved_and_exits_1(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = run_main(main, ["--dataset", "synth", "--limit", "100", "--epochs", "3", "--hidden",
+                           "4", "--lr", "1e308", "--no-plot", "--no-progress", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: diverged:") and err.count("\n") == 1
+    rec = records.read_record(out / "record.json")
+    assert rec["status"] == "diverged" and rec["error"] in err
+    assert not (out / "weights.json").exists()
+
+
+def test_a_data_set_that_cannot_be_fetched_leaves_no_empty_cache_folder(tmp_path, monkeypatch,
+                                                                         capsys):
+    import shared.data
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MLP_LADDER_CACHE", str(cache))
+
+    def not_found(name, **kw):
+        (cache / name).mkdir(parents=True)  # what a failed download leaves
+        raise DataNotFoundError(f"{name}: not found (test)")
+
+    monkeypatch.setattr(shared.data, "load_dataset", not_found)
+    assert run_main(main, ["--dataset", "mnist", "--out", str(tmp_path / "o")]) == 2
+    assert "not found (test)" in capsys.readouterr().err
+    assert not cache.exists() and not (tmp_path / "o").exists()
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    with pytest.raises(RuntimeError), no_new_empty_folders(keep, keep / "new"):
+        (keep / "new").mkdir()
+        raise RuntimeError
+    assert keep.is_dir() and not (keep / "new").exists()  # only what the block created goes
