@@ -327,3 +327,19 @@ def test_save_figure_failure_leaves_old_file_and_no_temp(tmp_path):
     assert p.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["curve.png"]
     assert not plt.fignum_exists(fig.number)
+
+
+def test_writing_onto_a_folder_names_the_folder(tmp_path):
+    from shared.errors import run_main
+
+    folder = tmp_path / "fig.png"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        save_figure(_figure(), folder)
+    assert e.value.filename == str(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]
+
+    def main(argv):
+        atomic_write_text(folder, "x")
+
+    assert run_main(main, []) == 2
