@@ -7,8 +7,10 @@ stages 1, 2 and 3 (and PyTorch float64 autograd when installed), to a relative e
 sample order end with the same weights (``TRAIN_TOL = 1e-10``), and stage 2 accumulating over B
 samples makes the same update as stage 3 with a batch of B.
 
-Initial weights and samples come from one seeded ``random.Random`` per test, shared by all stages,
-so the stages never differ because of randomness.
+Every hidden activation of the weight format (sigmoid, relu, tanh) is covered: the loss, every
+gradient and dX, and SGD trajectories, stages 1, 2 and 3 (and PyTorch when installed). Initial
+weights and samples come from one seeded ``random.Random`` per test, shared by all stages, so the
+stages never differ because of randomness.
 """
 
 import json
@@ -29,10 +31,10 @@ TOL = 1e-12
 TRAIN_TOL = 1e-10
 
 
-def problem(sizes, n, seed):
+def problem(sizes, n, seed, activation="sigmoid"):
     """Initial weights for ``sizes`` and ``n`` standard-normal samples with random classes."""
     rng = random.Random(seed)
-    weights = wf.init_weights(sizes, rng)
+    weights = wf.init_weights(sizes, rng, activation=activation)
     X = [[rng.gauss(0, 1) for _ in range(sizes[0])] for _ in range(n)]
     c = [rng.randrange(sizes[-1]) for _ in range(n)]
     return weights, X, c
@@ -107,6 +109,29 @@ def test_worked_example_values_in_every_stage():
                                    err_msg=name)
 
 
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
+@pytest.mark.parametrize("sizes, n", [([2, 3, 2], 3), ([5, 7, 6, 4], 4)])
+def test_every_activation_agrees_across_stages(activation, sizes, n):
+    """Loss, every parameter gradient and dX, stages 1/2/3, for sigmoid, relu and tanh networks;
+    the networks really differ (an activation ignored somewhere would show)."""
+    weights, X, c = problem(sizes, n=n, seed=len(sizes) + n, activation=activation)
+    report = run_all(weights, X, c)
+    assert set(report["losses"]) == {"stage1", "stage2", "stage3"}
+    assert_agree(report)
+    if activation != "sigmoid":
+        sig = run_all({**weights, "activation": "sigmoid"}, X, c)
+        assert abs(sig["losses"]["stage1"] - report["losses"]["stage1"]) > 1e-6
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_pytorch_oracle_agrees_for_other_activations(activation):
+    pytest.importorskip("torch")
+    weights, X, c = problem([5, 7, 6, 4], n=3, seed=17, activation=activation)
+    report = run_all(weights, X, c, with_torch=True)
+    assert "torch" in report["losses"]
+    assert_agree(report)
+
+
 def trained(stage, weights, X, c, lr, batch_size):
     """Run ``stage.sgd_train`` and return the result as float64 arrays."""
     if stage is stage1_scalar:
@@ -125,9 +150,10 @@ def assert_same_weights(a, b, what):
                 f"{what}: layer {i} {key} differs by {d['max_abs']:.3e} at {d['where']}")
 
 
+@pytest.mark.parametrize("activation", wf.ACTIVATIONS)
 @pytest.mark.parametrize("batch_size", [1, 3])
-def test_same_sgd_steps_give_same_weights(batch_size):
-    weights, X, c = problem([5, 7, 6, 4], n=24, seed=5)
+def test_same_sgd_steps_give_same_weights(batch_size, activation):
+    weights, X, c = problem([5, 7, 6, 4], n=24, seed=5, activation=activation)
     before = [layer["W"][0][0] for layer in weights["layers"]]
     results = {s.__name__: trained(s, weights, X, c, lr=0.5, batch_size=batch_size)
                for s in (stage1_scalar, stage2_perinstance, stage3_batched)}
