@@ -157,6 +157,8 @@ def validate(weights: dict) -> dict:
                                 f"got {_short(got)}")
     activation_of(weights)
     sizes = weights["sizes"]
+    if hasattr(sizes, "shape") and hasattr(sizes, "tolist"):  # a numpy vector of sizes
+        sizes = sizes.tolist() if len(sizes.shape) == 1 else None
     if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
             or not all(_is_count(n) and n >= 1 for n in sizes)):
         raise WeightFormatError(f"sizes must be a list of >= 2 positive integers, got "
