@@ -156,13 +156,13 @@ def validate(weights: dict) -> dict:
         raise WeightFormatError(f"weights must be an object with keys 'sizes' and 'layers', "
                                 f"got {_short(got)}")
     activation_of(weights)
-    sizes = weights["sizes"]
+    sizes = given = weights["sizes"]
     if hasattr(sizes, "shape") and hasattr(sizes, "tolist"):  # a numpy vector of sizes
         sizes = sizes.tolist() if len(sizes.shape) == 1 else None
     if (not isinstance(sizes, (list, tuple)) or len(sizes) < 2
             or not all(_is_count(n) and n >= 1 for n in sizes)):
         raise WeightFormatError(f"sizes must be a list of >= 2 positive integers, got "
-                                f"{_short(sizes)}")
+                                f"{_short(given)}")
     layers = weights["layers"]
     if not isinstance(layers, (list, tuple)):
         raise WeightFormatError(f"layers must be a list, got {type(layers).__name__}")
