@@ -248,8 +248,14 @@ def run_graph(args) -> int:
     elif suffix in graph.FORMATS and suffix != fmt:
         raise ConfigError(f"--out {args.out} ends in .{suffix} but --format is {fmt}")
     out = args.out or DEFAULT_GRAPH.replace("<format>", fmt)
+    if os.path.isdir(out):
+        raise ConfigError(f"--out {out}: is a folder; give a file name, e.g. "
+                          f"{os.path.join(out, 'graph.' + fmt)}")
     weights, x, c = sample_from_args(args)
-    graph.check_size(weights["sizes"])
+    try:
+        graph.check_size(weights["sizes"])
+    except ConfigError as e:
+        raise ConfigError(f"--weights {args.weights}: {e}" if args.weights else str(e)) from None
     dot = graph.build(weights, x, c)
     check_output_dir(os.path.dirname(os.path.abspath(out)), flag="--out")
     path = graph.write(dot, out, fmt)
@@ -258,13 +264,20 @@ def run_graph(args) -> int:
 
 
 def run_unrolled(args) -> int:
-    from .unrolled import program
+    from shared.weights import count_parameters
 
+    from .unrolled import MAX_PARAMETERS, program
+
+    if args.classes < 2:
+        raise ConfigError(f"--classes {args.classes}: a softmax needs at least 2 classes")
     sizes = [args.inputs, *args.hidden, args.classes]
-    try:
-        print(program(sizes, fused=args.backward == "fused", record_loss=args.losses), end="")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    n = count_parameters(sizes)
+    if n > MAX_PARAMETERS:
+        raise ConfigError(f"--inputs {args.inputs} --hidden {' '.join(map(str, args.hidden))} "
+                          f"--classes {args.classes}: the network {sizes} has {n:,} parameters; "
+                          f"the unrolled program is written out only up to {MAX_PARAMETERS:,} "
+                          "(about three lines per parameter); choose smaller sizes")
+    print(program(sizes, fused=args.backward == "fused", record_loss=args.losses), end="")
     return 0
 
 

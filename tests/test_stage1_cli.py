@@ -120,6 +120,8 @@ def test_help_explains_the_subcommands():
     (["graph", "--c", "5"], "--c 5 is not a class of this network (0..1)"),
     (["graph", "--format", "png", "--out", "g.svg"], "--out g.svg ends in .svg but --format"),
     (["unrolled", "--inputs", "784", "--hidden", "300"], "236,102 parameters"),
+    (["unrolled", "--classes", "1"], "--classes 1: a softmax needs at least 2 classes"),
+    (["graph", "--out", "stage1_scalar"], "--out stage1_scalar: is a folder"),
 ])
 def test_bad_arguments_say_what_is_wrong_in_one_line(args, message):
     r = run("-m", "stage1_scalar", *args)
