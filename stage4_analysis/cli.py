@@ -44,6 +44,7 @@ from .runs import (
     name_of,
     normalise,
     positive_int,
+    stop_workers,
 )
 
 PACKAGE = "stage4_analysis.experiments"
@@ -344,7 +345,10 @@ def main(argv: list[str] | None = None, only: list[str] | None = None,
         with dask_client(args.scheduler) as client:
             res = reproduce(names, client=client, **kw)
     else:
-        res = reproduce(names, **kw)
+        try:
+            res = reproduce(names, **kw)
+        finally:
+            stop_workers()
     print(f"report: {res['report']}  ({res['executed']} runs executed, {res['reused']} reused, "
           f"{len(res['failed'])} failed, {res['wall_time']:.1f} s)")
     status = 0

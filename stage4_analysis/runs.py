@@ -264,6 +264,15 @@ def _results(todo: list[Run], root: str, jobs: int, client) -> Iterator[tuple[in
             raise
 
 
+def stop_workers() -> None:
+    """Stop joblib's idle worker processes now (they would wait a few minutes for more work)."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
 def _indexed(i: int, run: Run, root: str, parent: int) -> tuple[int, dict]:
     return i, run_one(run, root, 1, parent)
 
