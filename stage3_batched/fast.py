@@ -205,12 +205,19 @@ def compare(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int =
     ``name -> make(dtype) -> epoch(X, c, batch_size, seed)``, default :data:`CONTENDERS`; the
     first is the reference, "plain"). One BLAS thread and one torch thread; the repeats are
     interleaved in a rotating order."""
-    import torch
-
+    from shared.errors import ConfigError
     from shared.threads import limited
 
+    for what, value in (("repeats", repeats), ("samples", n), *(("batch size", b)
+                                                               for b in batch_sizes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")
     contenders = dict(CONTENDERS if contenders is None else contenders)
-    torch.set_num_threads(1)
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:                                # PyTorch is optional
+        contenders.pop("torch", None)
     rows = []
     with limited(1):
         for dtype in dtypes:
