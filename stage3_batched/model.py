@@ -410,15 +410,20 @@ def read_model_file(path: str | os.PathLike) -> tuple[dict | None, dict[str, np.
     A missing, unreadable, truncated or foreign file raises :class:`ModelFileError` naming it."""
     try:
         data = np.load(path, allow_pickle=False)
-        if not hasattr(data, "files"):
-            raise ModelFileError(f"{path}: holds a single array, not a stage-3 model (.npz)")
-        with data:
-            stored = {k: data[k] for k in data.files}
+        stored = None                                  # a .npy file holds one bare array
+        if hasattr(data, "files"):
+            with data:
+                stored = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such model file; check the path") from None
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as e:
-        raise ModelFileError(f"{path}: not a readable stage-3 model file ({e}); it may be "
-                             "truncated or of another kind: save the model again") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot be read ({e.strerror or e}); check the path") \
+            from None
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, NotImplementedError):
+        raise ModelFileError(f"{path}: not a stage-3 model file (.npz), or a truncated one; "
+                             "save the model again") from None
+    if stored is None:
+        raise ModelFileError(f"{path}: holds a single array, not a stage-3 model (.npz)")
     if ARCH_KEY not in stored:
         return None, stored
     try:
