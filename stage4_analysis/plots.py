@@ -62,7 +62,8 @@ def finish(ax, xlabel: str, ylabel: str, title: str | None = None, legend: bool 
             leg.set_title(legend_title, prop={"size": legend_kw.get("fontsize", 8)})
 
 
-def legend_below(fig, axes, title: str | None = None, ncol: int = 5, fontsize: int = 8) -> None:
+def legend_below(fig, axes, title: str | None = None, ncol: int = 5, fontsize: int = 8,
+                 markerscale: float = 1.0) -> None:
     """One legend for the whole figure, below the axes, so it covers no curve: the entries of
     ``axes`` (duplicates by label dropped). Use with a figure made with
     ``layout="constrained"``."""
@@ -75,7 +76,8 @@ def legend_below(fig, axes, title: str | None = None, ncol: int = 5, fontsize: i
                 labels.append(lab)
     if handles:
         fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(handles)),
-                   fontsize=fontsize, title=title, title_fontsize=fontsize)
+                   fontsize=fontsize, title=title, title_fontsize=fontsize,
+                   markerscale=markerscale)
 
 
 def mark_failed(ax, xs, texts, color: str = "crimson") -> None:

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from ..plots import finish
+from ..plots import finish, legend_below
 from ..report import data_description, md_table, pct
 from ..runs import Context, Run, pack_array, unpack_array
 
@@ -174,11 +174,22 @@ def _draw_hidden(ax, snap, y, seed):
         ax.axvline(-b / w1, color="k", ls="--", lw=1, label="output unit: p = 0.5")
     finish(ax, "layer2 unit 1", "layer2 unit 2",
            f"seed {seed}, epoch {snap['epoch']}: "
-           f"{100 * separated(snap, y):.1f}% on the right side", loc="best")
-    ax.legend(fontsize=7, loc="best")
+           f"{100 * separated(snap, y):.1f}% on the right side", legend=False)
+    _few_ticks(ax)
 
 
-def _draw_loss(ax, m, block, seed, upto=None):
+def _few_ticks(ax, n: int = 4) -> None:
+    """At most ``n`` ticks per axis, in plain notation (the hidden values span 1e-3 to 10)."""
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(MaxNLocator(n))
+        fmt = ScalarFormatter(useOffset=False)
+        fmt.set_powerlimits((-2, 3))
+        axis.set_major_formatter(fmt)
+
+
+def _draw_loss(ax, m, block, seed, upto=None, legend=True):
     """Training loss (block means, x in epochs) and the held-out loss per epoch, up to epoch
     ``upto`` (None = all)."""
     blocks = np.asarray(m["loss_blocks"], dtype=float)
@@ -195,8 +206,8 @@ def _draw_loss(ax, m, block, seed, upto=None):
             ms=3, lw=1.2, label="held-out loss (after each epoch)")
     ax.set_xlim(0, max(ex) if ex else 1)
     ax.set_ylim(bottom=0)
-    finish(ax, "epoch", "logistic loss (nats)", f"seed {seed}: loss, per-sample SGD")
-    ax.legend(fontsize=7, loc="upper right")
+    finish(ax, "epoch", "logistic loss (nats)", f"seed {seed}: loss, per-sample SGD",
+           legend=legend, fontsize=7, loc="upper right")
 
 
 def _ok(records):
@@ -212,7 +223,8 @@ def plot(records, fig_dir, ctx):
         return []
     figs = []
     cols = len(SHOW_EPOCHS) + 2
-    fig, axes = new_figure(ncols=cols, nrows=len(ok), width=3.8, height=3.5)
+    fig, axes = new_figure(ncols=cols, nrows=len(ok), width=3.8, height=3.4,
+                           layout="constrained")
     for row, r in zip(axes, ok):
         m, cfg = r["metrics"], r["config"]
         y = unpack_array(m["y"])
@@ -225,13 +237,13 @@ def plot(records, fig_dir, ctx):
             _draw_hidden(ax, s, y, cfg["seed"])
         for ax in row[len(shown):-1]:
             ax.axis("off")
-        _draw_loss(row[-1], m, cfg["loss_block"], cfg["seed"])
+        _draw_loss(row[-1], m, cfg["loss_block"], cfg["seed"], legend=False)
     fig.suptitle("Disc test: the 2-D output of layer2 (all 1,000 points) at several epochs, "
                  "with the output unit's line, and the loss; one row per seed", fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    legend_below(fig, list(axes[0]), ncol=5, fontsize=9, markerscale=3)
     figs.append(save_figure(fig, fig_dir / "disc_hidden.png"))
 
-    fig, axes = new_figure(ncols=len(ok), width=5.0, height=4.6)
+    fig, axes = new_figure(ncols=len(ok), width=4.4, height=5.4, layout="constrained")
     t = np.linspace(0, 2 * np.pi, 200)
     for ax, r in zip(axes[0], ok):
         m, cfg = r["metrics"], r["config"]
@@ -246,11 +258,14 @@ def plot(records, fig_dir, ctx):
                 label="true disc boundary")
         ax.plot([], [], "k-", label="network: p = 0.5")
         ax.set_aspect("equal")
-        finish(ax, "x1", "x2", f"seed {cfg['seed']}, after {cfg['epochs']} epochs\n"
-               f"held-out accuracy {pct(m['final']['val_acc'])}")
-        ax.legend(fontsize=7, loc="lower left")
+        finish(ax, "x1", "x2" if ax is axes[0][0] else "", f"seed {cfg['seed']}, after "
+               f"{cfg['epochs']} epochs\nheld-out accuracy {pct(m['final']['val_acc'])}",
+               legend=False)
+        ax.set_xticks([-1, 0, 1])
+        ax.set_yticks([-1, 0, 1])
     fig.suptitle("Disc test: the network's decision boundary in the input plane", fontsize=12)
     fig.colorbar(cs, ax=list(axes[0]), label="network output p(inside)", shrink=0.8)
+    legend_below(fig, [axes[0][0]], ncol=4, fontsize=9, markerscale=3)
     figs.append(save_figure(fig, fig_dir / "disc_boundary.png"))
     best = gif_record(ok)
     gif = _gif(best, fig_dir / "disc_training.gif")
@@ -283,6 +298,7 @@ def _gif(r, path):
         for ax in axes[0]:
             ax.clear()
         _draw_hidden(axes[0, 0], snaps[i], y, cfg["seed"])
+        axes[0, 0].legend(fontsize=7, loc="best")
         _draw_loss(axes[0, 1], m, cfg["loss_block"], cfg["seed"], upto=snaps[i]["epoch"])
         return []
 

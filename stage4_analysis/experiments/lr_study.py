@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plots import band, diverged_note, epochs_axis, finish
+from ..plots import band, epochs_axis, finish, legend_below, mark_failed
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
 from ..runs import Context, option, positive_float
 from . import vu
@@ -79,47 +79,61 @@ def plot(records, fig_dir, ctx):
     figs = []
     for dataset, groups in by_dataset_and_rate(records).items():
         rows = rate_table(groups)
-        cmap = _colors(len(rows))
-        fig, axes = new_figure(ncols=3, width=5.2, height=4.0, layout="constrained")
+        colors = _colors(len(rows))
+        fig, axes = new_figure(ncols=3, width=5.0, height=4.4, layout="constrained")
         ax_acc, ax_loss, ax_lr = axes[0]
-        diverged = []
-        for color, row in zip(cmap, rows):
-            lab = f"lr={row['lr']:g}"
-            if row["acc"].n == 0:
-                diverged.append(lab)
+        for color, row in zip(colors, rows):
+            lab = f"{row['lr']:g}"
+            if row["acc"].n == 0:   # every seed diverged: a legend entry says so, no curve
+                ax_acc.plot([], [], color=color, marker="x", ls="none",
+                            label=f"{lab}: diverged ({row['diverged']} of {row['n']} seeds)")
                 continue
-            band(ax_acc, epochs_axis(row["acc"].mean.size), row["acc"], lab, color)
-            band(ax_loss, epochs_axis(row["train_loss"].mean.size), row["train_loss"], lab, color)
             if row["diverged"]:
-                diverged.append(f"{lab} ({row['diverged']}/{row['n']} seeds)")
-        diverged_note(ax_acc, diverged, "lower right")
+                lab += f" ({row['diverged']} of {row['n']} seeds diverged)"
+            band(ax_acc, epochs_axis(row["acc"].mean.size), row["acc"], lab, color)
+            band(ax_loss, epochs_axis(row["train_loss"].mean.size), row["train_loss"], lab,
+                 color)
         finish(ax_acc, "epoch", "validation accuracy (fraction)",
                "validation accuracy, mean ± std over seeds", legend=False)
         ax_loss.set_yscale("log")
-        finish(ax_loss, "epoch", "training loss (nats, mean over the epoch)",
-               "training loss, mean ± std over seeds", loc="upper right")
-        ok = [r for r in rows if r["acc"].n > 0]
-        ax_lr.errorbar([r["lr"] for r in ok], [r["acc"].final_mean for r in ok],
-                       yerr=[np.nan_to_num(r["acc"].final_std) for r in ok], marker="o",
-                       capsize=3, label="final validation accuracy (mean ± std)")
-        bad = [r for r in rows if r["diverged"] or r["failed"] or r["acc"].n == 0]
-        if bad:
-            ax_lr.scatter([r["lr"] for r in bad], [0.0] * len(bad), marker="x", color="crimson",
-                          s=60, zorder=5, label="diverged (some or all seeds)")
+        finish(ax_loss, "epoch", "training loss (nats, mean over the epoch; log scale)",
+               "training loss, mean ± std over seeds", legend=False)
+        ok = [r for r in rows if r["acc"].n > 0 and not r["diverged"] and not r["failed"]]
+        ok_ids = {id(r) for r in ok}
+        for color, r in zip(colors, rows):
+            if id(r) in ok_ids:
+                ax_lr.errorbar([r["lr"]], [r["acc"].final_mean],
+                               yerr=[np.nan_to_num(r["acc"].final_std)], marker="o",
+                               color=color, capsize=3)
+        ax_lr.plot([r["lr"] for r in ok], [r["acc"].final_mean for r in ok], color="grey",
+                   lw=0.8, zorder=0)
+        bad = [r for r in rows if id(r) not in ok_ids]
         ax_lr.set_xscale("log")
-        ax_lr.set_ylim(-0.03, 1.03)
+        lrs = [r["lr"] for r in rows]
+        ax_lr.set_xlim(min(lrs) / 2, max(lrs) * 2)
+        if ok:   # the axis covers the rates that learned; a diverged rate is a ✗ at the bottom
+            lo = min(r["acc"].final_mean - np.nan_to_num(r["acc"].final_std) for r in ok)
+            ax_lr.set_ylim(max(0.0, lo - 0.15), 1.0)
+        mark_failed(ax_lr, [r["lr"] for r in bad],
+                    ["diverged" if r["diverged"] else "failed" for r in bad])
         finish(ax_lr, "learning rate (log scale)", "validation accuracy after the last epoch",
-               "final accuracy against the learning rate", loc="lower center")
-        fig.suptitle(f"Learning-rate study — {vu.HIDDEN}-unit sigmoid MLP, {dataset}", fontsize=11)
+               "final accuracy against the rate (mean ± std)", legend=False)
+        legend_below(fig, [ax_acc], title="learning rate (colour = the same rate in every panel)",
+                     ncol=5)
+        fig.suptitle(f"Learning-rate study — {vu.HIDDEN}-unit sigmoid MLP, {dataset} "
+                     f"(validation split)", fontsize=11)
         figs.append(save_figure(fig, fig_dir / f"lr_study_{dataset}.png"))
     return figs
 
 
 def _colors(n):
+    """``n`` clearly different colours (tab10, then tab20's light shades)."""
     from shared.plotting import pyplot
 
-    cm = pyplot().get_cmap("viridis")
-    return [cm(i / max(n - 1, 1) * 0.9) for i in range(n)]
+    base = list(pyplot().get_cmap("tab10").colors)
+    extra = list(pyplot().get_cmap("tab20").colors)[1::2]
+    return (base + extra)[:n] if n <= 20 else [pyplot().get_cmap("turbo")(i / (n - 1))
+                                                 for i in range(n)]
 
 
 def summarize(records, figures, ctx):
