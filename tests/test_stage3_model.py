@@ -220,6 +220,23 @@ def test_unreadable_model_files_name_the_file(tmp_path):
                 load(tmp_path / name)
 
 
+def test_every_truncation_and_corruption_of_a_model_file_is_a_model_file_error(tmp_path):
+    good = MLP(3, [4], 2).save(tmp_path / "good.npz").read_bytes()
+    bad = tmp_path / "bad.npz"
+    for cut in range(0, len(good), 29):
+        bad.write_bytes(good[:cut])
+        with pytest.raises(ModelFileError, match=r"bad\.npz"):
+            load_model(bad)
+    for j in np.random.default_rng(23).integers(0, len(good), 60):
+        flipped = bytearray(good)
+        flipped[j] ^= 0xFF
+        bad.write_bytes(bytes(flipped))
+        try:
+            load_model(bad)                        # a flip inside the numbers may still load,
+        except ModelFileError as e:                # anything else must be this one error
+            assert "bad.npz" in str(e)
+
+
 def test_parameters_are_named_and_live():
     model = MLP(3, [4], 2)
     params = model.parameters()
