@@ -42,10 +42,8 @@ from stage3_batched.layers import (
     Layer,
     LeakyReLU,
     Linear,
-    ReLU,
     Sigmoid,
     Softmax,
-    Tanh,
     _check_dtype,
     make_activation,
 )
@@ -402,7 +400,9 @@ class MLP(Sequential):
 
 
 # --------------------------------------------------------------------------------- model files
-PLAIN_LAYERS = {"Sigmoid": Sigmoid, "Tanh": Tanh, "ReLU": ReLU, "Softmax": Softmax}
+#: Layers without settings, by class name (as :meth:`Sequential.describe` records them).
+PLAIN_LAYERS = {cls.__name__: cls for cls in (*ACTIVATIONS.values(), Softmax)
+                if cls is not LeakyReLU}
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[dict | None, dict[str, np.ndarray]]:
