@@ -9,13 +9,13 @@ Parameters are reachable by name, ``"linear1.W"``, for optimizers, saving and in
   them or over the part between two named layers; parameters(), gradients(), zero_grad(),
   train() / eval(), predict(), save() / load() (``.npz`` with the architecture recorded inside,
   atomic, every layer and shape checked); :func:`load_model` builds the model a file describes.
-* Gradients accumulate: every backward *adds* to the gradients, ``zero_grad()`` clears them
-  (the trainer calls it before every backward).
 * :class:`MLP` - ``MLP(input_dim, hidden_dims, output_dim, activation)``:
   Linear -> activation [-> Dropout] per hidden layer, then a final Linear with no activation
   (the loss applies the softmax) unless ``output_activation`` is "sigmoid" or "softmax".
   ``MLP.from_weights`` / ``to_weights`` convert to and from the ladder's shared weight format
   (its hidden activation included), so the stage-1/2 network loads into an equivalent model.
+* Gradients accumulate: every backward *adds* to the gradients, ``zero_grad()`` clears them
+  (the trainer calls it before every backward).
 
 Parameters are float64 unless a model is built with ``dtype=np.float32``.
 Leaves out: branching graphs, weight sharing, parameter groups.
