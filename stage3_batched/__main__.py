@@ -40,6 +40,7 @@ from stage3_batched.run import (
     TEST_SPLIT,
     RunConfig,
     has_fast_path,
+    load_data,
     run,
     split_name,
     sweep_configs,
@@ -317,15 +318,15 @@ def epoch_table(split: str):
 
 
 def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: bool,
-                   fast: bool) -> dict:
+                   fast: bool, data=None) -> dict:
     """Train one run, print its per-epoch table and write its folder: ``model.npz`` (only if the
     run did not diverge; a stale one from a replaced run is removed), ``record.json`` and
-    ``curves.png``. Returns the record."""
+    ``curves.png``. Returns the record. ``data``: already loaded data (see ``run``)."""
     from shared.records import make_record, write_record
 
     split = split_name(cfg)
     result = run(cfg, progress=progress, return_model=True, on_epoch=epoch_table(split),
-                 fast=fast, flags=FLAGS)
+                 fast=fast, flags=FLAGS, data=data)
     model = result.pop("model")
     metrics = {"history": result["history"], "final": result["final"], "split": split,
                "num_parameters": result["num_parameters"], "n_train": result["n_train"],
@@ -439,10 +440,12 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
               + (" (the test split is not used)" if base.dataset in TEST_SPLIT else ""))
         print(f"data: {describe(cfg0.dataset, final=False)}"
               + (f"; the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
+        data = load_data(cfg0)      # every value trains on the same data: load it once
         rows, records = [], []
         for (v, cfg, kc), sub in zip(keyed, subs):
             print(f"\n{name} = {_value_label(v)}: " + describe_model(cfg)[len("model: "):])
-            rec = train_and_save(cfg, sub, kc, progress=not args.no_progress, fast=fast)
+            rec = train_and_save(cfg, sub, kc, progress=not args.no_progress, fast=fast,
+                                 data=data)
             f = rec["metrics"]["final"]
             rows.append({"value": v, "label": _value_label(v), "status": rec["status"],
                          "val_acc": f["val_acc"], "val_loss": f["val_loss"],

@@ -326,10 +326,16 @@ def test_network_too_large_for_memory_is_refused_with_the_estimate(tmp_path, cap
 
 # --------------------------------------------------------------------------- sweeps
 @pytest.mark.slow
-def test_sweep_hidden_dim_prints_a_value_table_chosen_on_validation(tmp_path, capsys):
+def test_sweep_hidden_dim_prints_a_value_table_chosen_on_validation(tmp_path, capsys,
+                                                                     monkeypatch):
+    loads = []
+    real = shared.data.load_dataset
+    monkeypatch.setattr(shared.data, "load_dataset", lambda *a, **k: loads.append(a) or real(
+        *a, **k))
     out = tmp_path / "sweep"
     code, text, err = cli_run(["--sweep", "hidden_dim", *TINY, "--out", str(out)], capsys)
     assert code == 0, err
+    assert len(loads) == 1                      # the data is loaded once for all five runs
     lines = text.splitlines()
     head = next(i for i, line in enumerate(lines) if "validation acc" in line
                 and "hidden_dim" in line)
