@@ -318,15 +318,16 @@ def epoch_table(split: str):
 
 
 def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: bool,
-                   fast: bool, data=None) -> dict:
+                   fast: bool, data=None, download: bool = True) -> dict:
     """Train one run, print its per-epoch table and write its folder: ``model.npz`` (only if the
     run did not diverge; a stale one from a replaced run is removed), ``record.json`` and
-    ``curves.png``. Returns the record. ``data``: already loaded data (see ``run``)."""
+    ``curves.png``. Returns the record. ``data``: already loaded data; ``download=False``: never
+    download missing data files (see ``run``)."""
     from shared.records import make_record, write_record
 
     split = split_name(cfg)
     result = run(cfg, progress=progress, return_model=True, on_epoch=epoch_table(split),
-                 fast=fast, flags=FLAGS, data=data)
+                 fast=fast, flags=FLAGS, data=data, download=download)
     model = result.pop("model")
     metrics = {"history": result["history"], "final": result["final"], "split": split,
                "num_parameters": result["num_parameters"], "n_train": result["n_train"],
@@ -358,7 +359,8 @@ def main_one(args, cfg: RunConfig, notes: list[str], threads: int, fast: bool) -
         print(f"data: {describe(cfg.dataset, final=cfg.final)}"
               + (f"; the first {cfg.limit:,} training samples" if cfg.limit else ""))
         print(describe_model(cfg) + f", {threads} BLAS thread(s)")
-        record = train_and_save(cfg, out, key_config, progress=not args.no_progress, fast=fast)
+        record = train_and_save(cfg, out, key_config, progress=not args.no_progress, fast=fast,
+                                download=not args.quick)
     replaced = _replaced_line(out, state)
     if replaced:
         print(replaced)
@@ -440,7 +442,7 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
               + (" (the test split is not used)" if base.dataset in TEST_SPLIT else ""))
         print(f"data: {describe(cfg0.dataset, final=False)}"
               + (f"; the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
-        data = load_data(cfg0)      # every value trains on the same data: load it once
+        data = load_data(cfg0, download=not args.quick)   # the same data for every value
         rows, records = [], []
         for (v, cfg, kc), sub in zip(keyed, subs):
             print(f"\n{name} = {_value_label(v)}: " + describe_model(cfg)[len("model: "):])

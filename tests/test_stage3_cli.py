@@ -188,6 +188,18 @@ def test_quick_runs_offline_on_the_mnist_sample(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "f").exists()
 
 
+def test_quick_never_downloads(tmp_path, capsys, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("quick mode tried to download")
+    monkeypatch.setattr(shared.data, "fetch_file", boom)
+    monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
+    code, _, err = cli_run(["--quick", "--dataset", "mnist", "--no-progress",
+                            "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.startswith("error: MNIST") and err.count("\n") == 1
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "o").exists()
+
+
 def test_missing_download_leaves_no_empty_folders(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
