@@ -10,7 +10,7 @@ import pytest
 
 from shared.records import iter_records
 from stage4_analysis.cli import discover, reproduce
-from stage4_analysis.experiments import best_config, lr_study, sweeps, vu
+from stage4_analysis.experiments import lr_study, vu
 from stage4_analysis.runs import Run, execute, name_of, read
 from stage4_analysis.train import execute_stage3, stage3_config
 
@@ -186,31 +186,6 @@ def test_module_command_line_runs_in_parallel_workers(tmp_path):
     assert not (tmp_path / "speed").exists()
 
 
-def test_best_config_combines_the_winner_of_every_sweep():
-    """Per sweep the value with the highest final test accuracy; a run at chance level (training
-    collapsed) or unfinished never wins; width and depth combine as depth x width."""
-    def rec(acc, status="ok"):
-        return {"status": status, "metrics": {"epochs": [{"val_acc": 0.5, "train_acc": 0.5},
-                                                         {"val_acc": acc, "train_acc": acc}]}}
-
-    wanted = {"width": 256, "depth": 3, "learning rate": 0.01, "activation": "sigmoid",
-              "momentum": 0.5, "batch size": 128}
-    records = []
-    for sweep, s in sweeps.SWEEPS.items():
-        for v in s["values"]:
-            if sweep == "momentum" and v == 0.99:
-                records.append(rec(0.11))            # chance level: excluded
-            elif sweep == "batch size" and v == 16:
-                records.append(rec(0.99, "failed"))  # not finished: excluded
-            else:
-                records.append(rec(0.9 if v == wanted[sweep] else 0.8))
-    w = best_config.winners(records, ctx=None)
-    assert {k: v for k, (v, _) in w.items()} == wanted
-    c = best_config.combined(w)
-    assert c == {"hidden_dims": (256, 256, 256), "activation": "sigmoid", "lr": 0.01,
-                 "momentum": 0.5, "batch_size": 128}
-
-
 def test_stage3_executor_keeps_a_constant_rate_unless_asked():
     """lr_decay=None in a study's config means a constant rate, whatever the library's CLI
     default is (a silent decay would change every study's meaning)."""
@@ -220,3 +195,26 @@ def test_stage3_executor_keeps_a_constant_rate_unless_asked():
     decayed = execute_stage3(stage3_config(**kw, lr_decay=0.5))["metrics"]["epochs"]
     assert [e["lr"] for e in const] == [0.1, 0.1, 0.1]
     assert [e["lr"] for e in decayed] == pytest.approx([0.1, 0.05, 0.025])
+
+
+@pytest.mark.slow
+def test_the_whole_quick_reproduction_runs_offline_end_to_end(tiny_quick, capsys):
+    """``python -m stage4_analysis --epochs 1 --limit 200``: every experiment, through the command
+    line (the ones above are reused from the fixture), exit status 0, no speed measurement."""
+    from stage4_analysis.cli import main
+
+    out, _ = tiny_quick
+    argv = ["--out", str(out), "--no-progress", "--jobs", "2", "--epochs", "1", "--limit", "200",
+            "--seeds", "2", "--lrs", "100"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "0 failed" in printed
+    report = (out / "report.md").read_text()
+    for m in discover():
+        section = (out / "sections" / f"{name_of(m)}.md").read_text()
+        assert "could not be produced" not in section, name_of(m)
+        assert m.TITLE in report
+    assert "Not measured (run `python -m stage4_analysis.speed`" in report
+    assert not (out / "speed").exists()
+    for png in (out / "figures").rglob("*.png"):  # every figure is in the report
+        assert png.relative_to(out).as_posix() in report, png

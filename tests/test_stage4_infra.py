@@ -168,6 +168,7 @@ def test_a_dying_worker_leaves_failed_records_and_the_study_returns(tmp_path):
     assert len(again["executed"]) == 3 - ok
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_records_of_joblib(tmp_path):
     pytest.importorskip("distributed")
     from stage4_analysis.runs import dask_client

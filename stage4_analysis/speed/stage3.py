@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="run numpy's BLAS and torch with this many threads (default: each "
                         "library's own default, all cores); 1 gives a comparison that a busy "
-                        "machine disturbs much less (stage3_batched/threads.py)")
+                        "machine disturbs much less")
     p.add_argument("--out", type=Path, default=Path("runs/stage3/benchmark.json"),
                    help="where to write the results as a run record")
     args = p.parse_args(argv)
