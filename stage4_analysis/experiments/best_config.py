@@ -35,11 +35,12 @@ from shared.weights import count_parameters
 from ..plots import epochs_axis, finish
 from ..report import aggregate, data_description, epoch_series, md_table, pct, pm
 from ..runs import Context, SkipExperiment
-from . import cs3317, sweeps
+from . import cs3317, sweeps, vu
 
 NAME = "best-config"
 TITLE = "6b. The best configuration: joint candidates compared on validation data"
 DEPENDS = ("sweeps",)
+OPTIONS = [vu.SEEDS_OPTION]
 
 LONG_EPOCHS = 30        # the hand-out's run length
 QUICK_LONG_EPOCHS = 8
@@ -190,8 +191,9 @@ def summarize(records, figures, ctx):
     else:
         out.append("\nNo candidate has all its seeds finished, so nothing is chosen yet.")
     if ctx.quick:
-        out.append(f"\n*Quick mode:* the MNIST sample, {QUICK_LONG_EPOCHS} epochs and one seed: "
-                   "the method, not Fashion-MNIST numbers (`--full`).")
+        n = len(cs3317.seeds(ctx))
+        out.append(f"\n*Quick mode:* the MNIST sample, {QUICK_LONG_EPOCHS} epochs and {n} "
+                   f"seed{'s' if n > 1 else ''}: the method, not Fashion-MNIST numbers (`--full`).")
     return "\n".join(out)
 
 

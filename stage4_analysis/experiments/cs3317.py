@@ -64,6 +64,10 @@ def epochs(ctx: Context) -> int:
 
 
 def seeds(ctx: Context) -> tuple:
+    """Seeds per configuration: ``--seeds N`` gives 0 .. N-1; else SEEDS (QUICK_SEEDS quick)."""
+    n = ctx.option("seeds")
+    if n:
+        return tuple(range(int(n)))
     return QUICK_SEEDS if ctx.quick else SEEDS
 
 

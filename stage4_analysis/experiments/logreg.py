@@ -21,11 +21,12 @@ from shared.weights import count_parameters
 from ..plots import epochs_axis, finish
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pct, pm
 from ..runs import Context, SkipExperiment
-from . import best_config, cs3317
+from . import best_config, cs3317, vu
 
 NAME = "logreg"
 TITLE = "7. The chosen configuration on the test set, against logistic regression"
 DEPENDS = ("best-config",)
+OPTIONS = [vu.SEEDS_OPTION]
 
 #: The test-set accuracy the CS3317 hand-out's best MLPs reach on Fashion-MNIST (reported, not
 #: enforced), and what it expects of logistic regression.

@@ -32,10 +32,11 @@ import numpy as np
 from ..plots import epochs_axis, finish, mark_failed
 from ..report import aggregate, data_description, epoch_series, md_table, pm
 from ..runs import Context
-from . import cs3317
+from . import cs3317, vu
 
 NAME = "sweeps"
 TITLE = "6. CS3317 sweeps: width, depth, learning rate, activation, momentum, batch size"
+OPTIONS = [vu.SEEDS_OPTION]
 
 #: With one seed per point there is no spread to compare with: a challenger must then win by more
 #: than this (half a percentage point, the seed-to-seed spread the full sweeps measure).
@@ -293,9 +294,10 @@ def summarize(records, figures, ctx):
            "figure."]
     if ctx.quick:
         out.append(f"\n*Quick mode:* the MNIST sample stands in for Fashion-MNIST (offline), "
-                   f"{cs3317.QUICK_EPOCHS} epochs and {n_seeds} seed per point, so no spread is "
-                   "measured; the full mode (`--full`) runs Fashion-MNIST with "
-                   f"{len(cs3317.SEEDS)} seeds.")
+                   f"{cs3317.epochs(ctx)} epochs and {n_seeds} seed(s) per point"
+                   + (", so no spread is measured" if n_seeds == 1 else "")
+                   + f"; the full mode (`--full`) runs Fashion-MNIST with {len(cs3317.SEEDS)} "
+                   "seeds.")
     chosen = []
     for sweep, pts in by_sweep(records).items():
         s = SWEEPS[sweep]
