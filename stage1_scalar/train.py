@@ -153,9 +153,9 @@ class Watch:
                 self.metrics["curve_step"].append(self.step)
                 self.metrics["curve_loss"].append(sum(self.block) / CURVE_BLOCK)
                 self.block = []
-        flat = [v for layer in weights["layers"] for row in layer["W"] for v in row]
-        if not all(math.isfinite(v) for v in flat + [v for la in weights["layers"]
-                                                     for v in la["b"]]):
+        values = (v for layer in weights["layers"] for row in (*layer["W"], layer["b"])
+                  for v in row)
+        if not all(math.isfinite(v) for v in values):
             return self._stop(f"diverged: the weights became inf or nan at epoch {self.epoch}, "
                               f"step {self.step} (learning rate {self.lr:g}); try a smaller "
                               "learning rate")

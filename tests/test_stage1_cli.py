@@ -220,3 +220,19 @@ def test_train_cli_and_init_weights_round_trip(tmp_path):
             "--hidden", "3", "--init-weights", str(out / "weights.json"), "--no-plot",
             "--out", str(tmp_path / "wrong"))
     assert r.returncode == 2 and "the data and --hidden need [2, 3, 2]" in r.stderr
+
+
+def test_weights_that_blow_up_between_losses_stop_the_run():
+    """A chunk whose losses are all finite but whose last update made a weight inf (the next
+    loss would be nan) already counts as diverged, with the shared rule's advice."""
+    from stage1_scalar.train import Watch
+
+    weights, x, c = wf.worked_example()
+    watch = Watch(weights, [x], [x], [c], epochs=1, lr=0.5, num_classes=2, log=lambda s: None,
+                  progress=False)
+    assert watch.steps([0.7, 0.6], weights) and watch.status == "ok"
+    weights["layers"][1]["W"][2][0] = float("inf")
+    assert not watch.steps([0.5], weights)
+    assert watch.status == "diverged" and "step 3" in watch.error
+    assert "try a smaller learning rate" in watch.error
+    watch.close()
