@@ -94,8 +94,8 @@ def backward_overwriting(model, dY: np.ndarray) -> None:
     """``model.backward(dY, input_grad=False)``, but each Linear *writes* its gradients (of this
     batch alone) into its arrays instead of adding a temporary to them."""
     i, j = model._range
-    first = next(k for k in range(i, j + 1) if model.layers[k].params)
-    for k in range(j, first - 1, -1):
+    first = next((k for k in range(i, j + 1) if model.layers[k].params), j + 1)
+    for k in range(j, first - 1, -1):                  # none at all if nothing learns
         layer = model.layers[k]
         if isinstance(layer, Linear):
             np.matmul(layer.X.T, dY, out=layer.grads["W"])    # dW = X^T dY, in place
