@@ -138,7 +138,10 @@ def _cases() -> list[tuple[str, list[str], str]]:
     c += [("stage2", ["--dtype", "float16"], "--dtype"),
           ("stage2", ["--out", "{afile}"], "{afile}"),
           ("stage2", ["--out", "{underfile}"], "--out|{underfile}"),
-          ("stage2", ["--dataset", "mnist"], "MLP_LADDER_DATA")]
+          ("stage2", ["--dataset", "mnist"], "MLP_LADDER_DATA"),
+          ("stage2", ["--activation", "bogus"], "--activation"),
+          ("stage2", ["--backward", "bogus"], "--backward"),
+          ("stage2", ["--fast", "--backward", "jacobian"], "--fast|--backward")]
     # ---------------------------------------------------------------- stage 3
     c += [("stage3", [f, "bogus"], f) for f in ("--dataset", "--activation", "--optimizer",
                                                 "--init", "--dtype", "--sweep")]
@@ -157,7 +160,9 @@ def _cases() -> list[tuple[str, list[str], str]]:
           ("stage3", ["--out", "{underfile}"], "--out|{underfile}"),
           ("stage3", ["--optimizer", "adam", "--nesterov"], "--nesterov"),
           ("stage3", ["--dataset", "mnist", "--quick"], "MLP_LADDER_DATA"),
-          ("stage3", ["--dataset", "mnist"], "MLP_LADDER_DATA")]
+          ("stage3", ["--dataset", "mnist"], "MLP_LADDER_DATA"),
+          ("stage3", ["--sweep", "momentum", "--optimizer", "adam"], "--sweep|--optimizer"),
+          ("stage3", ["--quick", "--epochs", "0"], "--epochs")]
     # ---------------------------------------------------------------- stage 4
     c += [("stage4", ["--only", "bogus"], "bogus"),
           ("stage4", ["--backend", "bogus"], "--backend"),
@@ -189,13 +194,16 @@ def _cases() -> list[tuple[str, list[str], str]]:
           ("speed", ["--quick", "--tiny"], "--tiny"),
           ("speed", ["--out", "{afile}"], "{afile}"),
           ("speed", ["--out", "{underfile}"], "--out|{underfile}"),
-          ("speed", ["--replot", "--out", "{emptydir}"], "{emptydir}")]
+          ("speed", ["--replot", "--out", "{emptydir}"], "{emptydir}"),
+          ("speed", ["--replot", "--json", "--out", "{emptydir}"], "{emptydir}"),
+          ("speed", ["--replot", "--out", "{garbagedir}"], "{garbagedir}")]
     numbers("speed", "--threads", ["0", "-1", "abc"])
     # ---------------------------------------------------------------- shared.data
     c += [("data", ["--fetch", "cifar"], "--fetch"),
           ("data", ["--data-dir", "{missing}"], "--data-dir"),
           ("data", ["--data-dir", "{afile}"], "--data-dir"),
-          ("data", ["--no-such-flag"], "--no-such-flag")]
+          ("data", ["--no-such-flag"], "--no-such-flag"),
+          ("data", ["--fetch"], "--fetch")]
     return c
 
 
@@ -239,6 +247,9 @@ def files(tmp_path_factory):
         "pynofunc": d / "no_function_rung.py",
     }
     f["dir"].mkdir()
+    f["garbagedir"] = d / "garbage-run"  # a folder whose speed.json is not a record
+    f["garbagedir"].mkdir()
+    (f["garbagedir"] / "speed.json").write_text('{"schema": "mlp-ladder/run", "status": "ok"}')
     f["emptydir"].mkdir()
     f["garbage"].write_text("this is not { json")
     f["binary"].write_bytes(np.random.default_rng(0).bytes(300))
