@@ -8,10 +8,11 @@ import random
 from shared import weights as wf
 
 
-def problem(sizes, n, seed, scale=1.0):
-    """``(weights, X (n, sizes[0]) lists, c (n) ints)``; inputs are ``scale`` times N(0, 1)."""
+def problem(sizes, n, seed, scale=1.0, activation="sigmoid"):
+    """``(weights, X (n, sizes[0]) lists, c (n) ints)``; inputs are ``scale`` times N(0, 1); the
+    weights' hidden ``activation`` is one of ``shared.weights.ACTIVATIONS``."""
     rng = random.Random(seed)
-    weights = wf.init_weights(sizes, rng)
+    weights = wf.init_weights(sizes, rng, activation=activation)
     X = [[scale * rng.gauss(0, 1) for _ in range(sizes[0])] for _ in range(n)]
     c = [rng.randrange(sizes[-1]) for _ in range(n)]
     return weights, X, c

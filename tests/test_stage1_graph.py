@@ -86,8 +86,7 @@ def cases():
     yield "worked-example", w, x, c
     for act, sizes, seed in (("tanh", [3, 4, 3], 1), ("relu", [2, 3, 2, 3], 2),
                              ("sigmoid", [2, 2, 2, 2], 3)):
-        w, X, cc = problem(sizes, n=1, seed=seed)
-        w["activation"] = act
+        w, X, cc = problem(sizes, n=1, seed=seed, activation=act)
         yield f"{act}-{sizes}", w, X[0], cc[0]
 
 

@@ -161,8 +161,7 @@ def test_activations_by_hand():
 def test_the_printed_example_is_what_backward_computes(activation, sizes):
     from stage1_scalar.example import explain_with_grads
 
-    weights, X, c = problem(sizes, n=1, seed=4)
-    weights["activation"] = activation
+    weights, X, c = problem(sizes, n=1, seed=4, activation=activation)
     text, grads, dx = explain_with_grads(weights, X[0], c[0])
     ref, ref_dx = s1.backward(weights, s1.forward(weights, X[0]), c[0], fused=False)
     assert grads["layers"] == ref["layers"] and dx == ref_dx  # the same floats, exactly
@@ -184,8 +183,7 @@ def test_jacobian_path_equals_fused_path(sizes):
 
 @pytest.mark.parametrize("activation", wf.ACTIVATIONS)
 def test_finite_differences_of_every_weight_bias_and_input_on_a_deep_net(activation):
-    weights, X, c = problem([5, 7, 6, 4], n=3, seed=21)
-    weights["activation"] = activation
+    weights, X, c = problem([5, 7, 6, 4], n=3, seed=21, activation=activation)
     loss, grads, dX = s1.loss_and_grads(weights, X, c)
     np.testing.assert_allclose(loss, mean_loss(weights, X, c), rtol=1e-15)
     eps = 1e-6
