@@ -357,7 +357,7 @@ def main_one(args, cfg: RunConfig, notes: list[str], threads: int, fast: bool) -
         for line in notes:
             print(line)
         print(f"data: {describe(cfg.dataset, final=cfg.final)}"
-              + (f"; the first {cfg.limit:,} training samples" if cfg.limit else ""))
+              + (f"; at most the first {cfg.limit:,} training samples" if cfg.limit else ""))
         print(describe_model(cfg) + f", {threads} BLAS thread(s)")
         record = train_and_save(cfg, out, key_config, progress=not args.no_progress, fast=fast,
                                 download=not args.quick)
@@ -441,7 +441,7 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
               "compared on a validation split held out of the training data"
               + (" (the test split is not used)" if base.dataset in TEST_SPLIT else ""))
         print(f"data: {describe(cfg0.dataset, final=False)}"
-              + (f"; the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
+              + (f"; at most the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
         data = load_data(cfg0, download=not args.quick)   # the same data for every value
         rows, records = [], []
         for (v, cfg, kc), sub in zip(keyed, subs):
