@@ -1,5 +1,5 @@
 """The tour notebooks: one beside each stage, committed without outputs, each running top to
-bottom in a fresh ``python3`` kernel.
+bottom in a fresh ``python3`` kernel with every check it prints passing.
 
 Each notebook is executed with nbclient from a temporary copy (the kernel's working folder is a
 temporary folder named like the stage's), with ``MLP_LADDER_OUT`` pointing at a temporary output
@@ -10,6 +10,7 @@ notebook wrote nothing beside its copy. Skipped when nbclient, nbformat, ipykern
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -73,5 +74,15 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     assert all(cell.execution_count is not None for cell in code), "a code cell did not run"
     errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
     assert not errors, errors
+    # Each tour prints its checks as "...: True" / "...: False" (stage 1 also "agree" /
+    # "DIFFERENT" per value): a False or a DIFFERENT means the rungs or the hand-out disagree.
+    text = "".join(o.get("text", "") for cell in code for o in cell.outputs
+                   if o.output_type == "stream")
+    verdicts = re.findall(r": (True|False)$", text, flags=re.MULTILINE)
+    assert verdicts, f"{path.name} printed no check"
+    failed = [line for line in text.splitlines()
+              if line.endswith(": False") or "DIFFERENT" in line]
+    assert not failed, f"{path.name}: " + "; ".join(failed)
+
     left = sorted(p.name for p in workdir.iterdir() if p != copy)
     assert not left, f"{path.name} wrote {left} into its own folder instead of $MLP_LADDER_OUT"
