@@ -5,7 +5,8 @@ experiments found in :data:`stage4_analysis.experiments.ORDER` (a listed module 
 does not import stops the command with one line naming it); each experiment's own flags
 (``OPTIONS``) added to the command line; the runs of all experiments of a wave executed together
 (joblib, or Dask with ``--backend dask``), an experiment planned after the ones in its ``DEPENDS``;
-``report.md`` rebuilt at the end. Exit status 1 when a run failed or a section could not be
+the figures of one wave drawn while the next wave's runs execute; ``report.md`` rebuilt at the
+end. Exit status 1 when a run failed or a section could not be
 written (a run that diverged is a result, not a failure).
 
     python -m stage4_analysis                 # quick offline reproduction (MNIST sample)
@@ -25,6 +26,7 @@ import os
 import pkgutil
 import shlex
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -150,6 +152,61 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _plan(wave: list[ModuleType], ctx: Context, result: dict, log) -> dict[str, list[Run]]:
+    """Each experiment's runs; a skipped or failing plan() gets its section now."""
+    planned: dict[str, list[Run]] = {}
+    for m in wave:
+        name = name_of(m)
+        try:
+            runs = list(m.plan(ctx))
+            bad = [r for r in runs if not isinstance(r, Run)]
+            if bad:
+                raise TypeError(f"{name}: plan() returned a {type(bad[0]).__name__}, "
+                                "expected Run")
+            planned[name] = runs
+        except SkipExperiment as e:
+            log(f"{name}: skipped — {e}")
+            write_section(ctx, name, section(m, ctx, skipped=str(e)))
+            result["sections"][name] = "skipped"
+        except Exception:
+            tb = traceback.format_exc()
+            log(f"{name}: planning failed\n{tb}")
+            write_section(ctx, name, section(m, ctx, error=tb))
+            result["sections"][name] = "error"
+    return planned
+
+
+def _draw(wave: list[ModuleType], planned: dict, ctx: Context, result: dict, log) -> None:
+    """Figures and section of each planned experiment of ``wave``, from its records."""
+    for m in wave:
+        name = name_of(m)
+        if name not in planned:
+            continue
+        records = ctx.records(planned[name])
+        try:
+            figs = [Path(p) for p in (m.plot(records, ctx.fig_dir(name), ctx) or [])]
+            body = m.summarize(records, figs, ctx) or ""
+            text = section(m, ctx, records=records, figures=figs, body=body)
+            result["sections"][name] = "ok"
+        except SkipExperiment as e:
+            text = section(m, ctx, records=records, skipped=str(e))
+            result["sections"][name] = "skipped"
+        except Exception:
+            tb = traceback.format_exc()
+            log(f"{name}: plotting/summary failed\n{tb}")
+            text = section(m, ctx, records=records, error=tb)
+            result["sections"][name] = "error"
+        write_section(ctx, name, text)
+
+
+def _execute_into(box: dict, runs: list[Run], root: Path, **kw) -> None:
+    """:func:`execute` in a thread: its result (or exception) in ``box``."""
+    try:
+        box["res"] = execute(runs, root, **kw)
+    except BaseException as e:  # handed to the main thread
+        box["error"] = e
+
+
 def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | Path | None = None,
               jobs: int | None = None, options: dict | None = None, progress: bool = True,
               modules: list[ModuleType] | None = None, command: str = "", log=_say,
@@ -177,55 +234,36 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
         log(f"speed: measuring the ladder ({speed} sizes) before the training runs start")
         ladder.measure_for_analysis(ctx.out, speed)
     wave_list = waves(chosen)
+    drawn = None  # the wave whose figures are drawn while the next wave's runs execute
     for i, wave in enumerate(wave_list):
-        planned: dict[str, list[Run]] = {}
-        for m in wave:
-            name = name_of(m)
-            try:
-                runs = list(m.plan(ctx))
-                bad = [r for r in runs if not isinstance(r, Run)]
-                if bad:
-                    raise TypeError(f"{name}: plan() returned a {type(bad[0]).__name__}, "
-                                    "expected Run")
-                planned[name] = runs
-            except SkipExperiment as e:
-                log(f"{name}: skipped — {e}")
-                write_section(ctx, name, section(m, ctx, skipped=str(e)))
-                result["sections"][name] = "skipped"
-            except Exception:
-                tb = traceback.format_exc()
-                log(f"{name}: planning failed\n{tb}")
-                write_section(ctx, name, section(m, ctx, error=tb))
-                result["sections"][name] = "error"
+        planned = _plan(wave, ctx, result, log)
         here = ", ".join(planned) or "-"
-        res = execute([r for runs in planned.values() for r in runs], ctx.runs_root, jobs=jobs,
-                      client=client, fresh=fresh, progress=progress,
-                      desc=f"[{i + 1}/{len(wave_list)}] {here}")
+        box: dict = {}
+        kw = dict(jobs=jobs, client=client, fresh=fresh, progress=progress,
+                  desc=f"[{i + 1}/{len(wave_list)}] {here}")
+        runs = [r for rs in planned.values() for r in rs]
+        worker = threading.Thread(target=_execute_into, args=(box, runs, ctx.runs_root),
+                                  kwargs=kw, name="runs", daemon=True)
+        worker.start()
+        try:
+            if drawn is not None:
+                _draw(*drawn, ctx, result, log)
+            worker.join()
+        except BaseException:  # Ctrl-C while drawing or waiting: stop the workers first
+            stop_workers()
+            raise
+        if "error" in box:
+            raise box["error"]
+        res = box["res"]
         failed = [r for r in res["executed"] if r["status"] == "failed"]
         result["executed"] += len(res["executed"])
         result["reused"] += res["reused"]
         result["failed"] += failed
         log(f"{here}: {res['total']} runs, {res['reused']} reused, {len(res['executed'])} "
             "executed" + (f", {len(failed)} failed" if failed else ""))
-        for m in wave:
-            name = name_of(m)
-            if name not in planned:
-                continue
-            records = ctx.records(planned[name])
-            try:
-                figs = [Path(p) for p in (m.plot(records, ctx.fig_dir(name), ctx) or [])]
-                body = m.summarize(records, figs, ctx) or ""
-                text = section(m, ctx, records=records, figures=figs, body=body)
-                result["sections"][name] = "ok"
-            except SkipExperiment as e:
-                text = section(m, ctx, records=records, skipped=str(e))
-                result["sections"][name] = "skipped"
-            except Exception:
-                tb = traceback.format_exc()
-                log(f"{name}: plotting/summary failed\n{tb}")
-                text = section(m, ctx, records=records, error=tb)
-                result["sections"][name] = "error"
-            write_section(ctx, name, text)
+        drawn = (wave, planned)
+    if drawn is not None:
+        _draw(*drawn, ctx, result, log)
     wall = time.perf_counter() - t0
     result["report"] = write_report(ctx, modules, command=command, wall_time=wall,
                                     speed=ladder.analysis_section(ctx.out))

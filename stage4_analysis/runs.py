@@ -36,6 +36,7 @@ import os
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,11 @@ from types import ModuleType
 from shared.records import config_key, make_record, read_record, write_record
 
 FINAL_STATUSES = ("ok", "diverged")
+
+# loky replaces a worker whose memory grew by a few hundred MB (the data sets it cached) between
+# two runs, and warns about it; nothing is lost, so the warning is only noise for a student.
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
+                        category=UserWarning)
 
 
 # --------------------------------------------------------------------------- runs and records
