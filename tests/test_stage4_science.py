@@ -182,3 +182,8 @@ def test_pytorch_skips_with_the_reason_when_torch_is_absent(monkeypatch):
                         lambda name, *a: None if name == "torch" else object())
     with pytest.raises(SkipExperiment, match="PyTorch is not installed"):
         pytorch.plan(FakeCtx({}))
+
+
+def test_a_run_that_loses_more_than_half_its_best_accuracy_has_collapsed():
+    assert cs3317.state(rec([0.83, 0.77, 0.64, 0.18])) == "collapsed"
+    assert cs3317.state(rec([0.83, 0.77, 0.64, 0.45])) == "ok"

@@ -25,6 +25,8 @@ widths (the hand-out allows it; the rate is the main knob here).
 
 from __future__ import annotations
 
+import textwrap
+
 from ..data import data_problem
 from ..plots import band, epochs_axis, finish
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pct, pm
@@ -93,7 +95,7 @@ def plot(records, fig_dir, ctx):
     for dataset, rs in group_by(records, lambda r: r["config"]["dataset"]).items():
         final, const = _split(rs)
         lr = rs[0]["config"]["lr"]
-        fig, axes = new_figure(ncols=2, width=5.5, height=4.0, layout="constrained")
+        fig, axes = new_figure(ncols=2, width=5.5, height=4.6, layout="constrained")
         ax_acc, ax_loss = axes[0]
         for ax, kind, unit in ((ax_acc, "acc", "accuracy (fraction)"),
                                (ax_loss, "loss", "cross-entropy loss (nats)")):
@@ -110,8 +112,9 @@ def plot(records, fig_dir, ctx):
                    f"the studies' {STUDY_EPOCHS} epochs", fontsize=7)
         why = constant_vs_decayed(final, const)
         if why:
-            fig.text(0.5, 0.005, why, ha="center", va="bottom", fontsize=8, wrap=True)
-            fig.get_layout_engine().set(rect=(0, 0.09, 1, 0.91))
+            fig.text(0.5, 0.01, "\n".join(textwrap.wrap(why, 150)), ha="center",
+                     va="bottom", fontsize=8)
+            fig.get_layout_engine().set(rect=(0, 0.13, 1, 0.87))
         fig.suptitle(f"Final run — 784-{vu.HIDDEN}-10, lr={lr:g} × {DECAY}^(epoch-1), full "
                      f"{dataset} training set, its test set (mean ± std over {len(final)} seeds)",
                      fontsize=10)

@@ -85,7 +85,7 @@ def plot(records, fig_dir, ctx):
         for color, row in zip(colors, rows):
             lab = f"{row['lr']:g}"
             if row["acc"].n == 0:   # every seed diverged: a legend entry says so, no curve
-                ax_acc.plot([], [], color=color, marker="x", ls="none",
+                ax_acc.plot([], [], color="crimson", marker="x", ls="none",
                             label=f"{lab}: diverged ({row['diverged']} of {row['n']} seeds)")
                 continue
             if row["diverged"]:
@@ -96,8 +96,8 @@ def plot(records, fig_dir, ctx):
         finish(ax_acc, "epoch", "validation accuracy (fraction)",
                "validation accuracy, mean ± std over seeds", legend=False)
         ax_loss.set_yscale("log")
-        finish(ax_loss, "epoch", "training loss (nats, mean over the epoch; log scale)",
-               "training loss, mean ± std over seeds", legend=False)
+        finish(ax_loss, "epoch", "training loss (nats, log scale)",
+               "training loss (mean over each epoch), mean ± std", legend=False)
         ok = [r for r in rows if r["acc"].n > 0 and not r["diverged"] and not r["failed"]]
         ok_ids = {id(r) for r in ok}
         for color, r in zip(colors, rows):

@@ -180,7 +180,8 @@ def combined(w: dict) -> dict:
 def _state_text(p: dict) -> str:
     if not p["bad"]:
         return "ok"
-    names = {"collapsed": "collapsed (accuracy at chance)", "diverged": "diverged",
+    names = {"collapsed": "collapsed (accuracy at chance, or below half its best)",
+             "diverged": "diverged",
              "failed": "failed", "missing": "not run yet"}
     return ", ".join(f"{names[s]}: {k} of {p['n']}" for s, k in p["bad"].items())
 
@@ -205,8 +206,9 @@ def plot(records, fig_dir, ctx):
             color = colors[i % len(colors)]
             tag = " (base)" if v == s["default"] else ""
             if not p["ok"] or p["bad"].get("collapsed") or p["bad"].get("diverged"):
-                ax_c.plot([], [], color=color, marker="x", ls="none",
-                          label=f"{v}{tag}: {_state_text(p)}")
+                short = ", ".join(f"{st} {k} of {p['n']}" for st, k in p["bad"].items())
+                ax_c.plot([], [], color="crimson", marker="x", ls="none",
+                          label=f"{v}{tag}: {short or 'no run'}")
                 continue
             a = p["val"]
             x = epochs_axis(a.mean.size)
