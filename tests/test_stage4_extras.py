@@ -1,4 +1,4 @@
-"""Stage 4, issue 8: the disc test, the digit networks, the 2-D autoencoder vs PCA, the Iris study
+"""Stage 4: the disc test, the digit networks, the 2-D autoencoder vs PCA, the Iris study
 and the softmax Jacobian - tiny versions through the real reproduction, plus independent oracles
 (covariance eigenvalues for PCA, hand-written finite differences for the Jacobian)."""
 
