@@ -345,3 +345,15 @@ def test_every_speed_command_goes_through_the_error_boundary(module, tmp_path):
                        timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
     assert "error" in p.stderr
+
+
+def test_only_speed_measures_the_ladder_and_runs_no_experiment(tmp_path, monkeypatch, capsys):
+    from stage4_analysis.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(speed, "measure_for_analysis", lambda out, mode: calls.append(mode))
+    assert main(["--only", "speed", "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert calls == ["quick"] and "0 runs executed" in capsys.readouterr().out
+    assert main(["--out", str(tmp_path / "b"), "--no-progress", "--only", "jacobian"]) == 0
+    assert calls == ["quick"]  # the default path measures nothing
