@@ -157,6 +157,7 @@ def test_constant_vs_decayed_sentence_says_which_ends_higher():
     assert final.constant_vs_decayed(decayed, []) is None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
 def test_pytorch_from_the_same_start_on_the_same_batches_ends_with_the_same_weights():
     """Stage 3 and the PyTorch rung, float64, 2 epochs on 300 digits: the same weights up to
