@@ -181,19 +181,23 @@ def plot(records, fig_dir, ctx):
     m = r["metrics"]
     fig, axes = new_figure(ncols=2, width=5.5, height=4.2, layout="constrained")
     ax_loss, ax_acc = axes[0]
-    styles = {"stage3": ("-", "o", "stage 3 (numpy)"), "torch": ("--", "x", "PyTorch")}
+    # stage 3 wide and pale, PyTorch thin and dashed on top: where they agree, both stay visible
+    styles = {"stage3": {"ls": "-", "lw": 4.0, "alpha": 0.35, "name": "stage 3 (numpy)"},
+              "torch": {"ls": "--", "lw": 1.2, "alpha": 1.0, "marker": "x", "ms": 5,
+                        "name": "PyTorch"}}
     for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
-        for who, (ls, mk, name) in styles.items():
+        for who, st in styles.items():
+            kw = {k: v for k, v in st.items() if k != "name"}
             for split, color, what in (("train", "C1", "training"), ("val", "C0", "validation")):
                 y = _series(m[who], f"{split}_{kind}")
-                ax.plot(epochs_axis(y.size), y, ls=ls, marker=mk, ms=5, color=color, lw=1.4,
-                        label=f"{what}, {name}")
+                ax.plot(epochs_axis(y.size), y, color=color, label=f"{what}, {st['name']}",
+                        **kw)
     ax_acc.axhline(TARGET, color="k", lw=0.7, ls=":")
     ax_acc.annotate(f"hand-out target {TARGET:.0%}", (1, TARGET), xytext=(0, 3),
                     textcoords="offset points", fontsize=7)
     finish(ax_loss, "epoch", "cross-entropy loss (nats)", "loss per epoch", fontsize=7)
     finish(ax_acc, "epoch", "accuracy (fraction)", "accuracy per epoch", fontsize=7,
-           loc="lower right")
+           loc="center right")
     c = r["config"]
     fig.suptitle(f"Stage 3 vs PyTorch, same start and batches — {c['dataset']}, hidden "
                  f"{c['hidden_dims']} {c['activation']}, SGD lr {c['lr']:g} momentum "
