@@ -47,6 +47,9 @@ def data_problem(dataset: str, final: bool) -> str | None:
     """None when ``dataset`` can be loaded here without a download, else the loader's error
     message (which says which files are missing, where it looked and how to get them).
     Cheap: checks the files' presence, loads nothing."""
+    if dataset not in NAMES:
+        raise ValueError(f"unknown data set {dataset!r}; stage4_analysis.data.NAMES lists "
+                         + ", ".join(NAMES))
     if dataset not in IDX_SETS:
         return None
     from shared.data import DataNotFoundError, find_idx_files, load_dataset

@@ -595,3 +595,16 @@ def test_record_json_is_what_the_report_reads(tmp_path):
     raw = json.loads(run.path(tmp_path).read_text())
     assert raw["config"] == {"lr": 0.5, "seed": 3}
     assert_allclose(raw["metrics"]["step_loss"], [0.0, 2.0, 4.0, 6.0], rtol=0, atol=1e-12)
+
+
+def test_the_data_sets_are_listed_once():
+    from shared.data import DATASETS
+    from stage4_analysis import data
+    from stage4_analysis.experiments import cs3317, digits, vu
+
+    assert set(data.NAMES) == set(DATASETS)
+    assert data.QUICK_IMAGES in data.NAMES and set(data.FULL_IMAGES) <= set(data.NAMES)
+    assert vu.QUICK_DATASETS == (data.QUICK_IMAGES,) and vu.FULL_DATASETS == data.FULL_IMAGES
+    assert cs3317.QUICK_DATASET == digits.QUICK_DATASET == data.QUICK_IMAGES
+    with pytest.raises(ValueError, match="unknown data set 'fasion-mnist'"):
+        data.data_problem("fasion-mnist", False)

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import data_problem
+from ..data import QUICK_IMAGES, data_problem
 from ..plots import finish
 from ..report import data_description, md_table, num, pct
 from ..runs import Context, Run, SkipExperiment, pack_array, unpack_array
@@ -64,7 +64,7 @@ GAMMA = 0.5                    # StepDecay factor
 DTYPE = "float32"
 SEED = 0
 FINAL = True                   # train on the training part, show the test digits
-QUICK = {"dataset": "mnist-sample", "epochs": 8, "lr": 2e-3, "decay_every": 2}
+QUICK = {"dataset": QUICK_IMAGES, "epochs": 8, "lr": 2e-3, "decay_every": 2}
 FULL = {"dataset": "mnist", "epochs": 5, "lr": 1e-3, "decay_every": 1}
 #: The hand-out's own training settings, run for comparison (1e-4 on batch-summed gradients =
 #: 1.6e-3 on the batch-mean loss; 0.1 * N(0, 1) initial weights; 3 epochs, halved every epoch).

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from shared import divergence
 
-from ..data import data_problem
+from ..data import QUICK_IMAGES, data_problem
 from ..runs import Context, Run, SkipExperiment
 from ..train import execute_stage3, stage3_config
 
 FULL_DATASET = "fashion-mnist"
-QUICK_DATASET = "mnist-sample"
+QUICK_DATASET = QUICK_IMAGES
 FULL_EPOCHS = 10
 QUICK_EPOCHS = 4
 #: The sweeps and experiment 7 run on the validation split; only experiment 6c uses the test set.

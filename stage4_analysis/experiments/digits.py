@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from ..data import DATA_SEED, data_problem
+from ..data import DATA_SEED, QUICK_IMAGES, data_problem
 from ..plots import finish
 from ..report import data_description, md_table, pct
 from ..runs import Context, Run, SkipExperiment
@@ -45,7 +45,7 @@ BATCH_SIZE = 32
 DTYPE = "float32"
 SEED = 0
 FINAL = True                 # train on the training set, measure on the official test set
-QUICK_DATASET = "mnist-sample"
+QUICK_DATASET = QUICK_IMAGES
 FULL_DATASET = "mnist"
 QUICK_EPOCHS = 40
 FULL_EPOCHS = 100

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from ..data import data_problem, short_problem
+from ..data import FULL_IMAGES, QUICK_IMAGES, data_problem, short_problem
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
 from ..runs import Context, Run, SkipExperiment, option, positive_int
 from ..train import execute_stage2, execute_stage3, stage2_config, stage3_config
@@ -45,8 +45,8 @@ SEEDS_OPTION = option("--seeds", type=positive_int, metavar="N",
 #: loss of a uniform guess over the 10 classes; see stage4_analysis/train.py).
 DIVERGE_ABOVE = 3 * math.log(10)
 
-QUICK_DATASETS = ("mnist-sample",)
-FULL_DATASETS = ("mnist", "fashion-mnist")
+QUICK_DATASETS = (QUICK_IMAGES,)
+FULL_DATASETS = FULL_IMAGES
 
 
 
