@@ -245,7 +245,7 @@ def _results(todo: list[Run], root: str, jobs: int, client) -> Iterator[tuple[in
         except Exception as e:  # KilledWorker and the like
             raise _WorkerDied(f"{type(e).__name__}: {e}") from e
         return
-    if jobs <= 1 or len(todo) == 1:
+    if jobs <= 1:  # in this process, with numpy's own threads
         for i, run in enumerate(todo):
             yield i, run_one(run, root)
         return
