@@ -314,7 +314,8 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
     Divergence (module docstring) stops the run with ``status="diverged"`` and a message; the
     epochs finished before are kept. ``metric=None`` (regression) leaves the accuracy fields None.
     ``progress`` shows a tqdm bar; ``fast=True`` runs the epochs with
-    :func:`stage3_batched.fast.train_epoch_fast` (same weights, measured faster).
+    :func:`stage3_batched.fast.train_epoch_fast` (same weights; it pays at small batch
+    sizes, README.md "Speed of the plain and the fast epoch").
     """
     _check_fit(metric, rng, epochs)
     batch_size = _check_batch_size(batch_size)
