@@ -379,9 +379,10 @@ def replot(out: Path, log, as_json: bool = False) -> int:
     """Redraw ``ladder.png`` and ``speed.md`` from ``out/speed.json`` (no measuring)."""
     path = Path(out) / RECORD
     if not path.exists():
-        log(f"error: --replot needs a benchmark record, and {path} does not exist; run the "
-            "benchmark first (without --replot) or point --out at its folder")
-        return 2
+        from shared.errors import ConfigError
+
+        raise ConfigError(f"--replot needs a benchmark record, and {path} does not exist; run "
+                          "the benchmark first (without --replot) or point --out at its folder")
     rec = read_record(path)
     results = rec["metrics"]
     png = rep.plot_ladder(results, Path(out) / FIGURE)
