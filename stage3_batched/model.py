@@ -27,6 +27,7 @@ import json
 import numbers
 import os
 import zipfile
+from collections.abc import Mapping
 from collections.abc import Sequence as SequenceABC
 from pathlib import Path
 
@@ -63,6 +64,29 @@ def check_finite(X: np.ndarray, what: str = "inputs") -> None:
         row = int(np.argmin(finite.reshape(len(X), -1).all(axis=1)))   # first row with a False
         raise ValueError(f"{what} contain NaN or inf (first in row {row}); clean or drop those "
                          "samples before training")
+
+
+class Named(Mapping):
+    """A read-only ``{"layername.W": array}`` view of a model's parameters (``what="params"``)
+    or gradients (``what="grads"``). Each read looks the array up in its layer, so an optimizer
+    built from ``model.parameters()`` keeps training an array assigned to a layer afterwards."""
+
+    def __init__(self, model: Sequential, what: str):
+        self.model, self.what = model, what
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        name, _, k = key.rpartition(".")
+        if name not in self.model.names:
+            raise KeyError(key)
+        return getattr(self.model[name], self.what)[k]
+
+    def __iter__(self):
+        for name, layer in zip(self.model.names, self.model.layers):
+            for k in getattr(layer, self.what):
+                yield f"{name}.{k}"
+
+    def __len__(self) -> int:
+        return sum(len(getattr(layer, self.what)) for layer in self.model.layers)
 
 
 class Sequential:
@@ -217,15 +241,14 @@ class Sequential:
         return np.concatenate(parts)
 
     # ----------------------------------------------------------------------------- parameters
-    def parameters(self) -> dict[str, np.ndarray]:
-        """``{"layername.W": W, ...}``: the live arrays (an optimizer updates them in place)."""
-        return {f"{n}.{k}": v for n, layer in zip(self.names, self.layers)
-                for k, v in layer.params.items()}
+    def parameters(self) -> Named:
+        """``{"layername.W": W, ...}``: a view that looks every array up in its layer when it is
+        read, so an array assigned later (``layer.params["W"] = W0``) is the one returned."""
+        return Named(self, "params")
 
-    def gradients(self) -> dict[str, np.ndarray]:
-        """Same keys as :meth:`parameters`; the live gradient arrays backward adds to."""
-        return {f"{n}.{k}": v for n, layer in zip(self.names, self.layers)
-                for k, v in layer.grads.items()}
+    def gradients(self) -> Named:
+        """Same keys as :meth:`parameters`; the gradient arrays backward adds to."""
+        return Named(self, "grads")
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters().values())

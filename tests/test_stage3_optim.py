@@ -183,7 +183,9 @@ def test_the_three_ways_to_hand_over_the_parameters_agree(form):
 
 @pytest.mark.parametrize("make", [lambda m: SGD(m, lr=0.5, momentum=0.9),
                                   lambda m: SGD(m.parameters, m.gradients, lr=0.5),
-                                  lambda m: Adam(m, lr=0.1)], ids=["sgd", "callables", "adam"])
+                                  lambda m: SGD(m.parameters(), m.gradients(), lr=0.5),
+                                  lambda m: Adam(m, lr=0.1)],
+                         ids=["sgd", "callables", "dicts", "adam"])
 def test_a_parameter_replaced_after_building_the_optimizer_is_trained(make):
     rng = np.random.default_rng(33)
     model = MLP(3, [4], 2, rng=rng)
