@@ -371,14 +371,17 @@ def test_reproduce_writes_records_figures_report_and_resumes(tmp_path):
 
 def test_exit_status_is_1_for_failed_runs_and_broken_sections_0_for_divergence(tmp_path, capsys):
     ok_div = _fake_module("d", lrs=(0.1, 5.0))
-    assert main(["--out", str(tmp_path / "a"), "--no-progress"], modules=[ok_div]) == 0
+    assert main(["--out", str(tmp_path / "a"), "--no-progress", "--jobs", "1"],
+                modules=[ok_div]) == 0
     failing = _fake_module("f")
     failing.plan = lambda ctx: runs_for([0]) + runs_for([1], fail=True)
-    assert main(["--out", str(tmp_path / "b"), "--no-progress"], modules=[failing]) == 1
+    assert main(["--out", str(tmp_path / "b"), "--no-progress", "--jobs", "1"],
+                modules=[failing]) == 1
     assert "1 run(s) failed, e.g. lr=0.1 seed=1: RuntimeError: boom" in capsys.readouterr().err
     broken = _fake_module("broken")
     broken.summarize = lambda records, figures, ctx: 1 / 0
-    assert main(["--out", str(tmp_path / "c"), "--no-progress"], modules=[broken]) == 1
+    assert main(["--out", str(tmp_path / "c"), "--no-progress", "--jobs", "1"],
+                modules=[broken]) == 1
     assert "ZeroDivisionError" in (tmp_path / "c" / "report.md").read_text()
 
 
