@@ -239,10 +239,17 @@ def make_package(root: Path, name: str, modules: dict[str, str], order=None) -> 
     return name
 
 
+def readme_example() -> str:
+    """The example module of stage4_analysis/README.md ("Adding an experiment")."""
+    text = (ROOT / "stage4_analysis" / "README.md").read_text()
+    part = text[text.index("## Adding an experiment"):]
+    return part[part.index("```python\n") + len("```python\n"):part.index("\n```\n")] + "\n"
+
+
 @pytest.fixture
 def toy_package(tmp_path, monkeypatch):
-    """A throw-away experiments package holding one new experiment module, on sys.path."""
-    name = make_package(tmp_path / "pkgs", "toy_experiments", {"toy": TOY})
+    """A throw-away experiments package holding the README's example module, on sys.path."""
+    name = make_package(tmp_path / "pkgs", "toy_experiments", {"toy": readme_example()})
     monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
     yield name
     for m in [m for m in sys.modules if m.startswith(name)]:
