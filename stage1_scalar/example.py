@@ -125,7 +125,7 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
         line(f"dl/d{a_name}_i = sum_j {wn}_ij dl/d{k_name}_j", dh, "linear_backward")
         if i > 0:
             h = inputs[i]
-            dh_dk = [derivative(h_j) for h_j in h]
+            dh_dk = [derivative(k_j, h_j) for k_j, h_j in zip(cache["k"][i - 1], h)]
             dk = [dh_j * d_j for dh_j, d_j in zip(dh, dh_dk)]
             k_below = f"k{hidden[i - 1]}"
             line(f"d{a_name}/d{k_below} = " + DERIVATIVE_TEXT[act].format(h=a_name), dh_dk,

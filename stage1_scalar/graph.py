@@ -16,7 +16,7 @@ node's gradient is the sum, over its outgoing edges, of (edge label) x (gradient
 edge points to). The edges and their labels::
 
     x_i  -> k_j   W_ij            W_ij -> k_j   x_i (the layer's input)      b_j -> k_j   1
-    k_j  -> h_j   f'(h_j)  (h(1-h) for sigmoid, 1-h^2 for tanh, [h > 0] for relu)
+    k_j  -> h_j   f'(k_j, h_j)  (h(1-h) for sigmoid, 1-h^2 for tanh, [h > 0] for relu)
     o_j  -> y_i   J_ij = y_i (delta_ij - y_j)                                y_c -> l     -1/y_c
 
 (``l`` depends on ``y_c`` only, so the other probabilities have no edge to it and gradient 0.)
@@ -104,7 +104,8 @@ def gradients(weights: dict, x: list[float], c: int) -> dict:
         out["layers"][i] = {"W": dW, "b": db}
         if i > 0:
             out["dh"][i - 1] = dh
-            dk = [dh_j * derivative(h_j) for dh_j, h_j in zip(dh, inputs[i])]
+            dk = [dh_j * derivative(k_j, h_j)
+                  for dh_j, k_j, h_j in zip(dh, cache["k"][i - 1], inputs[i])]
             out["dk"][i - 1] = dk
         else:
             out["dx"] = dh
@@ -177,9 +178,9 @@ def build(weights: dict, x: list[float], c: int):
         if not last:
             h = cache["h"][l_]
             below = [f"h{l_}_{j}" for j in range(sizes[l_ + 1])]
-            for j, h_j in enumerate(h):
+            for j, (k_j, h_j) in enumerate(zip(cache["k"][l_], h)):
                 node(below[j], f"h{hidden[l_]}[{j}]", h_j, g["dh"][l_][j], "value")
-                edge(out_names[j], below[j], derivative(h_j))
+                edge(out_names[j], below[j], derivative(k_j, h_j))
             a = h
     y, J = cache["y"], softmax_jacobian(cache["y"])
     for i, y_i in enumerate(y):

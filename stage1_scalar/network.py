@@ -93,12 +93,13 @@ def tanh_derivative(h: float) -> float:
     return 1.0 - h * h
 
 
-#: name -> (function of k, derivative as a function of h = function(k)), one entry per name of
-#: ``shared.weights.ACTIVATIONS``.
+#: name -> (``h = f(k)``, ``dh/dk = f'(k, h)``), one entry per name of
+#: ``shared.weights.ACTIVATIONS``. The derivative is given both the pre-activation ``k`` and the
+#: output ``h``; each formula uses the one it is simplest in.
 ACTIVATIONS = {
-    "sigmoid": (sigmoid, sigmoid_derivative),
-    "relu": (relu, relu_derivative),
-    "tanh": (tanh, tanh_derivative),
+    "sigmoid": (sigmoid, lambda k, h: sigmoid_derivative(h)),
+    "relu": (relu, lambda k, h: relu_derivative(h)),
+    "tanh": (tanh, lambda k, h: tanh_derivative(h)),
 }
 
 
@@ -210,8 +211,9 @@ def backward(weights: dict, cache: dict, c: int, fused: bool = True,
 
     ``cache`` is what :func:`forward` returned for this sample. First ``do`` (see
     :func:`output_gradient`), then layer by layer from the top: :func:`linear_backward` gives
-    ``dW, db`` and ``dh`` of the layer below, and ``dk_j = dh_j * f'(h_j)`` (``h_j`` depends on
-    ``k_j`` only: no sum), ``f'`` the activation's derivative from :data:`ACTIVATIONS`.
+    ``dW, db`` and ``dh`` of the layer below, and ``dk_j = dh_j * f'(k_j, h_j)`` (``h_j`` depends on
+    ``k_j`` only: no sum), ``f'`` the activation's derivative from :data:`ACTIVATIONS`
+(written ``f'(k_j, h_j)``: each formula uses whichever of the two it needs).
 
     Returns ``(grads, dx)``: ``grads`` in the weight format (``dW`` (in, out), ``db`` (out) per
     layer) and ``dx = dl/dx`` (n_in), or None when ``input_grad`` is False.
@@ -226,7 +228,8 @@ def backward(weights: dict, cache: dict, c: int, fused: bool = True,
                                      input_grad=i > 0 or input_grad)
         grads[i] = {"W": dW, "b": db}
         if i > 0:  # dh = dl/dh of hidden layer i-1: through its activation to dl/dk
-            dk = [dh_j * derivative(h_j) for dh_j, h_j in zip(dh, inputs[i])]
+            k, h = cache["k"][i - 1], inputs[i]
+            dk = [dh_j * derivative(k_j, h_j) for dh_j, k_j, h_j in zip(dh, k, h)]
     return {"sizes": list(weights["sizes"]), "layers": grads}, dh  # dh of layer 0 is dx
 
 

@@ -107,7 +107,7 @@ class InPlaceSGD:
                 self._add_outer(i, a, dk, nz, S["W"], None)
                 S["b"] += dk
             if i > 0:
-                dk = dh * derivative(a)  # a = h of layer i-1: dl/dk = dl/dh f'(h)
+                dk = dh * derivative(cache["k"][i - 1], a)  # a = h of layer i-1: dh f'(k, h)
         if self.accumulate > 1:
             self.pending += 1
             if self.pending == self.accumulate:

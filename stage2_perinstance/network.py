@@ -18,7 +18,7 @@ and backwards, layer by layer (``dk = dl/dk`` of the current layer, ``a`` its in
     dW (in, out)  dW = np.outer(a, dk)               outer product   (was: double loop over i, j)
     db (out,)     db = dk
     dh (in,)      dh = W @ dk                        matrix-vector   (was: sum over j)
-    dk (in,)      dk = dh * f'(h)                    elementwise     (the activation's derivative)
+    dk (in,)      dk = dh * f'(k, h)                 elementwise     (the activation's derivative)
 
 ``stage2_perinstance/README.md`` puts each line next to the stage-1 loop it replaces.
 
@@ -140,12 +140,13 @@ def tanh_derivative(h: np.ndarray) -> np.ndarray:
     return 1.0 - h * h
 
 
-#: name -> (function of k, derivative as a function of h = function(k)), one entry per name of
-#: ``shared.weights.ACTIVATIONS``.
+#: name -> (``h = f(k)``, ``dh/dk = f'(k, h)``), one entry per name of
+#: ``shared.weights.ACTIVATIONS``. The derivative is given both the pre-activation ``k`` and the
+#: output ``h`` (n,); each formula uses the one it is simplest in.
 ACTIVATIONS = {
-    "sigmoid": (sigmoid, sigmoid_derivative),
-    "relu": (relu, relu_derivative),
-    "tanh": (tanh, tanh_derivative),
+    "sigmoid": (sigmoid, lambda k, h: sigmoid_derivative(h)),
+    "relu": (relu, lambda k, h: relu_derivative(h)),
+    "tanh": (tanh, lambda k, h: tanh_derivative(h)),
 }
 
 
@@ -258,7 +259,7 @@ def backward(weights: dict, cache: dict, c: int, fused: bool = True,
 
     First ``do`` (:func:`output_gradient`); then, from the top layer down,
     :func:`linear_backward` gives ``dW = outer(a, dk)``, ``db = dk`` and ``dh = W @ dk`` for the
-    layer's input ``a``, and ``dk = dh * f'(h)`` for the layer below (``f'`` the activation's
+    layer's input ``a``, and ``dk = dh * f'(k, h)`` for the layer below (``f'`` the activation's
     derivative from :data:`ACTIVATIONS`).
 
     Returns ``(grads, dx)``: ``grads`` in the weight format (``W`` (in, out), ``b`` (out,) per
@@ -274,7 +275,7 @@ def backward(weights: dict, cache: dict, c: int, fused: bool = True,
                                      input_grad=i > 0 or input_grad)
         grads[i] = {"W": dW, "b": db}
         if i > 0:  # dh = dl/dh of hidden layer i-1: through its activation
-            dk = dh * derivative(inputs[i])
+            dk = dh * derivative(cache["k"][i - 1], inputs[i])
     return {"sizes": list(weights["sizes"]), "layers": grads}, dh  # dh of layer 0 is dx
 
 

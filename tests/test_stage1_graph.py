@@ -67,9 +67,9 @@ def expected(weights, x, c):
             h = cache["h"][l_]
             _, _, dh = network.linear_backward(h, layers[l_ + 1]["W"],
                                                grads["layers"][l_ + 1]["b"])
-            for j, h_j in enumerate(h):
+            for j, (k_j, h_j) in enumerate(zip(cache["k"][l_], h)):
                 nodes[f"h{l_}_{j}"] = (h_j, dh[j])
-                edges[(outs[j], f"h{l_}_{j}")] = derivative(h_j)
+                edges[(outs[j], f"h{l_}_{j}")] = derivative(k_j, h_j)
             a_names, a = [f"h{l_}_{j}" for j in range(len(h))], h
     dy = network.cross_entropy_derivative(y, c)
     for i, y_i in enumerate(y):

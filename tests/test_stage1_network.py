@@ -143,9 +143,9 @@ def test_the_activation_table_has_every_name_of_the_weight_format():
 @pytest.mark.parametrize("name", wf.ACTIVATIONS)
 @pytest.mark.parametrize("k", [-30.0, -3.0, -0.5, 0.3, 0.7, 4.0, 30.0])
 def test_each_activation_derivative_is_its_slope_from_the_output(name, k):
-    """The table's derivative takes h = f(k) and must equal df/dk (central differences)."""
+    """The table's derivative takes k and h = f(k) and must equal df/dk (central differences)."""
     f, derivative = network.ACTIVATIONS[name]
-    np.testing.assert_allclose(derivative(f(k)), central(f, k), rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(derivative(k, f(k)), central(f, k), rtol=1e-6, atol=1e-10)
 
 
 def test_activations_by_hand():

@@ -109,13 +109,14 @@ def test_local_derivatives_with_a_random_upstream_gradient():
 
 
 def test_the_activation_table_has_every_name_and_each_derivative_is_its_slope():
-    """The derivative takes h = f(k); with a random upstream u, u * f'(h) = d(u . f(k))/dk."""
+    """The derivative takes k and h = f(k); with a random upstream u, u * f'(k, h) =
+    d(u . f(k))/dk."""
     assert set(s2.ACTIVATIONS) == set(wf.ACTIVATIONS)
     rng = np.random.default_rng(12)
     z, u = rng.standard_normal(8), rng.standard_normal(8)
     z[np.abs(z) < 1e-3] = 0.5  # away from relu's kink
     for name, (f, derivative) in s2.ACTIVATIONS.items():
-        assert_allclose(u * derivative(f(z)), _fd_vjp(f, z, u), rtol=1e-7, atol=1e-10,
+        assert_allclose(u * derivative(z, f(z)), _fd_vjp(f, z, u), rtol=1e-7, atol=1e-10,
                         err_msg=name)
     assert_allclose(s2.relu(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 2.0])
     assert_allclose(s2.relu_derivative(np.array([0.0, 0.0, 2.0])), [0.0, 0.0, 1.0])
