@@ -128,7 +128,8 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
             dh_dk = [derivative(k_j, h_j) for k_j, h_j in zip(cache["k"][i - 1], h)]
             dk = [dh_j * d_j for dh_j, d_j in zip(dh, dh_dk)]
             k_below = f"k{hidden[i - 1]}"
-            line(f"d{a_name}/d{k_below} = " + DERIVATIVE_TEXT[act].format(h=a_name), dh_dk,
+            text = DERIVATIVE_TEXT.get(act, f"{act}'({{k}})")
+            line(f"d{a_name}/d{k_below} = " + text.format(h=a_name, k=k_below), dh_dk,
                  f"{act}_derivative")
             line(f"dl/d{k_below} = dl/d{a_name} * d{a_name}/d{k_below}", dk, "chain rule")
         else:

@@ -216,7 +216,9 @@ def compare(weights, X, c, impls: dict[str, Callable], tol: float = DEFAULT_TOL)
 def _weights_from_layout(layout: list[dict], arrays: dict, path, activation: str | None) -> dict:
     """Weights (arrays) from a stage-3 layer list ``[{"name", "type"}, ...]`` and its parameters
     ``{"linear1.W": ..., ...}``: Linear (activation Linear)* with one activation, no dropout."""
-    kinds = {"Sigmoid": "sigmoid", "ReLU": "relu", "Tanh": "tanh"}
+    from stage3_batched.layers import ACTIVATIONS
+
+    kinds = {cls.__name__: name for name, cls in ACTIVATIONS.items() if name in wf.ACTIVATIONS}
     types = [d["type"] for d in layout]
     if types and types[-1] == "Softmax":              # probabilities out: the same network
         types, layout = types[:-1], layout[:-1]
@@ -380,7 +382,7 @@ def rung_cases(activations=wf.ACTIVATIONS, digits: bool = True) -> list[Case]:
               "relu": [([4, 6, 3], 3), ([4, 5, 5, 3], 2)],
               "tanh": [([4, 6, 3], 3), ([4, 5, 5, 3], 2)]}
     for a, act in enumerate(activations):
-        for b, (sizes, n) in enumerate(shapes[act]):
+        for b, (sizes, n) in enumerate(shapes.get(act, shapes["tanh"])):
             cases.append(_random_case("-".join(map(str, sizes)), sizes, n, 10 * a + b + 1, act))
     if digits:
         from shared.data import load_mnist_sample
@@ -501,10 +503,12 @@ def order_from_loss(n_layers: int) -> list[str]:
 
 
 # ------------------------------------------------ a numpy reference with the usual bugs planted
-_F = {"sigmoid": lambda k: 0.5 * (1.0 + np.tanh(0.5 * k)), "relu": lambda k: np.maximum(k, 0.0),
-      "tanh": np.tanh}
-_DF = {"sigmoid": lambda k, h: h * (1.0 - h), "relu": lambda k, h: (k > 0).astype(np.float64),
-       "tanh": lambda k, h: 1.0 - h * h}
+def _activation(name: str):
+    """``(f, f')`` of the hidden activation ``name``: stage 2's table (one table per rung)."""
+    from stage2_perinstance.network import ACTIVATIONS
+
+    return ACTIVATIONS[name]
+
 
 
 def reference(weights, X, c, softmax_grad: str = "full", act_grad: str = "right"):
@@ -516,7 +520,7 @@ def reference(weights, X, c, softmax_grad: str = "full", act_grad: str = "right"
     ``k (1 - k)`` for the sigmoid) or "of-h" (``f'`` taken at ``h``: ``s(h) (1 - s(h))``).
     """
     act = wf.activation_of(weights)
-    f, df = _F[act], _DF[act]
+    f, df = _activation(act)
     layers = weights["layers"]
     A, K = [np.asarray(X, np.float64)], []
     for layer in layers[:-1]:
@@ -840,7 +844,7 @@ def check_predict_proba(module, cases, *, lists: bool = False,
 
 def predict_reference(weights, X) -> np.ndarray:
     """Softmax probabilities (N, K) of the network ``weights`` (any activation) on X (N, D)."""
-    f = _F[wf.activation_of(weights)]
+    f, _ = _activation(wf.activation_of(weights))
     A = np.asarray(X, np.float64)
     for layer in weights["layers"][:-1]:
         A = f(A @ layer["W"] + layer["b"])
