@@ -172,14 +172,19 @@ def dedupe(runs: Iterable[Run]) -> list[Run]:
 def dask_client(scheduler: str | None = None) -> Iterator:
     """A ``distributed.Client`` of the cluster at ``scheduler`` ("tcp://host:8786"), or of a
     two-process local cluster on 127.0.0.1 (one thread each, no dashboard) when None."""
+    from shared.errors import ConfigError
+
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        from shared.errors import ConfigError
-
         raise ConfigError("--backend dask needs Dask: pip install -e '.[cluster]'") from None
     if scheduler:
-        with Client(scheduler, timeout="20s") as client:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, ValueError, TypeError) as e:
+            raise ConfigError(f"--scheduler {scheduler}: cannot connect ({e}); check the "
+                              "address, or leave --scheduler out for a local cluster") from None
+        with client:
             yield client
         return
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", processes=True,

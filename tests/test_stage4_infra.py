@@ -4,6 +4,7 @@ experiment modules, the command line, aggregation over seeds. Fake runs only (no
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import signal
@@ -392,8 +393,12 @@ def test_exit_status_is_1_for_failed_runs_and_broken_sections_0_for_divergence(t
     assert "ZeroDivisionError" in (tmp_path / "c" / "report.md").read_text()
 
 
-def test_cli_bad_flags_name_the_flag(tmp_path, capsys):
-    from shared.errors import run_main
+def _refuse(*args, **kwargs):
+    raise OSError("Timed out trying to connect")
+
+
+def test_cli_bad_flags_name_the_flag(tmp_path, capsys, monkeypatch):
+    from shared.errors import ConfigError, run_main
 
     assert main(["--list"]) == 0
     listed = capsys.readouterr().out
@@ -406,6 +411,13 @@ def test_cli_bad_flags_name_the_flag(tmp_path, capsys):
     assert "error: --out" in capsys.readouterr().err
     assert run_main(main, ["--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "--scheduler needs --backend dask" in capsys.readouterr().err
+    if importlib.util.find_spec("distributed") is not None:
+        from stage4_analysis import runs
+
+        monkeypatch.setattr("distributed.Client", _refuse)
+        with pytest.raises(ConfigError, match="--scheduler tcp://nowhere:1: cannot connect"):
+            with runs.dask_client("tcp://nowhere:1"):
+                pass
     for argv, flag in ((["--jobs", "0"], "--jobs"), (["--lrs", "-1"], "--lrs"),
                        (["--seeds", "x"], "--seeds"), (["--epochs", "0"], "--epochs")):
         with pytest.raises(SystemExit) as e:
