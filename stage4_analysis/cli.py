@@ -220,7 +220,7 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
     """
     from .speed import ladder
 
-    t0 = time.perf_counter()
+    t0, t_start = time.perf_counter(), time.time()  # --fresh: only records made from now on
     modules = discover() if modules is None else modules
     chosen, added = select(modules, names)
     if added:
@@ -239,7 +239,8 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
         planned = _plan(wave, ctx, result, log)
         here = ", ".join(planned) or "-"
         box: dict = {}
-        kw = dict(jobs=jobs, client=client, fresh=fresh, progress=progress,
+        kw = dict(jobs=jobs, client=client, newer_than=t_start if fresh else None,
+                  progress=progress,
                   desc=f"[{i + 1}/{len(wave_list)}] {here}")
         runs = [r for rs in planned.values() for r in rs]
         worker = threading.Thread(target=_execute_into, args=(box, runs, ctx.runs_root),

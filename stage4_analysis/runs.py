@@ -91,9 +91,18 @@ def read(root: str | Path, run: Run) -> dict | None:
         return None  # counts as unfinished; the rerun overwrites it
 
 
-def is_done(root: str | Path, run: Run) -> bool:
+def is_done(root: str | Path, run: Run, newer_than: float | None = None) -> bool:
+    """True when ``run`` has a final record (ok or diverged), made after the time
+    ``newer_than`` (seconds since the epoch) if given."""
     rec = read(root, run)
-    return rec is not None and rec.get("status") in FINAL_STATUSES
+    if rec is None or rec.get("status") not in FINAL_STATUSES:
+        return False
+    if newer_than is None:
+        return True
+    import datetime as dt
+
+    made = dt.datetime.fromisoformat(rec.get("created", "1970-01-01T00:00:00+00:00"))
+    return made.timestamp() >= int(newer_than)
 
 
 def run_one(run: Run, root: str, threads: int | None = None, parent: int | None = None) -> dict:
@@ -193,14 +202,15 @@ def dask_client(scheduler: str | None = None) -> Iterator:
 
 
 def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None,
-            fresh: bool = False, progress: bool = True, desc: str = "runs") -> dict:
-    """Execute every run of ``runs`` that has no final record below ``root`` (all of them with
-    ``fresh``), writing each record as it arrives. ``jobs``: worker processes (1: in this
-    process); ``client``: a Dask client to run on instead. Returns ``{"total": n, "reused": n,
-    "executed": [record, ...]}``."""
+            newer_than: float | None = None, progress: bool = True,
+            desc: str = "runs") -> dict:
+    """Execute every run of ``runs`` that has no final record below ``root`` (``newer_than``:
+    none made since that time, for ``--fresh``), writing each record as it arrives. ``jobs``:
+    worker processes (1: in this process); ``client``: a Dask client to run on instead. Returns
+    ``{"total": n, "reused": n, "executed": [record, ...]}``."""
     root = Path(root)
     runs = dedupe(runs)
-    todo = list(runs) if fresh else [r for r in runs if not is_done(root, r)]
+    todo = [r for r in runs if not is_done(root, r, newer_than)]
     result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": []}
     if not todo:
         return result

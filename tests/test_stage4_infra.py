@@ -94,7 +94,8 @@ def test_only_unfinished_runs_execute_again_and_fresh_reruns_all(tmp_path):
     assert (res["total"], res["reused"], len(res["executed"])) == (5, 2, 3)
     assert len(executions(log)) == 5
     assert execute(runs, tmp_path / "r", progress=False)["executed"] == []
-    assert len(execute(runs, tmp_path / "r", progress=False, fresh=True)["executed"]) == 5
+    since = time.time() + 1  # (records have whole seconds)
+    assert len(execute(runs, tmp_path / "r", progress=False, newer_than=since)["executed"]) == 5
 
 
 def test_duplicate_runs_execute_once(tmp_path):
@@ -375,6 +376,20 @@ def test_reproduce_writes_records_figures_report_and_resumes(tmp_path):
     assert res2["executed"] == 0 and res2["reused"] == 6 and len(executions(log)) == 6
     reproduce(["alpha"], **quiet)  # one section again keeps the others in the report
     assert "figures/beta/curve.png" in (out / "report.md").read_text()
+
+
+def test_fresh_reruns_every_run_once_even_when_later_waves_share_it(tmp_path):
+    log = tmp_path / "log.txt"
+    a = _fake_module("a", seeds=(0, 1), log=log)
+    b = _fake_module("b", seeds=(0, 1, 2), depends=("a",), log=log)
+    quiet = {"out": tmp_path / "out", "jobs": 1, "progress": False, "modules": [a, b],
+             "log": lambda m: None}
+    assert reproduce(**quiet)["executed"] == 3 and len(executions(log)) == 3
+    assert reproduce(**quiet)["executed"] == 0
+    time.sleep(1.05)  # records carry whole seconds
+    res = reproduce(fresh=True, **quiet)
+    assert res["executed"] == 3 and res["reused"] == 2  # b's seeds 0, 1 were just made by a
+    assert len(executions(log)) == 6
 
 
 def test_exit_status_is_1_for_failed_runs_and_broken_sections_0_for_divergence(tmp_path, capsys):
