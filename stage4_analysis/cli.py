@@ -364,9 +364,7 @@ def main(argv: list[str] | None = None, only: list[str] | None = None,
     want_speed = bool(getattr(args, "speed", False))
     if names and any(normalise(n) == SPEED for n in names):
         want_speed = True
-        names = [n for n in names if normalise(n) != SPEED]
-        if not names:
-            names = []  # the speed section alone
+        names = [n for n in names if normalise(n) != SPEED]  # may leave none: speed alone
     if names:
         select(mods, names)  # unknown names: one line naming --only, before anything runs
     quick = not args.full
