@@ -49,11 +49,14 @@ DROPOUT = 0.2
 WEIGHT_DECAY = 1e-4
 WIDE = {"hidden_dims": (512, 512), "activation": "relu", "lr": 0.05, "momentum": 0.9,
         "batch_size": 256}
-RECIPE = (f"{LONG_EPOCHS} epochs (quick mode: {QUICK_LONG_EPOCHS}), the rate × {LR_DECAY} "
-          f"after every epoch, dropout {DROPOUT} after every hidden layer, weight decay "
-          f"{WEIGHT_DECAY:g}")
 RULE = ("the candidate with the highest mean final validation accuracy over the seeds, among "
         "candidates whose seeds all finished (ties: the one listed first)")
+
+
+def recipe_text(ctx: Context) -> str:
+    r = recipe(ctx)
+    return (f"{r['epochs']} epochs, the rate × {LR_DECAY} after every epoch, dropout {DROPOUT} "
+            f"after every hidden layer, weight decay {WEIGHT_DECAY:g}")
 
 
 def recipe(ctx: Context) -> dict:
@@ -161,9 +164,13 @@ def summarize(records, figures, ctx):
     m = r0["metrics"] if r0 else {}
     d = records[0]["config"]["dataset"] if records else "?"
     w = sweeps.winners(ctx.records_of(sweeps.NAME))
+    same = all(v == sweeps.SWEEPS[k]["default"] for k, v in w.items())
     out = ["Per-sweep winners (experiment 6's rule): "
            + ", ".join(f"{k} = {v}" for k, v in w.items())
-           + f". Every candidate is trained with the same recipe — {RECIPE} — and seeds "
+           + (" — all base values: no sweep found a value that beats the base by more than "
+              "the seed spread, so this candidate is the hand-out default" if same else "")
+           + f". Every candidate is trained with the same recipe — {recipe_text(ctx)} — and "
+           "seeds "
            f"{', '.join(map(str, cs3317.seeds(ctx)))}. Data: "
            + data_description(d, cs3317.FINAL, m.get("n_train"), m.get("n_val"))
            + f". **Choice:** {RULE}. The test set is not used here."]

@@ -98,15 +98,14 @@ def summarize(records, figures, ctx):
     m = r0["metrics"] if r0 else {}
     d = records[0]["config"]["dataset"] if records else "?"
     pick = best_config.chosen(ctx)
-    c = records[0]["config"] if records else {}
     out = ["MLP: the configuration experiment 6b chose on validation data"
            + (f" (**{pick[0]}**: {best_config.describe(pick[1])})" if pick else "")
-           + f", trained with {best_config.RECIPE.replace(' (quick mode: ', ' (quick: ')}"
+           + f", trained with {best_config.recipe_text(ctx)}"
            + f"; seeds {', '.join(map(str, cs3317.seeds(ctx)))}. Logistic regression: the same "
            "without hidden layers. Data: "
            + data_description(d, True, m.get("n_train"), m.get("n_val"))
            + ". This is the only CS3317 experiment that reads the test set; nothing is chosen "
-           f"here. Epochs: {c.get('epochs')}."]
+           "here."]
     if ctx.quick:
         out.append("\n*Quick mode:* the MNIST sample's 6,000 training and 1,000 test digits "
                    "instead of Fashion-MNIST, so the hand-out's expectations do not apply "
