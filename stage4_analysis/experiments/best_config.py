@@ -186,11 +186,9 @@ def summarize(records, figures, ctx):
                      pm(p["train"].final_mean, p["train"].final_std, as_pct=True)
                      if p["ok"] else "–",
                      pm(p["mean"], p["std"], as_pct=True) if p["ok"] else "–",
-                     p["best_epoch"] or "–",
-                     f"{p['seconds']:.0f} s" if p["seconds"] else "–", sweeps._state_text(p)])
+                     p["best_epoch"] or "–", sweeps._state_text(p)])
     out.append("\n" + md_table(["candidate", "settings", "parameters", "train acc (end)",
-                                "val acc (end)", "best epoch (mean curve)", "time per run",
-                                "status"], rows))
+                                "val acc (end)", "best epoch (mean curve)", "status"], rows))
     if pick:
         out.append(f"\nChosen: **{pick[0]}** — {describe(pick[1])}, {pct(pick[2]['mean'])} mean "
                    "validation accuracy. Experiment 7 trains it on the full training set and "

@@ -325,12 +325,11 @@ def summarize(records, figures, ctx):
                          if p["ok"] else "–",
                          pm(p["mean"], p["std"], as_pct=True) if p["ok"] else "–",
                          p["best_epoch"] or "–", f"{p['ok']} of {p['n']}",
-                         f"{p['seconds']:.0f} s" if p["seconds"] else "–",
                          _state_text(p), verdict])
         out.append(f"\n### {sweep}\n")
         out.append(md_table([sweep, "train acc (end)", "val acc (end)",
-                             "best epoch (mean curve)", "usable seeds", "time per run",
-                             "status", "against the base"], rows))
+                             "best epoch (mean curve)", "usable seeds", "status",
+                             "against the base"], rows))
         out.append(f"\nChosen: **{sweep} = {win}** ({why}).")
         chosen.append(f"{sweep} = {win}")
     out.append("\nWinners by the rule: " + ", ".join(chosen) + ". Experiment 6b combines them "
