@@ -3,11 +3,12 @@
 What this adds over running the experiment modules by hand: one command for the whole set; the
 experiments found in :data:`stage4_analysis.experiments.ORDER` (a listed module that is missing or
 does not import stops the command with one line naming it); each experiment's own flags
-(``OPTIONS``) added to the command line; the runs of all experiments of a wave executed together
-(joblib, or Dask with ``--backend dask``), an experiment planned after the ones in its ``DEPENDS``;
-the figures of one wave drawn while the next wave's runs execute; ``report.md`` rebuilt at the
-end. Exit status 1 when a run failed or a section could not be
-written (a run that diverged is a result, not a failure).
+(``OPTIONS``) added to the command line; the runs of every experiment executed by one pool of
+workers (joblib, or Dask with ``--backend dask``); an experiment planned as soon as the ones in
+its ``DEPENDS`` are finished, its runs joining the queue beside the runs still going, and its
+section drawn as soon as its own runs are done; ``report.md`` rebuilt at the end. Exit status
+1 when a run failed or a section could not be written (a diverged run is a result, not a
+failure).
 
     python -m stage4_analysis                 # quick offline reproduction (MNIST sample)
     python -m stage4_analysis --full          # the real data sets
@@ -24,6 +25,7 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import queue
 import shlex
 import sys
 import threading
@@ -42,6 +44,7 @@ from .runs import (
     Run,
     SkipExperiment,
     dask_client,
+    dedupe,
     execute,
     name_of,
     normalise,
@@ -199,12 +202,30 @@ def _draw(wave: list[ModuleType], planned: dict, ctx: Context, result: dict, log
         write_section(ctx, name, text)
 
 
-def _execute_into(box: dict, runs: list[Run], root: Path, **kw) -> None:
-    """:func:`execute` in a thread: its result (or exception) in ``box``."""
+def _execute_batch(events: queue.Queue, runs: list[Run], root: Path, **kw) -> None:
+    """:func:`execute`, telling ``events`` about every record and, at the end, the result (or
+    the exception)."""
     try:
-        box["res"] = execute(runs, root, **kw)
+        res = execute(runs, root, on_record=lambda rec: events.put(("record", rec)), **kw)
+        events.put(("batch", res))
     except BaseException as e:  # handed to the main thread
-        box["error"] = e
+        events.put(("error", e))
+
+
+def _handle(kind: str, value, running: set, result: dict, log) -> int:
+    """One event of :func:`_execute_batch`; returns 1 when a batch ended."""
+    if kind == "record":
+        running.discard((value["name"], value["key"]))
+        return 0
+    if kind == "error":
+        raise value
+    failed = [r for r in value["executed"] if r["status"] == "failed"]
+    result["executed"] += len(value["executed"])
+    result["reused"] += value["reused"]
+    result["failed"] += failed
+    log(f"{value['desc']}: {value['total']} runs, {value['reused']} reused, "
+        f"{len(value['executed'])} executed" + (f", {len(failed)} failed" if failed else ""))
+    return 1
 
 
 def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | Path | None = None,
@@ -233,38 +254,54 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
     if speed:
         log(f"speed: measuring the ladder ({speed} sizes) before the training runs start")
         ladder.measure_for_analysis(ctx.out, speed)
-    wave_list = waves(chosen)
-    drawn = None  # the wave whose figures are drawn while the next wave's runs execute
-    for i, wave in enumerate(wave_list):
-        planned = _plan(wave, ctx, result, log)
-        here = ", ".join(planned) or "-"
-        box: dict = {}
-        kw = dict(jobs=jobs, client=client, newer_than=t_start if fresh else None,
-                  progress=progress,
-                  desc=f"[{i + 1}/{len(wave_list)}] {here}")
-        runs = [r for rs in planned.values() for r in rs]
-        worker = threading.Thread(target=_execute_into, args=(box, runs, ctx.runs_root),
-                                  kwargs=kw, name="runs", daemon=True)
-        worker.start()
-        try:
-            if drawn is not None:
-                _draw(*drawn, ctx, result, log)
-            worker.join()
-        except BaseException:  # Ctrl-C while drawing or waiting: stop the workers first
-            stop_workers()
-            raise
-        if "error" in box:
-            raise box["error"]
-        res = box["res"]
-        failed = [r for r in res["executed"] if r["status"] == "failed"]
-        result["executed"] += len(res["executed"])
-        result["reused"] += res["reused"]
-        result["failed"] += failed
-        log(f"{here}: {res['total']} runs, {res['reused']} reused, {len(res['executed'])} "
-            "executed" + (f", {len(failed)} failed" if failed else ""))
-        drawn = (wave, planned)
-    if drawn is not None:
-        _draw(*drawn, ctx, result, log)
+    waves(chosen)  # refuses circular DEPENDS before anything runs
+    # An experiment is planned as soon as the experiments it depends on are finished, and its
+    # runs join the workers' queue at once (beside runs still going); it is drawn as soon as
+    # its own runs are done, while other runs go on.
+    events: queue.Queue = queue.Queue()
+    unplanned, planned, finished = list(chosen), {}, set()
+    running: set = set()  # (folder, key) of runs handed out and not yet recorded
+    batches = 0  # batches handed out and not yet ended
+    kw = dict(jobs=jobs, client=client, newer_than=t_start if fresh else None,
+              progress=progress)
+    try:
+        while unplanned or planned:
+            ready = [m for m in unplanned
+                     if all(name_of(find(modules, d)) in finished for d in depends(m))]
+            new = _plan(ready, ctx, result, log)
+            unplanned = [m for m in unplanned if m not in ready]
+            finished |= {name_of(m) for m in ready if name_of(m) not in new}  # skipped, error
+            planned.update(new)
+            batch = [r for r in dedupe([r for rs in new.values() for r in rs])
+                     if (r.folder, r.key) not in running]
+            if batch:
+                running |= {(r.folder, r.key) for r in batch}
+                batches += 1
+                args = (events, batch, ctx.runs_root)
+                desc = ", ".join(new)
+                if jobs <= 1 and client is None:  # one run at a time, in this process
+                    _execute_batch(*args, desc=desc, **kw)
+                else:
+                    threading.Thread(target=_execute_batch, args=args, name="runs",
+                                     kwargs=dict(kw, desc=desc), daemon=True).start()
+            done = [n for n, runs in planned.items()
+                    if not any((r.folder, r.key) in running for r in runs)]
+            for n in done:
+                _draw([find(modules, n)], {n: planned.pop(n)}, ctx, result, log)
+                finished.add(n)
+            if done or ready:
+                continue
+            if not batches:
+                raise ExperimentError("nothing left to run, yet "
+                                      + ", ".join(list(planned) + [name_of(m) for m in
+                                                                   unplanned])
+                                      + " wait: check their DEPENDS")
+            batches -= _handle(*events.get(), running, result, log)
+        while batches:  # the last batches' summaries
+            batches -= _handle(*events.get(), running, result, log)
+    except BaseException:  # Ctrl-C (or a bug): stop the workers first
+        stop_workers()
+        raise
     wall = time.perf_counter() - t0
     result["report"] = write_report(ctx, modules, command=command, wall_time=wall,
                                     speed=ladder.analysis_section(ctx.out))

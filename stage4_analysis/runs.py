@@ -202,16 +202,24 @@ def dask_client(scheduler: str | None = None) -> Iterator:
 
 
 def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None,
-            newer_than: float | None = None, progress: bool = True,
-            desc: str = "runs") -> dict:
+            newer_than: float | None = None, progress: bool = True, desc: str = "runs",
+            on_record: Callable[[dict], None] | None = None) -> dict:
     """Execute every run of ``runs`` that has no final record below ``root`` (``newer_than``:
     none made since that time, for ``--fresh``), writing each record as it arrives. ``jobs``:
-    worker processes (1: in this process); ``client``: a Dask client to run on instead. Returns
-    ``{"total": n, "reused": n, "executed": [record, ...]}``."""
+    worker processes (1: in this process); ``client``: a Dask client to run on instead;
+    ``on_record(record)`` is called after each record is written. Returns ``{"total": n,
+    "reused": n, "executed": [record, ...], "desc": desc}``."""
     root = Path(root)
     runs = dedupe(runs)
     todo = [r for r in runs if not is_done(root, r, newer_than)]
-    result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": []}
+    result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": [],
+              "desc": desc}
+    note = on_record or (lambda rec: None)
+    todo_keys = {(r.folder, r.key) for r in todo}
+    for r in runs:
+        rec = read(root, r) if (r.folder, r.key) not in todo_keys else None
+        if rec is not None:
+            note(rec)
     if not todo:
         return result
     from tqdm.auto import tqdm
@@ -223,6 +231,7 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
     try:
         for i, rec in _results(todo, str(root), jobs, client):
             write_record(todo[i].path(root), rec)
+            note(rec)
             done.add(i)
             result["executed"].append(rec)
             counts[rec["status"]] += 1
@@ -237,6 +246,7 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
                 rec.update(label=run.label, run=f"{run.fn.__module__}:{run.fn.__qualname__}",
                            threads=None, traceback=None)
                 write_record(run.path(root), rec)
+                note(rec)
                 result["executed"].append(rec)
     finally:
         bar.close()
@@ -268,7 +278,8 @@ def _results(todo: list[Run], root: str, jobs: int, client) -> Iterator[tuple[in
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     parent = os.getpid()
-    with parallel_config(backend="loky", n_jobs=min(jobs, len(todo)), inner_max_num_threads=1):
+    # (always ``jobs`` workers: batches running side by side share one pool of that size)
+    with parallel_config(backend="loky", n_jobs=jobs, inner_max_num_threads=1):
         gen = Parallel(return_as="generator_unordered")(
             delayed(_indexed)(i, run, root, parent) for i, run in enumerate(todo))
         try:
