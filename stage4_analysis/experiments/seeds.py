@@ -1,12 +1,12 @@
 """Experiment 3 — several random initialisations: mean ± std per iteration and per epoch (VU
 hand-out, question 7.2).
 
-The hand-out network trained SEEDS times (default 5, ``--seeds N``) at LR; each seed draws other
-initial weights and another shuffling of the training data. Figure: the training loss per
-mini-batch (each seed's curve smoothed over SMOOTH_FRACTION of an epoch, then mean ± std over
-seeds (sample std, ddof=1); the individual seeds as thin lines), and every seed's validation
-accuracy per epoch with the last epoch's mean ± std; table: every seed's end result. The
-per-epoch means of the same runs are experiment 2's figure and table (not repeated here).
+The hand-out network trained SEEDS times (5; 3 in quick mode; ``--seeds N``) at LR; each seed
+draws other initial weights and another shuffling of the training data. Figure: the training
+loss per mini-batch (each seed's curve smoothed over SMOOTH_FRACTION of an epoch, then mean ± std
+over seeds (sample std, ddof=1); the individual seeds as thin lines), and every seed's
+validation accuracy per epoch with the last epoch's mean ± std; table: every seed's end result.
+The per-epoch means of the same runs are experiment 2's figure and table (not repeated here).
 
 Adds over experiment 2: the spread between runs, so a difference between two settings can be
 compared with the noise of a single setting. Leaves out: the learning rate as a variable

@@ -37,10 +37,13 @@ DTYPE = "float32"
 LR = 0.03
 HANDOUT_RATES = (0.001, 0.003, 0.01, 0.03)
 SEEDS = 5
+#: Quick mode: enough seeds for a spread, few enough to keep the quick reproduction short.
+QUICK_SEEDS = 3
 #: ``--seeds N``: the number of initialisations the studies average over (experiments 2-4).
 SEEDS_OPTION = option("--seeds", type=positive_int, metavar="N",
                       help="random initialisations per setting, in every experiment that "
-                      f"averages over seeds (default: each one's own; {SEEDS} in the VU studies)")
+                      f"averages over seeds (default: each one's own; {SEEDS} in the VU studies, "
+                      f"{QUICK_SEEDS} in quick mode)")
 #: Above this mean training loss in an epoch a run counts as diverged (3 x ln 10: three times the
 #: loss of a uniform guess over the 10 classes; see stage4_analysis/train.py).
 DIVERGE_ABOVE = 3 * math.log(10)
@@ -98,7 +101,7 @@ def stage2_spec(ctx: Context, dataset: str, lr: float, seed: int, epochs: int) -
 
 
 def seeds(ctx: Context) -> list[int]:
-    return list(range(int(ctx.option("seeds", SEEDS))))
+    return list(range(int(ctx.option("seeds", QUICK_SEEDS if ctx.quick else SEEDS))))
 
 
 #: The per-epoch fields of a VU run record, in table order.
