@@ -37,6 +37,7 @@ def fake_train(config: dict) -> dict:
         raise RuntimeError(f"boom for seed {config['seed']}")
     if config.get("die"):
         os._exit(3)  # a worker killed mid-run (out of memory, segfault)
+    time.sleep(config.get("sleep", 0))
     lr, seed = config["lr"], config["seed"]
     steps = [lr * (seed + 1) * t for t in range(4)]
     epochs = [{"epoch": e + 1, "train_loss": 1.0 / (e + 1) + seed, "val_loss": 2.0 + seed,
@@ -390,6 +391,20 @@ def test_fresh_reruns_every_run_once_even_when_later_waves_share_it(tmp_path):
     res = reproduce(fresh=True, **quiet)
     assert res["executed"] == 3 and res["reused"] == 2  # b's seeds 0, 1 were just made by a
     assert len(executions(log)) == 6
+
+
+@pytest.mark.slow
+def test_a_dependent_experiment_starts_before_independent_runs_end(tmp_path):
+    """b needs a (one quick run); c is six runs of a second each. b's run joins the queue as soon
+    as a's ends, ahead of c's later runs, so b is done and drawn before c's runs are."""
+    a = _fake_module("a", seeds=(0,))
+    b = _fake_module("b", seeds=(1,), depends=("a",))
+    c = _fake_module("c", seeds=range(2, 8))
+    c.plan = lambda ctx: runs_for(range(2, 8), sleep=1.0)
+    lines = []
+    res = reproduce(out=tmp_path, jobs=2, progress=False, modules=[a, b, c], log=lines.append)
+    assert res["executed"] == 8 and res["sections"] == {"a": "ok", "b": "ok", "c": "ok"}
+    assert [line.split(":")[0] for line in lines] == ["b", "a, c"], lines
 
 
 def test_exit_status_is_1_for_failed_runs_and_broken_sections_0_for_divergence(tmp_path, capsys):
