@@ -1,7 +1,7 @@
 """Experiment 3 — several random initialisations: mean ± std per iteration and per epoch (VU
 hand-out, question 7.2).
 
-The hand-out network trained SEEDS times (5; 3 in quick mode; ``--seeds N``) at LR; each seed
+The hand-out network trained SEEDS times (5; 2 in quick mode; ``--seeds N``) at LR; each seed
 draws other initial weights and another shuffling of the training data. Figure: the training
 loss per mini-batch (each seed's curve smoothed over SMOOTH_FRACTION of an epoch, then mean ± std
 over seeds (sample std, ddof=1); the individual seeds as thin lines), and every seed's

@@ -38,7 +38,7 @@ LR = 0.03
 HANDOUT_RATES = (0.001, 0.003, 0.01, 0.03)
 SEEDS = 5
 #: Quick mode: enough seeds for a spread, few enough to keep the quick reproduction short.
-QUICK_SEEDS = 3
+QUICK_SEEDS = 2
 #: ``--seeds N``: the number of initialisations the studies average over (experiments 2-4).
 SEEDS_OPTION = option("--seeds", type=positive_int, metavar="N",
                       help="random initialisations per setting, in every experiment that "
