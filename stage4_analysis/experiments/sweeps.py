@@ -219,7 +219,8 @@ def plot(records, fig_dir, ctx):
                                   color=color, alpha=0.2, lw=0)
         n_seeds = max((p["n"] for p in points.values()), default=0)
         finish(ax_c, "epoch", "validation accuracy (%)",
-               f"validation accuracy per epoch, mean ± std over {n_seeds} seed(s)",
+               f"validation accuracy per epoch, mean ± std over {n_seeds} seeds" if n_seeds > 1
+               else "validation accuracy per epoch (1 seed)",
                legend_title=sweep, fontsize=7, loc="lower right")
         # right: final accuracy against the value, error bars = std over the seeds
         good = [(i, v, p) for i, (v, p) in enumerate(points.items())
@@ -253,7 +254,9 @@ def plot(records, fig_dir, ctx):
             lo, hi = min(ys_all), max(ys_all)
             pad = max(0.0, MIN_SPAN - (hi - lo)) / 2
             ax_v.set_ylim(lo - pad - 0.3 - (0.12 * MIN_SPAN if bad else 0), hi + pad + 0.3)
-        finish(ax_v, s["axis"], "accuracy (%)", "final accuracy, mean ± std over the seeds",
+        finish(ax_v, s["axis"], "accuracy (%)",
+               "final accuracy, mean ± std over the seeds" if n_seeds > 1
+               else "final accuracy (1 seed: no error bars)",
                legend_title="after the last epoch", fontsize=7, loc="best")
         fig.suptitle(f"Sweep over {sweep}: {d}, validation split, other settings at the base",
                      fontsize=10)
