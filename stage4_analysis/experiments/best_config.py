@@ -20,7 +20,7 @@ Candidates (duplicates merged):
 
 The longer recipe, fixed before any run: LONG_EPOCHS epochs (the hand-out's 30), the rate
 multiplied by LR_DECAY after every epoch, dropout DROPOUT after every hidden layer and L2 weight
-decay WEIGHT_DECAY (the sweeps' wide networks fit the training set far better than the
+decay WEIGHT_DECAY (the sweeps' wide networks fit the training set better than the
 validation set; these are the two standard remedies). The choice: the candidate with the highest
 mean final validation accuracy among those whose seeds all finished; ties go to the one listed
 first.
