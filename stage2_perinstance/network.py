@@ -23,9 +23,9 @@ and backwards, layer by layer (``dk = dl/dk`` of the current layer, ``a`` its in
 ``stage2_perinstance/README.md`` puts each line next to the stage-1 loop it replaces.
 
 The activation is data, as in stage 1: :data:`ACTIVATIONS` maps "sigmoid", "relu" and "tanh" to
-(function, derivative) pairs, each derivative written in terms of the output ``h`` (``h (1 - h)``,
-``[h > 0]`` (the same as ``[k > 0]``), ``1 - h^2``); the weights name theirs
-(``shared.weights.activation_of``).
+(function, derivative) pairs; each derivative is given ``k`` and ``h`` and uses the one it is
+simplest in (``h (1 - h)``, ``[h > 0]`` (the same as ``[k > 0]``), ``1 - h^2``); the weights
+name theirs (``shared.weights.activation_of``).
 
 The output layer's gradient. The local derivatives are ``dy_i = dl/dy_i = -[i = c] / y_c`` and
 the softmax Jacobian ``J_ij = dy_i/do_j = y_i ([i = j] - y_j)``, i.e. ``J = diag(y) - outer(y, y)``
