@@ -135,10 +135,12 @@ class History:
                 if not np.isnan(values).all():
                     panel.plot(epochs, values, style, label=f"{split} {what}")
             panel.set_xlabel("epoch")
+            panel.xaxis.get_major_locator().set_params(integer=True)
             panel.set_ylabel("accuracy" if what == "acc" else "loss")
             panel.legend()
         if self.message:
             ax[0].set_title(self.status)
+        ax[0].figure.tight_layout()
         return ax[0].figure
 
 
@@ -313,7 +315,8 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
 
     Divergence (module docstring) stops the run with ``status="diverged"`` and a message; the
     epochs finished before are kept. ``metric=None`` (regression) leaves the accuracy fields None.
-    ``progress`` shows a tqdm bar; ``fast=True`` runs the epochs with
+    ``progress`` shows a tqdm bar (not with ``verbose``: the epoch lines are the progress);
+    ``fast=True`` runs the epochs with
     :func:`stage3_batched.fast.train_epoch_fast` (same weights; it pays at small batch
     sizes, README.md "Speed of the plain and the fast epoch").
     """
@@ -323,7 +326,7 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
     if len(X) == 0:
         raise ValueError("the training set is empty")
     val = None if val is None else _prepare(model, loss_fn, *val, "validation", metric)
-    bar = _progress_bar(progress, epochs * math.ceil(len(X) / batch_size))
+    bar = _progress_bar(progress and not verbose, epochs * math.ceil(len(X) / batch_size))
     try:
         with np.errstate(all="ignore"):   # divergence is detected from the loss, not warnings
             return _fit_epochs(model, loss_fn, optimizer, (X, c), val, epochs, batch_size, rng,
