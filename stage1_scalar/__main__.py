@@ -18,10 +18,9 @@ to render; without it the DOT text is written). Every command runs inside
 from __future__ import annotations
 
 import argparse
-import math
 import os
 
-from shared.cli import positive_float, positive_int
+from shared.cli import finite_float, nonnegative_int, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, SizeError, check_output_dir, run_main
 from shared.weights import ACTIVATIONS, load_json
 
@@ -54,26 +53,8 @@ DEFAULT_GRAPH = "runs/stage1_scalar/computation_graph.<format>"
 
 
 # --------------------------------------------------------------------------- argument types
-def seed_int(text: str) -> int:
-    """``argparse`` type: a seed, an integer >= 0."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
 
 
-def finite_float(text: str) -> float:
-    """``argparse`` type: a finite number (no nan, no inf)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(v):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
-    return v
 
 
 def decimals_int(text: str) -> int:
@@ -155,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="number of training samples")
     tr.add_argument("--val-samples", type=positive_int, default=10_000,
                     help="number of validation samples")
-    tr.add_argument("--seed", type=seed_int, default=0,
+    tr.add_argument("--seed", type=nonnegative_int, default=0,
                     help="seed of the data, the initial weights and the shuffles (>= 0)")
     tr.add_argument("--unrolled", action="store_true",
                     help="train through the unrolled program (stage1_scalar/unrolled.py): "

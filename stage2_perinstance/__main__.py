@@ -20,7 +20,7 @@ import random
 import time
 from pathlib import Path
 
-from shared.cli import positive_float, positive_int
+from shared.cli import nonnegative_int, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, check_output_dir, run_main
 from shared.weights import ACTIVATIONS
 
@@ -44,15 +44,6 @@ The maths, loop by loop against stage 1: stage2_perinstance/README.md."""
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist", "synth")
 
 
-def seed_int(text: str) -> int:
-    """``argparse`` type: a seed, an integer >= 0."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true",
                    help="train through the in-place steps of fast.py (same weights to rounding; "
                         "skips zero inputs on sparse data); fused backward only")
-    p.add_argument("--seed", type=seed_int, default=0,
+    p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the initial weights, the shuffles and the synth data "
                         "(an integer >= 0, default 0)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
