@@ -1,4 +1,4 @@
-"""Data sets for every stage: ``(xtrain, ytrain), (xval, yval), num_classes``.
+"""Data sets for every stage: ``(Xtrain, ctrain), (Xval, cval), num_classes``.
 
 Every loader returns float64 features ``x`` of shape ``(N, D)`` (images: ``(N, 784)``, or
 ``(N, 28, 28)`` with ``flatten=False``) and int64 class labels ``y`` of shape ``(N,)`` with values
@@ -106,8 +106,8 @@ def load_synth(num_train: int = 60_000, num_val: int = 10_000, seed: int = 0,
     about 56% ones).
 
     Randomness comes from ``rng`` when given, else from ``np.random.default_rng(seed)``; the global
-    numpy state is never touched. Returns ``(xtrain (num_train, 2), ytrain (num_train,)),
-    (xval (num_val, 2), yval (num_val,)), 2`` with float64 features and int64 labels.
+    numpy state is never touched. Returns ``(Xtrain (num_train, 2), ctrain (num_train,)),
+    (Xval (num_val, 2), cval (num_val,)), 2`` with float64 features and int64 labels.
     The validation points are fresh draws from the same distribution, so they serve as a test set
     too (there is no separate one).
     """
@@ -123,10 +123,10 @@ def load_synth(num_train: int = 60_000, num_val: int = 10_000, seed: int = 0,
 
 
 def as_lists(split):
-    """A ``(x, y)`` pair of arrays as Python lists (``x`` a list of lists of floats, ``y`` ints),
+    """A ``(X, c)`` pair of arrays as Python lists (``X`` a list of lists of floats, ``c`` ints),
     for stage 1, which works without numpy."""
-    x, y = split
-    return [[float(v) for v in row] for row in x], [int(v) for v in y]
+    X, c = split
+    return [[float(v) for v in row] for row in X], [int(v) for v in c]
 
 
 # --------------------------------------------------------------------------- IDX data sets
@@ -346,7 +346,7 @@ def load_mnist(final: bool = False, flatten: bool = True, data_dir=None, *, down
 
     ``final=False``: the first 55,000 official training images train, the last 5,000 validate
     (the test set is not touched, or even needed). ``final=True``: the official 60,000 train /
-    10,000 test split. Returns ``(xtrain (N, 784), ytrain (N,)), (xval (M, 784), yval (M,)), 10``;
+    10,000 test split. Returns ``(Xtrain (N, 784), ctrain (N,)), (Xval (M, 784), cval (M,)), 10``;
     images are ``(N, 28, 28)`` with ``flatten=False``. Files are found or fetched as described in
     the module docstring; ``cache_dir`` replaces the per-user cache folder ``<cache>/mnist``.
     ``limit`` keeps only the first ``limit`` training images (the validation / test part is
@@ -385,7 +385,7 @@ def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
 
     ``final=False``: the train part split at random (``rng`` or ``default_rng(seed)``) into 5,000
     train / 1,000 validation. ``final=True``: 6,000 train / the 1,000 test digits. Returns
-    ``(xtrain (N, 784), ytrain (N,)), (xval (M, 784), yval (M,)), 10`` (``(N, 28, 28)`` with
+    ``(Xtrain (N, 784), ctrain (N,)), (Xval (M, 784), cval (M,)), 10`` (``(N, 28, 28)`` with
     ``flatten=False``), pixels in [0, 1]. Accuracies on it are not comparable to full-MNIST ones.
     ``limit`` keeps the first ``limit`` training digits of the split (cut before converting).
     """
@@ -443,8 +443,8 @@ def load_iris(seed: int = 0, val_fraction: float = 0.2, rng: np.random.Generator
     Split stratified and at random (``rng`` or ``default_rng(seed)``): ``round(50 *
     val_fraction)`` flowers of each class validate (default 10 per class: 120 train / 30 val),
     both parts in shuffled order. Features are standardised with the *training* part's mean and
-    standard deviation (``standardize=False`` keeps centimetres). Returns ``(xtrain (120, 4),
-    ytrain (120,)), (xval (30, 4), yval (30,)), 3``. There is no separate test set.
+    standard deviation (``standardize=False`` keeps centimetres). Returns ``(Xtrain (120, 4),
+    ctrain (120,)), (Xval (30, 4), cval (30,)), 3``. There is no separate test set.
     """
     if not 0 < val_fraction < 1:
         raise ConfigError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
@@ -480,7 +480,7 @@ def load_disc(n: int = 1000, seed: int = 0, val_fraction: float = 0.2,
     The default radius ``sqrt(2 / pi) ~= 0.798`` makes the disc cover half the square, so the
     classes are balanced in expectation. The first ``n - round(n * val_fraction)`` points train,
     the rest validate (all i.i.d.; default 800 / 200); there is no separate test set.
-    Returns ``(xtrain (n_train, 2), ytrain), (xval (n_val, 2), yval), 2``.
+    Returns ``(Xtrain (n_train, 2), ctrain), (Xval (n_val, 2), cval), 2``.
     """
     n_val = int(round(n * val_fraction))
     if n < 2 or not 0 < n_val < n:
