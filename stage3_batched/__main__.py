@@ -486,6 +486,9 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
              f"{base.dataset} has no separate test split")
     print(f"best {name} on the validation split: {best['label']} (validation accuracy "
           f"{best['val_acc']:.4f}, ties broken by the lower validation loss); {after}")
+    print(f"one seed ({base.seed}) per value: differences of a few tenths of a point can be noise "
+          "between seeds; python -m stage4_analysis --full --only sweeps runs three seeds per "
+          "value with error bars")
     return 0
 
 
