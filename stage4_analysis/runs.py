@@ -29,7 +29,6 @@ file stays whole; the second writer wins), and retrying a failed run within one 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import inspect
 import os
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from shared.cli import positive_float, positive_int  # noqa: F401  (the experiments' option types)
 from shared.records import config_key, make_record, read_record, write_record
 
 FINAL_STATUSES = ("ok", "diverged")
@@ -344,28 +344,6 @@ def option(*flags: str, **kwargs) -> tuple[tuple[str, ...], dict]:
     given: use the experiment's own default)."""
     kwargs.setdefault("default", None)
     return tuple(flags), kwargs
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (argparse names the flag in its error)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return v
 
 
 def name_of(module: ModuleType) -> str:
