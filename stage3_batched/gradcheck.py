@@ -168,18 +168,23 @@ def _zero_grads(layer) -> None:
             g[...] = 0.0
 
 
+def central_difference(f, values: np.ndarray, j, step: float = STEP) -> float:
+    """``(f(v_j + step) - f(v_j - step)) / (2 step)`` for the scalar ``f()``, perturbing
+    ``values[j]`` in place and restoring it."""
+    old = values[j]
+    values[j] = old + step
+    up = f()
+    values[j] = old - step
+    down = f()
+    values[j] = old
+    return (up - down) / (2 * step)
+
+
 def numeric_gradient(f, values: np.ndarray, step: float = STEP) -> np.ndarray:
-    """Central differences of the scalar ``f()`` w.r.t. every entry of ``values`` (perturbed in
-    place and restored)."""
+    """Central differences of the scalar ``f()`` w.r.t. every entry of ``values``."""
     grad = np.zeros(values.shape)
     for j in np.ndindex(values.shape):
-        old = values[j]
-        values[j] = old + step
-        up = f()
-        values[j] = old - step
-        down = f()
-        values[j] = old
-        grad[j] = (up - down) / (2 * step)
+        grad[j] = central_difference(f, values, j, step)
     return grad
 
 
