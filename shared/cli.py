@@ -11,12 +11,18 @@ import os
 from pathlib import Path
 
 
+def parse_number(text: str, convert, expected: str):
+    """``convert(text)`` (``int`` or ``float``); text it cannot read is an ``argparse`` error
+    "expected <expected>, got '<text>'"."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def positive_int(text: str) -> int:
     """``argparse`` type: an integer >= 1."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    v = parse_number(text, int, "a positive integer")
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
     return v
@@ -24,10 +30,7 @@ def positive_int(text: str) -> int:
 
 def positive_float(text: str) -> float:
     """``argparse`` type: a finite number > 0."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    v = parse_number(text, float, "a positive number")
     if not v > 0 or math.isinf(v):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
     return v
@@ -35,10 +38,7 @@ def positive_float(text: str) -> float:
 
 def nonnegative_int(text: str) -> int:
     """``argparse`` type: an integer >= 0 (a seed, a count that may be zero)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    v = parse_number(text, int, "an integer >= 0")
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
     return v
@@ -46,10 +46,7 @@ def nonnegative_int(text: str) -> int:
 
 def finite_float(text: str) -> float:
     """``argparse`` type: any finite number (no nan, no inf)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    v = parse_number(text, float, "a number")
     if not math.isfinite(v):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
     return v

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from shared.cli import finite_float, nonnegative_int, positive_float, positive_int
+from shared.cli import finite_float, nonnegative_int, parse_number, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, SizeError, check_output_dir, run_main
 from shared.weights import ACTIVATIONS, load_json
 
@@ -55,14 +55,9 @@ DEFAULT_GRAPH = "runs/stage1_scalar/computation_graph.<format>"
 # --------------------------------------------------------------------------- argument types
 
 
-
-
 def decimals_int(text: str) -> int:
     """``argparse`` type: digits after the point, 0 to 17."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer 0..17, got {text!r}") from None
+    v = parse_number(text, int, "an integer 0..17")
     if not 0 <= v <= 17:
         raise argparse.ArgumentTypeError(f"expected an integer 0..17, got {v}")
     return v
