@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.cli import positive_float
 from shared.errors import ConfigError, one_line, run_main
 
 STEP = 1e-6
@@ -293,16 +294,6 @@ def format_check(result: GradCheck, step: float = STEP) -> str:
     return "\n".join(lines)
 
 
-def _finite_positive(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return v
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m stage3_batched.gradcheck",
@@ -318,7 +309,7 @@ def main(argv=None) -> int:
     p.add_argument("--shape", type=int, nargs=2, metavar=("N", "D"),
                    help="the input's shape (default: 2-4 rows, the layer's input width)")
     p.add_argument("--seed", type=int, default=0, help="seed of X, dY and the widths")
-    p.add_argument("--tol", type=_finite_positive, default=TOL,
+    p.add_argument("--tol", type=positive_float, default=TOL,
                    help=f"largest relative error that passes (default {TOL:g})")
     args = p.parse_args(argv)
     if args.shape and min(args.shape) < 1:
