@@ -49,6 +49,17 @@ def _write(tmpdir: Path, name: str, content: bytes) -> Path:
     return p
 
 
+def _cut_and_changed(data, good: bytes, max_changes: int) -> bytes:
+    """``good`` cut at a drawn length, then up to ``max_changes`` drawn bytes set to drawn
+    values."""
+    blob = bytearray(good[:data.draw(st.integers(0, len(good)))])
+    for _ in range(data.draw(st.integers(0, max_changes))):
+        if blob:
+            i = data.draw(st.integers(0, len(blob) - 1))
+            blob[i] = data.draw(st.integers(0, 255))
+    return bytes(blob)
+
+
 @pytest.fixture(scope="module")
 def scratch():
     with tempfile.TemporaryDirectory() as d:
@@ -220,13 +231,7 @@ def test_idx_truncated_or_flipped_real_file(scratch, data):
     good = to_idx_bytes(np.arange(2 * 5 * 3, dtype=np.uint8).reshape(2, 5, 3))
     gz = gzip.compress(good, mtime=0)
     base = data.draw(st.sampled_from([good, gz]))
-    cut = data.draw(st.integers(0, len(base)))
-    blob = bytearray(base[:cut])
-    for _ in range(data.draw(st.integers(0, 3))):
-        if blob:
-            i = data.draw(st.integers(0, len(blob) - 1))
-            blob[i] = data.draw(st.integers(0, 255))
-    p = _write(scratch, "f", bytes(blob))
+    p = _write(scratch, "f", _cut_and_changed(data, base, max_changes=3))
     try:
         arr = read_idx(p)
     except IDXError:
@@ -265,13 +270,7 @@ def _load_model_or_error(path: Path):
 @given(data=st.data())
 def test_model_file_cut_or_changed(scratch, saved_model, data):
     _, good = saved_model
-    cut = data.draw(st.integers(0, len(good)))
-    blob = bytearray(good[:cut])
-    for _ in range(data.draw(st.integers(0, 4))):
-        if blob:
-            i = data.draw(st.integers(0, len(blob) - 1))
-            blob[i] = data.draw(st.integers(0, 255))
-    p = _write(scratch, "fuzzed.npz", bytes(blob))
+    p = _write(scratch, "fuzzed.npz", _cut_and_changed(data, good, max_changes=4))
     _load_model_or_error(p)
 
 
