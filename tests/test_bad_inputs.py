@@ -284,8 +284,11 @@ class _Unbounded(BaseException):
     """Raised by the alarm: the command was still working after ALARM_SECONDS."""
 
 
-def _fill(items, files, out):
-    return [s.format(**files, out=out) for s in items]
+def _filled(base, argv, must_name, files, out) -> tuple[list[str], str]:
+    """The whole command line (the base's valid flags, then the bad ones) and the name the message
+    must carry, their ``{file}`` and ``{out}`` places filled in."""
+    full = [s.format(**files, out=out) for s in BASE[base] + argv]
+    return full, must_name.format(**files, out=out)
 
 
 def _judge(rc, err: str, must_name: str, escaped: str | None) -> str:
@@ -302,9 +305,7 @@ def _judge(rc, err: str, must_name: str, escaped: str | None) -> str:
 def _run_in_process(base, argv, must_name, files, tmp_path, monkeypatch, capsys):
     module, _ = COMMANDS[CMD_OF[base]]
     main = importlib.import_module(module).main
-    out = str(tmp_path / "out")
-    full = _fill(BASE[base], files, out) + _fill(argv, files, out)
-    must_name = must_name.format(**files, out=out)
+    full, must_name = _filled(base, argv, must_name, files, str(tmp_path / "out"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
@@ -394,12 +395,11 @@ SUBPROCESS_SAMPLE = [
 def test_bad_input_as_a_user_runs_it(case, files, tmp_path):
     base, argv, must_name = case
     _, run_as = COMMANDS[CMD_OF[base]]
-    out = str(tmp_path / "out")
-    full = _fill(BASE[base], files, out) + _fill(argv, files, out)
+    full, must_name = _filled(base, argv, must_name, files, str(tmp_path / "out"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLP_LADDER_CACHE": str(tmp_path / "cache"),
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     env.pop("MLP_LADDER_DATA", None)
     proc = subprocess.run([sys.executable, "-m", run_as, *full], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=120)
-    outcome = _judge(proc.returncode, proc.stderr, must_name.format(**files, out=out), None)
+    outcome = _judge(proc.returncode, proc.stderr, must_name, None)
     assert outcome == "clear", f"python -m {run_as} {' '.join(full)}: {outcome}\n{proc.stderr}"
