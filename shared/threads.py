@@ -50,7 +50,6 @@ def set_threads(threads: int | None) -> int:
     if threads is not None:
         check_threads(threads)
         threadpool_limits(limits=threads, user_api="blas")
-        _ctl()  # refresh nothing: threadpool_limits acts on the loaded libraries
     return blas_threads()
 
 
