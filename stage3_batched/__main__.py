@@ -39,7 +39,6 @@ from stage3_batched.run import (
     SWEEPS,
     TEST_SPLIT,
     RunConfig,
-    has_fast_path,
     load_data,
     run,
     split_name,
@@ -122,9 +121,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads for numpy (default: as many as the BLAS library chose); "
                         "1 avoids large slowdowns when other jobs keep the cores busy")
-    if has_fast_path():
-        p.add_argument("--fast", action="store_true",
-                       help="use the library's opt-in fast training path (same results)")
+    p.add_argument("--fast", action="store_true",
+                   help="use the library's opt-in fast training path (same results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -497,7 +495,7 @@ def main(argv=None) -> int:
     from shared.threads import set_threads
 
     args = parser().parse_args(argv)
-    fast = bool(getattr(args, "fast", False))
+    fast = args.fast
     threads = set_threads(args.threads)              # ConfigError below 1
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be an integer >= 1, got {args.limit}")

@@ -20,7 +20,6 @@ Leaves out: early stopping, checkpoints, several seeds per call (stage 4 repeats
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import time
 from collections.abc import Mapping
@@ -196,13 +195,6 @@ def split_name(config: RunConfig) -> str:
     return "test" if config.final and config.dataset in TEST_SPLIT else "validation"
 
 
-def _takes(func, name: str) -> bool:
-    try:
-        return name in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 @contextlib.contextmanager
 def _no_empty_cache_folder(dataset: str):
     """A failed download must not leave an empty cache folder behind: remove the data set's
@@ -227,20 +219,18 @@ def _no_empty_cache_folder(dataset: str):
 def load_data(config: RunConfig, *, download: bool = True):
     """``(xtr, ctr), (xval, cval), num_classes`` for the config (features in its dtype).
 
-    ``limit`` is handed to the loader when it takes one (it then converts only the images it
-    keeps); ``download=False`` raises :class:`shared.data.DataNotFoundError` instead of
+    ``limit`` is handed to the MNIST-like loaders (they then convert only the images they
+    keep); ``download=False`` raises :class:`shared.data.DataNotFoundError` instead of
     downloading missing MNIST / Fashion-MNIST files."""
     from shared import data
 
     kw = {}
-    if config.dataset in TEST_SPLIT:
+    if config.dataset in TEST_SPLIT:                  # the MNIST-like loaders
         kw["dtype"] = np.dtype(config.dtype)
+        if config.limit is not None:
+            kw["limit"] = config.limit
     if config.dataset in IDX_DATASETS:
         kw["download"] = download
-    loader = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist,
-              "mnist-sample": data.load_mnist_sample}.get(config.dataset)
-    if config.limit is not None and loader is not None and _takes(loader, "limit"):
-        kw["limit"] = config.limit
     with _no_empty_cache_folder(config.dataset):
         (xtr, ctr), (xva, cva), k = data.load_dataset(config.dataset, seed=config.seed,
                                                       final=config.final, **kw)
@@ -280,11 +270,6 @@ def build(config: RunConfig, input_dim: int, num_classes: int):
     return model, SoftmaxCrossEntropy(), opt, sched, np.random.default_rng(shuffle_ss)
 
 
-def has_fast_path() -> bool:
-    """Whether the library's ``fit`` offers the opt-in fast path (``fast=True``)."""
-    return _takes(fit, "fast")
-
-
 def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bool = False,
         on_epoch=None, fast: bool = False, download: bool = True,
         flags: Mapping[str, str] | None = None) -> dict:
@@ -303,7 +288,7 @@ def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bo
     cval), num_classes)`` skips loading (the arrays are cast to the config's dtype if needed,
     and cut to ``limit``). Before the model is built, :func:`check_size` makes sure it fits in
     memory. ``return_model=True`` adds the trained model under ``"model"``. ``on_epoch(row)`` is
-    called after every epoch; ``fast=True`` asks ``fit`` for its opt-in fast path;
+    called after every epoch; ``fast=True`` trains with ``fit``'s opt-in fast path;
     ``download=False`` never downloads data; ``flags`` names fields in messages (as in
     :meth:`RunConfig.validate`).
     """
@@ -318,10 +303,9 @@ def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bo
     dtype = np.dtype(config.dtype)
     xtr, xva = np.asarray(xtr, dtype=dtype), np.asarray(xva, dtype=dtype)
     model, loss_fn, opt, sched, shuffle_rng = build(config, xtr.shape[1], int(k))
-    kw = {"fast": True} if fast else {}
     hist = fit(model, loss_fn, opt, (xtr, ctr), (xva, cva), epochs=config.epochs,
                batch_size=config.batch_size, rng=shuffle_rng, scheduler=sched,
-               progress=progress, on_epoch=on_epoch, **kw)
+               progress=progress, on_epoch=on_epoch, fast=fast)
     final = {"train_loss": None, "train_acc": None, "val_loss": None, "val_acc": None}
     if hist.status == "ok":
         final["train_loss"], final["train_acc"] = evaluate(model, loss_fn, xtr, ctr)
@@ -342,5 +326,5 @@ def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bo
 
 
 __all__ = ["RunConfig", "run", "build", "load_data", "check_size", "split_name", "SWEEPS",
-           "sweep_configs", "has_fast_path", "DATASETS", "DTYPES", "TEST_SPLIT",
+           "sweep_configs", "DATASETS", "DTYPES", "TEST_SPLIT",
            "DEFAULT_ADAM_LR"]

@@ -426,9 +426,6 @@ def test_fashion_mnist_two_epochs_beat_80_percent_test():
 
 
 def test_fast_flag_reaches_fit_and_gives_the_plain_result(tmp_path, capsys):
-    from stage3_batched.run import has_fast_path
-    if not has_fast_path():
-        pytest.skip("the library has no fast path")
     finals = {}
     for name, flag in (("plain", []), ("fast", ["--fast"])):
         code, _, err = cli_run([*TINY, "--out", str(tmp_path / name), *flag], capsys)
