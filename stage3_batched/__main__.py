@@ -497,8 +497,6 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     fast = args.fast
     threads = set_threads(args.threads)              # ConfigError below 1
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be an integer >= 1, got {args.limit}")
     cfg, notes = config_from_args(args)
     if args.sweep:
         return main_sweep(args, cfg, notes, threads, fast)

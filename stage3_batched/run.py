@@ -184,8 +184,7 @@ def sweep_configs(base: RunConfig, name: str) -> list[tuple[object, RunConfig]]:
     out = []
     for v in s["values"]:
         cfg = RunConfig(**{**base.to_dict(), s["field"]: s["set"](v), "final": False})
-        cfg.hidden_dims = tuple(cfg.hidden_dims)
-        out.append((v, cfg.validate()))
+        out.append((v, cfg.validate()))                # validate makes hidden_dims a tuple
     return out
 
 
