@@ -47,6 +47,13 @@ def check(name, cases, **kw):
     return ok, results, out.getvalue()
 
 
+def on_good_rung(path, body):
+    """Write a rung file at ``path`` that can ``import good_rung`` (from ``tests/rungs/``) and
+    then defines ``body``; returns ``path``."""
+    path.write_text(f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n{body}")
+    return path
+
+
 def test_the_good_rung_agrees_on_every_problem_with_its_sgd_and_predict():
     out = io.StringIO()
     cases = cmp.rung_cases()
@@ -97,9 +104,8 @@ def test_where_each_bug_shows_first(cases):
 
 
 def test_an_unexplained_error_gets_no_made_up_diagnosis(tmp_path, cases):
-    rung = tmp_path / "noisy.py"
-    rung.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n"
+    rung = on_good_rung(
+        tmp_path / "noisy.py",
         "def loss_and_grads(weights, X, c):\n"
         "    loss, grads, dX = good_rung.loss_and_grads(weights, X, c)\n"
         "    grads['layers'][0]['W'] = grads['layers'][0]['W'] + 0.01 * ("
@@ -114,9 +120,8 @@ def test_an_unexplained_error_gets_no_made_up_diagnosis(tmp_path, cases):
 
 
 def test_a_forward_bug_is_told_from_a_backward_bug(tmp_path, cases):
-    rung = tmp_path / "sum_loss.py"                   # loss and gradients of the sum: consistent
-    rung.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n"
+    rung = on_good_rung(                     # loss and gradients of the sum: consistent
+        tmp_path / "sum_loss.py",
         "def loss_and_grads(weights, X, c):\n"
         "    loss, grads, dX = good_rung.loss_and_grads(weights, X, c)\n"
         "    n = len(c)\n"
@@ -133,9 +138,8 @@ def test_a_forward_bug_is_told_from_a_backward_bug(tmp_path, cases):
 
 
 def test_a_rung_that_ignores_the_activation_is_checked_on_sigmoid_only(tmp_path, cases):
-    rung = tmp_path / "sigmoid_only.py"
-    rung.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n"
+    rung = on_good_rung(
+        tmp_path / "sigmoid_only.py",
         "def loss_and_grads(weights, X, c):\n"
         "    return good_rung.loss_and_grads({**weights, 'activation': 'sigmoid'}, X, c)\n")
     ok, results, text = check(rung, cases)
@@ -145,9 +149,8 @@ def test_a_rung_that_ignores_the_activation_is_checked_on_sigmoid_only(tmp_path,
             assert r.status == "agree"
         else:
             assert r.status == "skipped" and "ignores weights['activation']" in r.note
-    raising = tmp_path / "raises.py"
-    raising.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n"
+    raising = on_good_rung(
+        tmp_path / "raises.py",
         "def loss_and_grads(weights, X, c):\n"
         "    if weights['activation'] != 'sigmoid':\n"
         "        raise NotImplementedError('only sigmoid')\n"
@@ -183,10 +186,9 @@ def test_broken_return_values_and_crashes_fail_with_one_reason(tmp_path, cases):
 
 
 def test_a_float32_rung_is_told_to_use_float64(tmp_path, cases):
-    rung = tmp_path / "single.py"
-    rung.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport numpy as np\n"
-        "import good_rung\n\n"
+    rung = on_good_rung(
+        tmp_path / "single.py",
+        "import numpy as np\n\n"
         "def loss_and_grads(weights, X, c):\n"
         "    loss, grads, dX = good_rung.loss_and_grads(weights, X, c)\n"
         "    return (np.float32(loss), [(np.float32(g['W']), np.float32(g['b']))\n"
@@ -197,9 +199,8 @@ def test_a_float32_rung_is_told_to_use_float64(tmp_path, cases):
 
 
 def test_a_rung_without_dx_is_checked_on_its_parameters(tmp_path, cases):
-    rung = tmp_path / "no_dx.py"
-    rung.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nimport good_rung\n\n"
+    rung = on_good_rung(
+        tmp_path / "no_dx.py",
         "def loss_and_grads(weights, X, c):\n"
         "    return good_rung.loss_and_grads(weights, X, c)[:2]\n")
     ok, results, text = check(rung, cases[:2])
@@ -208,9 +209,9 @@ def test_a_rung_without_dx_is_checked_on_its_parameters(tmp_path, cases):
 
 
 def test_a_wrong_sgd_train_is_caught(tmp_path):
-    rung = tmp_path / "bad_sgd.py"
-    rung.write_text(
-        f"import sys\nsys.path.insert(0, {str(RUNGS)!r})\nfrom good_rung import loss_and_grads\n\n"
+    rung = on_good_rung(
+        tmp_path / "bad_sgd.py",
+        "from good_rung import loss_and_grads\n\n"
         "def sgd_train(weights, X, c, lr, batch_size=1):\n"
         "    for s in range(0, len(X), batch_size):\n"
         "        _, g, _ = loss_and_grads(weights, X[s:s + batch_size], c[s:s + batch_size])\n"
