@@ -6,19 +6,15 @@ process (:func:`stage4_analysis.data.load_data`), and the result cut down to wha
 (per-step losses, per-epoch metrics, final numbers, data sizes). :func:`execute_stage2` does the
 same for the stage-2 per-sample trainer (the per-sample learning curve).
 
-Divergence: stage 3 stops a run whose loss becomes NaN/inf and reports it as diverged. A sigmoid
-network with a softmax cross-entropy rarely gets there (the hidden units saturate, the stable
-cross-entropy stays finite), so a config may also set ``diverge_above``: a run whose training
-loss averaged over an epoch exceeds it is reported as diverged too (the VU study uses 3 ln 10,
-three times the loss of guessing uniformly, a loss no learning run reaches). The record says which
-rule fired.
+Divergence: the trainers apply the project's one rule (``shared.divergence``: a NaN/inf step
+loss, or an epoch's mean training loss above 3 ln K) and report such a run as diverged, with the
+rule's message; the record keeps both.
 
 Leaves out: anything experiment-specific (which runs, how to plot them).
 """
 
 from __future__ import annotations
 
-import math
 import random
 import time
 
@@ -29,8 +25,7 @@ def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr
                   batch_size: int, epochs: int, seed: int, optimizer: str = "sgd",
                   momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                   dropout: float = 0.0, dtype: str = "float32", init: str = "he",
-                  limit: int | None = None, lr_decay=None,
-                  diverge_above: float | None = None) -> dict:
+                  limit: int | None = None, lr_decay=None) -> dict:
     """The full config of one stage-3 run (every field set explicitly, so the key changes
     whenever anything that changes the result does)."""
     return {
@@ -40,7 +35,7 @@ def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr
         "momentum": float(momentum), "weight_decay": float(weight_decay),
         "nesterov": bool(nesterov), "dropout": float(dropout), "batch_size": int(batch_size),
         "epochs": int(epochs), "seed": int(seed), "dtype": dtype, "init": init,
-        "lr_decay": lr_decay, "diverge_above": diverge_above,
+        "lr_decay": lr_decay,
     }
 
 
@@ -51,17 +46,6 @@ def stage2_config(*, dataset: str, final: bool, sizes, lr: float, epochs: int, s
             "data_seed": DATA_SEED, "limit": limit, "sizes": [int(s) for s in sizes],
             "lr": float(lr), "epochs": int(epochs), "seed": int(seed),
             "accumulate": int(accumulate), "dtype": "float64"}
-
-
-def _diverged_by_loss(epochs: list[dict], threshold: float | None) -> str | None:
-    if threshold is None:
-        return None
-    for e in epochs:
-        v = e.get("train_loss")
-        if v is not None and (not math.isfinite(v) or v > threshold):
-            return (f"epoch {e.get('epoch')}: mean training loss {v:.4g} above the divergence "
-                    f"threshold {threshold:.4g}")
-    return None
 
 
 def execute_stage3(config: dict) -> dict:
@@ -84,10 +68,6 @@ def execute_stage3(config: dict) -> dict:
     out = run(rc, progress=False, data=data)
     hist = out["history"]
     status, message = out.get("status") or hist.get("status") or "ok", out.get("message")
-    if status == "ok":
-        why = _diverged_by_loss(hist.get("epochs", []), config.get("diverge_above"))
-        if why:
-            status, message = "diverged", why
     (xtr, _), (xval, _), _ = data
     metrics = {
         "step_loss": hist.get("step_loss", []),

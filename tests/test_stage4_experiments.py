@@ -113,7 +113,7 @@ def test_sigmoid_network_rarely_reaches_nan_so_the_loss_rule_decides():
     (shared.divergence: an epoch's mean loss above 3 ln K) declares it diverged."""
     cfg = stage3_config(dataset="mnist-sample", final=False, hidden_dims=(16,),
                         activation="sigmoid", lr=100.0, batch_size=50, epochs=1, seed=0,
-                        limit=200, diverge_above=vu.DIVERGE_ABOVE)
+                        limit=200)
     out = execute_stage3(cfg)
     assert out["status"] == "diverged" and "3 ln 10" in out["message"], out["message"]
     loss = out["metrics"]["epochs"][0]["train_loss"]

@@ -22,8 +22,6 @@ method, not Fashion-MNIST numbers.
 
 from __future__ import annotations
 
-from shared import divergence
-
 from ..data import QUICK_IMAGES, data_problem
 from ..runs import Context, Run, SkipExperiment
 from ..train import execute_stage3, stage3_config
@@ -42,10 +40,6 @@ QUICK_SEEDS = (0,)
 #: becoming NaN), even when its loss never crossed the divergence threshold.
 CHANCE = 0.1
 CHANCE_MARGIN = 0.02
-
-#: The project's divergence rule (``shared.divergence``): NaN/inf, or an epoch's mean training
-#: loss above 3 ln 10 (a ReLU network at a too-large rate reaches losses of 1e40 without a NaN).
-DIVERGE_ABOVE = divergence.limit(10)
 
 BASE = {"hidden_dims": (128, 64), "activation": "relu", "optimizer": "sgd", "lr": 0.05,
         "momentum": 0.9, "batch_size": 64, "init": "he", "dtype": "float32"}
@@ -79,7 +73,7 @@ def spec(ctx: Context, name: str, label: str, seed: int = 0, *, final: bool = FI
     kw.update(changes)
     n_epochs = ctx.option("epochs", kw.pop("epochs", None) or epochs(ctx))
     cfg = stage3_config(dataset=dataset(ctx, name, final), final=final, epochs=n_epochs,
-                        seed=seed, limit=ctx.option("limit"), diverge_above=DIVERGE_ABOVE, **kw)
+                        seed=seed, limit=ctx.option("limit"), **kw)
     return Run(cfg, execute_stage3, label=f"{label} seed={seed}")
 
 

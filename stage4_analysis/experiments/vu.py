@@ -20,7 +20,7 @@ and where it breaks down.
 
 from __future__ import annotations
 
-import math
+from shared import divergence
 
 from ..data import FULL_IMAGES, QUICK_IMAGES, data_problem, short_problem
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
@@ -44,9 +44,9 @@ SEEDS_OPTION = option("--seeds", type=positive_int, metavar="N",
                       help="random initialisations per setting, in every experiment that "
                       f"averages over seeds (default: each one's own; {SEEDS} in the VU studies, "
                       f"{QUICK_SEEDS} in quick mode)")
-#: Above this mean training loss in an epoch a run counts as diverged (3 x ln 10: three times the
-#: loss of a uniform guess over the 10 classes; see stage4_analysis/train.py).
-DIVERGE_ABOVE = 3 * math.log(10)
+#: Above this mean training loss in an epoch a run counts as diverged (the project's rule,
+#: ``shared.divergence``: 3 x ln 10, three times the loss of a uniform guess over the 10 classes).
+DIVERGE_ABOVE = divergence.limit(10)
 
 QUICK_DATASETS = (QUICK_IMAGES,)
 FULL_DATASETS = FULL_IMAGES
@@ -84,8 +84,7 @@ def spec(ctx: Context, dataset: str, lr: float, seed: int, *, final: bool = Fals
     cfg = stage3_config(dataset=dataset, final=final, hidden_dims=(HIDDEN,),
                         activation=ACTIVATION, lr=lr, batch_size=batch_size,
                         epochs=ctx.option("epochs", epochs), seed=seed, dtype=DTYPE, init=INIT,
-                        limit=ctx.option("limit"), lr_decay=lr_decay,
-                        diverge_above=DIVERGE_ABOVE)
+                        limit=ctx.option("limit"), lr_decay=lr_decay)
     split = "test" if final else "val"
     decay = f" decay={lr_decay:g}" if lr_decay else ""
     return Run(cfg, execute_stage3, label=f"{dataset} {split} lr={lr:g}{decay} seed={seed}")
