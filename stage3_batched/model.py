@@ -23,6 +23,7 @@ Leaves out: branching graphs, weight sharing, parameter groups.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
 import os
@@ -229,13 +230,8 @@ class Sequential:
     def predict_output(self, X, batch_size: int = 4096) -> np.ndarray:
         """The network's outputs (N, K) in evaluation mode, computed in chunks."""
         X = np.asarray(X)
-        was = [layer.training for layer in self.layers]
-        self.eval()
-        try:
+        with self.evaluating():
             parts = [self.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)]
-        finally:
-            for layer, mode in zip(self.layers, was):
-                layer.training = mode
         if not parts:
             return np.zeros((0, self.output_dim or 0), dtype=self.dtype)
         return np.concatenate(parts)
@@ -265,6 +261,18 @@ class Sequential:
 
     def eval(self) -> Sequential:
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """``with model.evaluating():`` runs the block in evaluation mode (dropout off), then
+        gives every layer back the mode it had."""
+        was = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            yield self
+        finally:
+            for layer, mode in zip(self.layers, was):
+                layer.training = mode
 
     # ----------------------------------------------------------------------------- files
     def describe(self) -> list[dict]:

@@ -235,20 +235,14 @@ def evaluate(model: Sequential, loss_fn, X, c, batch_size: int = 1024,
     X, c = np.asarray(X), np.asarray(c)
     if len(X) == 0:
         return float("nan"), None
-    was = [layer.training for layer in model.layers]
-    model.eval()
     total, correct = 0.0, 0
-    try:
-        with np.errstate(all="ignore"):
-            for s in range(0, len(X), batch_size):
-                X_batch, c_batch = X[s:s + batch_size], c[s:s + batch_size]
-                out = model.forward(X_batch)              # checks width and NaN/inf
-                total += loss_fn.forward(out, c_batch) * len(X_batch)
-                if metric == "accuracy":
-                    correct += count_correct(out, c_batch)
-    finally:
-        for layer, mode in zip(model.layers, was):
-            layer.training = mode
+    with model.evaluating(), np.errstate(all="ignore"):
+        for s in range(0, len(X), batch_size):
+            X_batch, c_batch = X[s:s + batch_size], c[s:s + batch_size]
+            out = model.forward(X_batch)                  # checks width and NaN/inf
+            total += loss_fn.forward(out, c_batch) * len(X_batch)
+            if metric == "accuracy":
+                correct += count_correct(out, c_batch)
     return total / len(X), (correct / len(X) if metric == "accuracy" else None)
 
 
