@@ -53,19 +53,6 @@ class IDXError(LadderError, ValueError):
 MAX_GZIP_RATIO = 1100
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """The content of ``path``, gunzipped when it is gzip data. Raises :class:`IDXError` on a
-    truncated or corrupt gzip stream."""
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] != GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
-        raise IDXError(f"{path}: corrupt or truncated gzip data ({e})") from None
-
-
 def parse_header(head: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[int, ...], int]:
     """``(dtype, dims, header_length)`` from the first bytes of an IDX file (at least the whole
     header; more is ignored). Raises :class:`IDXError` on a wrong magic number or a short header.
@@ -103,11 +90,6 @@ def _check_payload(name: str, dims: tuple[int, ...], expected: int, payload: int
                        f"{expected} bytes, the file has {payload} ({payload - expected} extra)")
 
 
-def _to_array(payload: bytes, dtype: np.dtype, dims: tuple[int, ...]) -> np.ndarray:
-    arr = np.frombuffer(payload, dtype=dtype)
-    return arr.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
-
-
 def _read_into(f, expected: int) -> tuple[np.ndarray, int]:
     """Read up to ``expected`` bytes of ``f`` straight into a new uint8 array (no intermediate
     ``bytes`` copy); returns the array and how many bytes arrived."""
@@ -135,7 +117,8 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     dtype, dims, header_len = parse_header(data[:1024], name)
     expected = payload_bytes(dtype, dims)
     _check_payload(name, dims, expected, len(data) - header_len)
-    return _to_array(data[header_len:], dtype, dims)
+    buf = np.frombuffer(data, dtype=np.uint8, count=expected, offset=header_len).copy()
+    return _as_native(buf, dtype, dims)
 
 
 def _read_gzip(path: Path, raw) -> np.ndarray:
