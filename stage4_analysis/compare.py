@@ -90,22 +90,19 @@ WRITERS = """where weights files come from:
 def _stage1(weights, X, c):
     import stage1_scalar
 
-    return stage1_scalar.loss_and_grads(wf.to_lists(weights), np.asarray(X).tolist(),
-                                        [int(v) for v in c])
+    return stage1_scalar.loss_and_grads(*_arguments(weights, X, c, lists=True))
 
 
 def _stage2(weights, X, c):
     import stage2_perinstance
 
-    return stage2_perinstance.loss_and_grads(wf.to_arrays(weights), np.asarray(X, np.float64),
-                                             np.asarray(c))
+    return stage2_perinstance.loss_and_grads(*_arguments(weights, X, c, lists=False))
 
 
 def _stage3(weights, X, c):
     import stage3_batched
 
-    return stage3_batched.loss_and_grads(wf.to_arrays(weights), np.asarray(X, np.float64),
-                                         np.asarray(c))
+    return stage3_batched.loss_and_grads(*_arguments(weights, X, c, lists=False))
 
 
 def torch_loss_and_grads(weights, X, c):
@@ -439,6 +436,8 @@ def _where(e: BaseException, path: Path | None = None) -> str:
 
 
 def _arguments(weights, X, c, lists: bool):
+    """``(weights, X, c)`` as a rung takes them: nested lists and ints (``lists``, stage 1's form)
+    or float64 arrays."""
     if lists:
         return wf.to_lists(weights), np.asarray(X).tolist(), [int(v) for v in c]
     return wf.to_arrays(weights), np.array(X, np.float64), np.array(c)
@@ -510,6 +509,19 @@ def _activation(name: str):
     return ACTIVATIONS[name]
 
 
+def _forward(weights, X):
+    """The forward pass: ``A`` = [X, h of each hidden layer], ``K`` = [k of each hidden layer],
+    and the softmax probabilities ``Y`` (N, classes) of the output layer."""
+    f, _ = _activation(wf.activation_of(weights))
+    layers = weights["layers"]
+    A, K = [np.asarray(X, np.float64)], []
+    for layer in layers[:-1]:
+        K.append(A[-1] @ layer["W"] + layer["b"])
+        A.append(f(K[-1]))
+    O = A[-1] @ layers[-1]["W"] + layers[-1]["b"]
+    Y = np.exp(O - O.max(axis=1, keepdims=True))
+    return A, K, Y / Y.sum(axis=1, keepdims=True)
+
 
 def reference(weights, X, c, softmax_grad: str = "full", act_grad: str = "right"):
     """Loss and tensors of the ladder's network, optionally with one known bug planted.
@@ -519,16 +531,9 @@ def reference(weights, X, c, softmax_grad: str = "full", act_grad: str = "right"
     (``f'(k)`` from ``k`` and ``h``), "at-k" (the derivative's formula in ``h`` fed ``k``:
     ``k (1 - k)`` for the sigmoid) or "of-h" (``f'`` taken at ``h``: ``s(h) (1 - s(h))``).
     """
-    act = wf.activation_of(weights)
-    f, df = _activation(act)
+    f, df = _activation(wf.activation_of(weights))
     layers = weights["layers"]
-    A, K = [np.asarray(X, np.float64)], []
-    for layer in layers[:-1]:
-        K.append(A[-1] @ layer["W"] + layer["b"])
-        A.append(f(K[-1]))
-    O = A[-1] @ layers[-1]["W"] + layers[-1]["b"]
-    Y = np.exp(O - O.max(axis=1, keepdims=True))
-    Y /= Y.sum(axis=1, keepdims=True)
+    A, K, Y = _forward(weights, X)
     N, rows = len(c), np.arange(len(c))
     loss = float(-np.mean(np.log(Y[rows, c])))
     dY = np.zeros_like(Y)
@@ -837,13 +842,7 @@ def check_predict_proba(module, cases, *, lists: bool = False,
 
 def predict_reference(weights, X) -> np.ndarray:
     """Softmax probabilities (N, K) of the network ``weights`` (any activation) on X (N, D)."""
-    f, _ = _activation(wf.activation_of(weights))
-    A = np.asarray(X, np.float64)
-    for layer in weights["layers"][:-1]:
-        A = f(A @ layer["W"] + layer["b"])
-    O = A @ weights["layers"][-1]["W"] + weights["layers"][-1]["b"]
-    Y = np.exp(O - O.max(axis=1, keepdims=True))
-    return Y / Y.sum(axis=1, keepdims=True)
+    return _forward(weights, X)[2]
 
 
 def _count(n: int, what: str) -> str:
