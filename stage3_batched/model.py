@@ -67,6 +67,14 @@ def check_finite(X: np.ndarray, what: str = "inputs") -> None:
                          "samples before training")
 
 
+def predicted_labels(out: np.ndarray) -> np.ndarray:
+    """Integer predictions (N,) from outputs (N, K): the argmax of each row; with one output,
+    (N, 1) or (N,), ``out > 0.5``."""
+    if out.ndim == 1 or out.shape[1] == 1:
+        return (out.reshape(len(out)) > 0.5).astype(np.int64)
+    return out.argmax(axis=1).astype(np.int64)
+
+
 class Named(Mapping):
     """A read-only ``{"layername.W": array}`` view of a model's parameters (``what="params"``)
     or gradients (``what="grads"``). Each read looks the array up in its layer, so an optimizer
@@ -222,10 +230,7 @@ class Sequential:
     def predict(self, X, batch_size: int = 4096) -> np.ndarray:
         """Integer predictions (N,): argmax over the outputs; with one output, ``output > 0.5``.
         Runs in evaluation mode (dropout off), in chunks of ``batch_size`` rows."""
-        out = self.predict_output(X, batch_size)
-        if out.ndim == 1 or out.shape[1] == 1:
-            return (out.reshape(len(out)) > 0.5).astype(np.int64)
-        return out.argmax(axis=1).astype(np.int64)
+        return predicted_labels(self.predict_output(X, batch_size))
 
     def predict_output(self, X, batch_size: int = 4096) -> np.ndarray:
         """The network's outputs (N, K) in evaluation mode, computed in chunks."""

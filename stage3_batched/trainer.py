@@ -37,7 +37,7 @@ import numpy as np
 
 from shared.divergence import epoch_diverged, step_diverged
 from stage3_batched.losses import CrossEntropy, SoftmaxCrossEntropy, check_labels
-from stage3_batched.model import Sequential, check_finite
+from stage3_batched.model import Sequential, check_finite, predicted_labels
 
 METRICS = ("accuracy", None)
 COLUMNS = (("epoch", "epoch", "{:d}"), ("train_loss", "train loss", "{:.4f}"),
@@ -165,11 +165,9 @@ class EpochResult:
 
 
 def count_correct(out: np.ndarray, c: np.ndarray) -> int:
-    """Number of correct predictions: argmax of the outputs (N, K), or ``out > 0.5`` for one
-    output (N, 1) / (N,)."""
-    if out.ndim == 1 or out.shape[1] == 1:
-        return int(np.count_nonzero((out.reshape(len(out)) > 0.5) == c.reshape(len(out))))
-    return int(np.count_nonzero(out.argmax(axis=1) == c))
+    """Number of correct predictions (:func:`~stage3_batched.model.predicted_labels` of the
+    outputs (N, K) against the labels c (N,))."""
+    return int(np.count_nonzero(predicted_labels(out) == c.reshape(len(out))))
 
 
 def train_epoch(model: Sequential, loss_fn, optimizer, X: np.ndarray, c: np.ndarray,
