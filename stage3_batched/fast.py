@@ -69,6 +69,7 @@ def train_epoch_fast(model, loss_fn, optimizer, X: np.ndarray, c: np.ndarray, ba
     X_buf = np.empty((min(batch_size, len(X)), X.shape[1]), dtype=X.dtype)
     c_buf = np.empty((len(X_buf),) + c.shape[1:], dtype=c.dtype)
     scratch = {name: np.empty_like(w) for name, w, _ in optimizer.arrays()}
+    folded = optimizer.momentum == 0                   # plain SGD: fold lr into dO
     for start in range(0, len(X), batch_size):
         idx = order[start:start + batch_size]          # a permutation: "clip" never clips
         X_batch = X.take(idx, axis=0, out=X_buf[:len(idx)], mode="clip")
@@ -79,7 +80,6 @@ def train_epoch_fast(model, loss_fn, optimizer, X: np.ndarray, c: np.ndarray, ba
             result.bad_loss = loss
             break
         result.add(loss, out, c_batch, metric)
-        folded = optimizer.momentum == 0
         dO = loss_fn.backward()
         if folded:
             dO *= optimizer.lr                         # gradients come out as lr * g
