@@ -28,17 +28,15 @@ import os
 import re
 import shutil
 import socket
-import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.errors import LadderError
-from shared.records import pid_alive
+from shared.records import default_file_mode, writer_gone
 
 CHUNK = 1 << 16
 TIMEOUT = 30.0  # seconds per socket operation
-STALE_AGE = 24 * 3600.0  # a staging folder of another machine is stale after a day
 
 _STAGING = re.compile(r"^\.download-(?P<host>.+)-(?P<pid>\d+)-.+$")
 _OLD_PART = re.compile(r"^\..+\.part$")
@@ -104,14 +102,11 @@ def clean_stale_downloads(folder: str | os.PathLike) -> list[Path]:
         entries = list(folder.iterdir())
     except OSError:
         return removed
-    host = socket.gethostname()
     for p in entries:
         m = _STAGING.match(p.name)
         try:
             if m and p.is_dir() and not p.is_symlink():
-                mine = m["host"] == host
-                if (mine and not pid_alive(int(m["pid"]))) or (
-                        not mine and time.time() - p.stat().st_mtime > STALE_AGE):
+                if writer_gone(m["host"], int(m["pid"]), p):
                     shutil.rmtree(p, ignore_errors=True)
                     removed.append(p)
             elif (_OLD_PART.match(p.name) or _POOCH_TMP.match(p.name)) and p.is_file():
@@ -254,7 +249,7 @@ def download(urls: Sequence[str], dest: str | os.PathLike, md5: str | Sequence[s
                 bad_sums.append((url, bad))
                 failures.append((url, f"MD5 {bad}, expected {' or '.join(sorted(good))}"))
                 continue
-            os.chmod(got, _default_file_mode())
+            os.chmod(got, default_file_mode())
             os.replace(got, dest)
             return dest
         except ValueError as e:  # pooch: the hash did not match (it deleted the file)
@@ -279,9 +274,3 @@ def download(urls: Sequence[str], dest: str | os.PathLike, md5: str | Sequence[s
         raise ChecksumError(f"{dest.name}: downloaded file failed checksum verification and was "
                             f"deleted (nothing saved to {dest.parent}): {detail}")
     raise DownloadError(f"{dest.name}: could not download from any mirror: {detail}", failures)
-
-
-def _default_file_mode() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask

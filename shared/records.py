@@ -104,6 +104,19 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+#: A temporary file whose writer ran on another machine is taken as abandoned after a day.
+STALE_AGE = 24 * 3600.0
+
+
+def writer_gone(host: str, pid: int, path: Path) -> bool:
+    """Whether the writer of the temporary ``path`` - process ``pid`` of machine ``host``, as its
+    name says - is gone: on this machine, the process no longer runs; on another, ``path`` is
+    older than :data:`STALE_AGE`."""
+    if host == socket.gethostname():
+        return not pid_alive(pid)
+    return time.time() - path.stat().st_mtime > STALE_AGE
+
+
 def _temp_prefix(path: Path) -> str:
     """``.<name>.~<pid>@<host>~``: whose temporary file this is, so a later run can tell a
     killed writer's leftover from a file another process is writing right now."""
@@ -119,7 +132,7 @@ def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     pattern = re.compile(rf"^\.{re.escape(path.name)}\.~(\d+)@([^~]+)~")
     # the unnamed temporary files of earlier versions: removed once an hour old
     legacy = re.compile(rf"^\.{re.escape(path.name)}\.[a-z0-9_]{{8}}(\.[a-z0-9]+)*$")
-    host, removed = socket.gethostname(), []
+    removed: list[Path] = []
     try:
         siblings = list(path.parent.iterdir())
     except OSError:
@@ -133,11 +146,7 @@ def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
                     p.unlink()
                     removed.append(p)
                 continue
-            if m[2] == host:
-                stale = not pid_alive(int(m[1]))
-            else:
-                stale = time.time() - p.stat().st_mtime > 24 * 3600
-            if stale and p.is_file():
+            if writer_gone(m[2], int(m[1]), p) and p.is_file():
                 p.unlink()
                 removed.append(p)
         except OSError:
