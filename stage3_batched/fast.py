@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 from stage3_batched.layers import Linear
-from stage3_batched.optim import SGD, _is_bias
+from stage3_batched.optim import SGD
 from stage3_batched.trainer import EpochResult, train_epoch
 
 SIZES = (784, 300, 10)
@@ -111,7 +111,7 @@ def sgd_step_in_place(opt: SGD, scratch: dict, folded: bool) -> None:
     """:meth:`SGD.step` with no temporaries. ``folded``: the gradients hold ``lr * g``."""
     lr, mu, wd = opt.lr, opt.momentum, opt.weight_decay
     for name, w, g in opt.arrays():
-        decays = wd > 0 and (opt.decay_bias or not _is_bias(name))
+        decays = opt.decays(name)
         if folded:
             if decays:
                 w *= 1.0 - lr * wd                     # w - lr wd w

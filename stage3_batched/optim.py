@@ -117,9 +117,13 @@ class Optimizer:
                 "parameter with one of another shape")
         return store[name]
 
+    def decays(self, name: str) -> bool:
+        """Whether parameter ``name`` gets weight decay (not biases, unless ``decay_bias``)."""
+        return self.weight_decay > 0 and (self.decay_bias or not _is_bias(name))
+
     def decayed(self, name: str, w: np.ndarray, g: np.ndarray) -> np.ndarray:
         """``d = g + wd * w`` (L2 weight decay), or ``g`` for biases / without decay."""
-        if self.weight_decay > 0 and (self.decay_bias or not _is_bias(name)):
+        if self.decays(name):
             return g + self.weight_decay * w
         return g
 
