@@ -30,7 +30,7 @@ import numpy as np
 
 from ..data import DATA_SEED, QUICK_IMAGES, data_problem
 from ..plots import finish
-from ..report import data_description, md_table, pct
+from ..report import data_description, epoch_series, md_table, pct
 from ..runs import Context, Run, SkipExperiment
 
 NAME = "digits"
@@ -100,11 +100,6 @@ def execute(config: dict) -> dict:
     return {"metrics": metrics, "status": hist.status, "message": hist.message}
 
 
-def _series(r, key):
-    return np.array([np.nan if e[key] is None else e[key] for e in r["metrics"]["epochs"]],
-                    dtype=float)
-
-
 def plot(records, fig_dir, ctx):
     from shared.plotting import new_figure, save_figure
 
@@ -116,8 +111,8 @@ def plot(records, fig_dir, ctx):
         lab = r.get("label") or str(r["config"]["hidden_dims"])
         x = np.arange(1, len(r["metrics"]["epochs"]) + 1)
         for ax, kind in ((axes[0, 0], "acc"), (axes[0, 1], "loss")):
-            ax.plot(x, _series(r, f"train_{kind}"), color=color, lw=1.5, label=f"{lab}, train")
-            ax.plot(x, _series(r, f"test_{kind}"), color=color, lw=1.5, ls="--",
+            ax.plot(x, epoch_series(r, f"train_{kind}"), color=color, lw=1.5, label=f"{lab}, train")
+            ax.plot(x, epoch_series(r, f"test_{kind}"), color=color, lw=1.5, ls="--",
                     label=f"{lab}, test")
     axes[0, 0].set_ylim(top=1.0)
     finish(axes[0, 0], "epoch", "accuracy (fraction, after the epoch)",
@@ -147,8 +142,8 @@ def summarize(records, figures, ctx):
                "mode); test numbers: the whole test set.")
     rows, info = [], {}
     for r in ok:
-        tr_acc, te_acc = _series(r, "train_acc"), _series(r, "test_acc")
-        tr_loss, te_loss = _series(r, "train_loss"), _series(r, "test_loss")
+        tr_acc, te_acc = epoch_series(r, "train_acc"), epoch_series(r, "test_acc")
+        tr_loss, te_loss = epoch_series(r, "train_loss"), epoch_series(r, "test_loss")
         best, low = int(np.nanargmax(te_acc)), int(np.nanargmin(te_loss))
         info[r["label"]] = {"test": te_acc[-1], "gap": tr_acc[-1] - te_acc[-1],
                             "low": low + 1, "rise": te_loss[-1] - te_loss[low],

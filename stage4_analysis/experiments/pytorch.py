@@ -31,7 +31,7 @@ import time
 
 from ..data import load_data
 from ..plots import epochs_axis, finish
-from ..report import data_description, md_table, pct
+from ..report import as_floats, data_description, md_table, pct
 from ..runs import Context, Run, SkipExperiment
 from . import cs3317
 
@@ -166,12 +166,6 @@ def execute(config: dict) -> dict:
     return {"metrics": metrics, "status": "ok", "message": None}
 
 
-def _series(rows, key):
-    import numpy as np
-
-    return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
-
-
 def plot(records, fig_dir, ctx):
     from shared.plotting import new_figure, save_figure
 
@@ -189,7 +183,7 @@ def plot(records, fig_dir, ctx):
         for who, st in styles.items():
             kw = {k: v for k, v in st.items() if k != "name"}
             for split, color, what in (("train", "C1", "training"), ("val", "C0", "validation")):
-                y = _series(m[who], f"{split}_{kind}")
+                y = as_floats(row.get(f"{split}_{kind}") for row in m[who])
                 ax.plot(epochs_axis(y.size), y, color=color, label=f"{what}, {st['name']}",
                         **kw)
     ax_acc.axhline(TARGET, color="k", lw=0.7, ls=":")
