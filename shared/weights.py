@@ -33,17 +33,16 @@ This module is pure Python (``json``, ``math``, ``random``): stage 1 imports it 
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import numbers
 import os
 import random
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from .errors import LadderError
+from .records import atomic_write_text
 
 FORMAT = "mlp-ladder/weights"
 VERSION = 1
@@ -256,23 +255,11 @@ def worked_example() -> tuple[dict, list[float], int]:
 
 
 def save_json(weights: dict, path: str | os.PathLike) -> None:
-    """Write ``weights`` (lists or arrays) as JSON, atomically (temporary file, then rename).
-    A ``path`` that cannot be written raises an ``OSError`` naming it (a folder: ``EISDIR``)."""
+    """Write ``weights`` (lists or arrays) as JSON, atomically (temporary file, then rename:
+    :func:`shared.records.atomic_write_text`). A ``path`` that cannot be written raises an
+    ``OSError`` naming it (a folder: ``EISDIR``)."""
     data = {"format": FORMAT, "version": VERSION, **to_lists(weights)}
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".weights-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(data))
 
 
 def load_json(path: str | os.PathLike) -> dict:
