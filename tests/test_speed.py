@@ -156,7 +156,7 @@ def small_gemm(monkeypatch):
 
 
 def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_gemm):
-    from stage4_analysis.speed.stage2 import blas_threads
+    from shared.threads import blas_threads
 
     out = tmp_path / "speed"
     # one BLAS / torch thread when numpy's BLAS can be told (OpenBLAS): on a busy machine

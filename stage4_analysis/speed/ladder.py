@@ -28,10 +28,10 @@ and interleaved repeats (A B A B ...), reporting median, min and max. This modul
    set's size;
 
 then the PASS/MISS table of the targets (:mod:`stage4_analysis.speed.targets`). Thread counts are
-stated: numpy's BLAS threads (threadpoolctl when installed, else OpenBLAS asked directly, else
-"numpy default") and ``torch.get_num_threads()``. micrograd and torch are optional: without one,
-its rows say so and the rest runs. A part that crashes is reported (and the exit code is 1); the
-others still run. No timing is asserted anywhere: these are measurements, not tests.
+stated: numpy's BLAS threads (``shared.threads``, threadpoolctl) and ``torch.get_num_threads()``.
+micrograd and torch are optional: without one, its rows say so and the rest runs. A part that
+crashes is reported (and the exit code is 1); the others still run. No timing is asserted
+anywhere: these are measurements, not tests.
 
 Output (``--out DIR``, default ``runs/speed/{full,quick}``): ``speed.json`` (a run record,
 ``shared.records``), ``ladder.png`` and ``speed.md`` (the summary table, for the analysis report).
@@ -120,8 +120,9 @@ def numpy_threads() -> str:
 def environment() -> dict:
     import numpy as np
 
-    env = {"cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-           else os.cpu_count(),
+    from shared.threads import cpu_count
+
+    env = {"cpus": cpu_count(),
            "numpy_threads": numpy_threads(), "numpy": np.__version__,
            "micrograd": have("micrograd"), "torch": None, "torch_threads_default": None,
            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),

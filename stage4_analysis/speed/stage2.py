@@ -38,6 +38,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from shared.threads import blas_threads
 from stage2_perinstance.fast import InPlaceSGD
 from stage2_perinstance.network import as_arrays, init_weights, sgd_train
 
@@ -45,13 +46,6 @@ VARIANTS = ("torch", "stage2 readable", "stage2 in-place", "stage2 in-place, ski
 
 
 # --------------------------------------------------------------------------- BLAS threads
-def blas_threads() -> int:
-    """The number of threads numpy's BLAS uses now (``shared.threads``)."""
-    from shared.threads import blas_threads as now
-
-    return now()
-
-
 @contextlib.contextmanager
 def numpy_threads(n: int | None):
     """Run the block with numpy's BLAS at ``n`` threads (None: leave it); restores the old value
