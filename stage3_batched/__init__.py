@@ -40,7 +40,7 @@ from stage3_batched.losses import CrossEntropy, LogisticLoss, SoftmaxCrossEntrop
 from stage3_batched.model import MLP, Sequential, load_model
 from stage3_batched.optim import SGD, Adam, StepDecay
 from stage3_batched.run import RunConfig, run
-from stage3_batched.trainer import History, evaluate, fit, train_epoch
+from stage3_batched.trainer import History, check_batch_size, evaluate, fit, train_epoch
 
 __all__ = [
     "Layer", "Linear", "Sigmoid", "ReLU", "LeakyReLU", "Tanh", "Softmax", "Dropout",
@@ -87,9 +87,7 @@ def sgd_train(weights: dict, X, c, lr: float, batch_size: int = 1) -> dict:
     group may be smaller). Returns new weights (float64 arrays, the same activation);
     ``weights`` is not mutated."""
     X, c = _inputs(X, c)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
+    check_batch_size(batch_size)
     model = MLP.from_weights(weights)                 # copies: the input is not mutated
     loss_fn = SoftmaxCrossEntropy()
     opt = SGD(model, lr=lr)

@@ -197,7 +197,8 @@ def train_epoch(model: Sequential, loss_fn, optimizer, X: np.ndarray, c: np.ndar
     return result
 
 
-def _check_batch_size(batch_size) -> int:
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` as an int; ValueError unless it is an integer >= 1."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch size must be a positive integer, got {batch_size!r}")
@@ -229,7 +230,7 @@ def evaluate(model: Sequential, loss_fn, X, c, batch_size: int = 1024,
     off; the previous mode is restored afterwards), in chunks of ``batch_size`` rows. The loss is
     the mean over samples (chunk means weighted by chunk size). accuracy is None if metric is
     None; an empty X gives ``(nan, None)``."""
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     X, c = np.asarray(X), np.asarray(c)
     if len(X) == 0:
         return float("nan"), None
@@ -313,7 +314,7 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
     sizes, README.md "Speed of the plain and the fast epoch").
     """
     _check_fit(metric, rng, epochs)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     X, c = _prepare(model, loss_fn, *train, "training", metric)
     if len(X) == 0:
         raise ValueError("the training set is empty")
