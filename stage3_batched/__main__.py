@@ -19,7 +19,8 @@ and says so. ``--sweep NAME`` trains one run per value of the hand-out's sweep (
 Nothing is overwritten silently: the configuration key in the folder name covers everything that
 changes the result, the BLAS thread count included; rerunning the same configuration replaces
 its folder and says so; a ``--out`` folder holding a run of another configuration is refused
-unless ``--force``. Output folders, memory and arguments are checked before any data is loaded.
+unless ``--force``. Output folders and arguments are checked before any data is loaded, memory
+before the model is built.
 Exit status: 0 trained, 1 diverged, 2 bad arguments, data or output folder.
 """
 
