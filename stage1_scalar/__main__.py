@@ -22,7 +22,7 @@ import os
 
 from shared.cli import finite_float, nonnegative_int, parse_number, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, SizeError, check_output_dir, run_main
-from shared.weights import ACTIVATIONS, load_json
+from shared.weights import ACTIVATIONS, activation_of, count_parameters, load_json
 
 DESCRIPTION = """\
 Stage 1 of mlp-ladder: a sigmoid (or relu, tanh)/softmax/cross-entropy network in pure Python,
@@ -240,8 +240,6 @@ def run_graph(args) -> int:
 
 
 def run_unrolled(args) -> int:
-    from shared.weights import count_parameters
-
     from .unrolled import MAX_PARAMETERS, program
 
     if args.classes < 2:
@@ -281,8 +279,6 @@ def check_train_work(sizes: list[int], epochs: int, samples: int, val_samples: i
     """Refuse a run whose count of scalar multiply-adds is beyond :data:`MAX_MULTIPLY_ADDS`: per
     epoch ``3 P`` per training sample (forward, ``dW``, update) and ``P`` per validation sample,
     ``P`` the parameters."""
-    from shared.weights import count_parameters
-
     P = count_parameters(sizes)
     work = epochs * (3 * P * samples + P * val_samples) + P * val_samples
     if work > MAX_MULTIPLY_ADDS:
@@ -301,12 +297,11 @@ def run_train(args) -> int:
     init = read_weights(args.init_weights, "--init-weights") if args.init_weights else None
     activation = args.activation or "sigmoid"
     if init is not None:
-        from shared.weights import activation_of
-
-        if args.activation is not None and args.activation != activation_of(init):
+        held = activation_of(init)
+        if args.activation is not None and args.activation != held:
             raise ConfigError(f"--activation {args.activation}, but --init-weights "
-                              f"{args.init_weights} holds a {activation_of(init)} network")
-        activation = activation_of(init)
+                              f"{args.init_weights} holds a {held} network")
+        activation = held
     sizes = [2, *args.hidden, 2]
     if init is not None and list(init["sizes"]) != sizes:
         raise ConfigError(f"--init-weights {args.init_weights} has sizes {list(init['sizes'])}, "

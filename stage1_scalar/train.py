@@ -28,7 +28,7 @@ from pathlib import Path
 
 from shared import records
 from shared.divergence import epoch_diverged, step_diverged
-from shared.weights import init_weights, save_json
+from shared.weights import activation_of, init_weights, save_json
 
 from .network import forward, sgd_train
 from .unrolled import sgd_train_unrolled
@@ -204,7 +204,6 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
     from tqdm import tqdm
 
     from shared.threads import blas_threads
-    from shared.weights import activation_of
 
     log = tqdm.write if log is None else log
     hidden = [3] if hidden is None else [int(n) for n in hidden]
