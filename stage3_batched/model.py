@@ -323,7 +323,10 @@ class Sequential:
         :class:`~shared.errors.ModelFileError` naming the file and each difference (e.g.
         ``linear1.W: file (784, 256), model (784, 300)``).
         """
-        arch, stored = read_model_file(path)
+        return self._fill(path, *read_model_file(path))
+
+    def _fill(self, path, arch: dict | None, stored: dict[str, np.ndarray]) -> Sequential:
+        """:meth:`load` on the contents of the file ``path``, already read."""
         problems = [] if arch is None else _layer_differences(arch["layers"], self.describe())
         problems += _shape_differences(stored, self.parameters())
         if problems:
@@ -533,7 +536,7 @@ def load_model(path: str | os.PathLike) -> Sequential:
     file records (an MLP, or a Sequential of named layers) and filled with its parameters.
     :class:`ModelFileError` for files without an architecture (build the model yourself and
     call ``model.load(path)``) or with a record that cannot be rebuilt."""
-    arch, _ = read_model_file(path)
+    arch, stored = read_model_file(path)
     if arch is None:
         raise ModelFileError(f"{path}: the file does not record its architecture (an older "
                              "format); build the model and call model.load(path)")
@@ -541,4 +544,4 @@ def load_model(path: str | os.PathLike) -> Sequential:
         model = build_from_architecture(arch)
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ModelFileError(f"{path}: its architecture record cannot be rebuilt ({e})") from None
-    return model.load(path)
+    return model._fill(path, arch, stored)
