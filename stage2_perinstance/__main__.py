@@ -44,8 +44,6 @@ The maths, loop by loop against stage 1: stage2_perinstance/README.md."""
 DATASETS = ("mnist-sample", "mnist", "fashion-mnist", "synth")
 
 
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m stage2_perinstance", description=DESCRIPTION,
                                 epilog=EPILOG,
@@ -109,6 +107,8 @@ def load(name: str, seed: int, limit: int | None):
     kw = {"seed": seed}
     if name == "synth" and limit is not None:  # do not draw 70,000 points to keep a few
         kw.update(num_train=limit, num_val=limit)
+    elif limit is not None:  # the image loaders convert only the training images kept
+        kw["limit"] = limit
     root = cache_root()
     with no_new_empty_folders(root, root / name):
         (X, c), (Xv, cv), K = load_dataset(name, **kw)
