@@ -94,13 +94,3 @@ def load_data(dataset: str, final: bool, dtype: str = "float64", limit: int | No
         xtr, ytr = xtr[:limit], ytr[:limit]
     return (xtr, ytr), (xval, yval), k
 
-
-def data_description(dataset: str, final: bool, n_train: int | None = None,
-                     n_val: int | None = None) -> str:
-    """E.g. "Fashion-MNIST, final=False split: 55,000 train / 5,000 validation"."""
-    name = NAMES.get(dataset, dataset)
-    other = "test" if final else "validation"
-    sizes = ""
-    if n_train is not None and n_val is not None:
-        sizes = f": {int(n_train):,} train / {int(n_val):,} {other}"
-    return f"{name}, final={final} split{sizes}"

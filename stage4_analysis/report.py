@@ -6,7 +6,8 @@ What this adds:
   status ``ok`` enter the mean (diverged and failed ones are listed by label and mentioned in the
   note); ``std`` is the **sample** standard deviation, ``ddof=1`` (NaN for a single run: plots
   then draw the line without a band); series of unequal length are cut to the shortest (noted).
-* Tables and numbers (:func:`md_table`, :func:`pct`, :func:`pm`, :func:`num`).
+* Tables and numbers (:func:`md_table`, :func:`pct`, :func:`pm`, :func:`num`, and
+  :func:`data_description` for a data set and its split).
 * Sections: every experiment writes ``<out>/sections/<NAME>.md`` (its text, tables, figures and a
   line saying how many runs were ok / diverged / failed); ``report.md`` is rebuilt from all
   section files in experiment order after every invocation, so ``--only NAME`` refreshes one
@@ -27,7 +28,7 @@ import numpy as np
 
 from shared.records import atomic_write_text, from_json_float
 
-from .data import data_description  # noqa: F401  (experiments take it from here)
+from .data import NAMES
 from .runs import Context, name_of
 
 DDOF = 1
@@ -151,6 +152,17 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 def eval_split(final: bool) -> str:
     return "test" if final else "validation"
+
+
+def data_description(dataset: str, final: bool, n_train: int | None = None,
+                     n_val: int | None = None) -> str:
+    """E.g. "Fashion-MNIST, final=False split: 55,000 train / 5,000 validation"."""
+    name = NAMES.get(dataset, dataset)
+    other = "test" if final else "validation"
+    sizes = ""
+    if n_train is not None and n_val is not None:
+        sizes = f": {int(n_train):,} train / {int(n_val):,} {other}"
+    return f"{name}, final={final} split{sizes}"
 
 
 def num(v, digits: int = 4) -> str:
