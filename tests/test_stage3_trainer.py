@@ -9,20 +9,14 @@ import math
 
 import numpy as np
 import pytest
+from test_stage3_train import blobs
 
 from shared.divergence import limit
 from stage3_batched import MLP, SGD, History, SoftmaxCrossEntropy, SquaredError, fit, train_epoch
 
 
-def blobs(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    c = rng.integers(0, 3, n)
-    centres = np.array([[0.0, 3.0], [3.0, -2.0], [-3.0, -2.0]])
-    return centres[c] + rng.standard_normal((n, 2)), c
-
-
 def trained(epochs=3, **kw):
-    X, c = blobs()
+    X, c = blobs(120)
     model = MLP(2, [8], 3, "tanh", rng=np.random.default_rng(0))
     return fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.2, momentum=0.5), (X[:90], c[:90]),
                (X[90:], c[90:]), epochs=epochs, batch_size=16, rng=np.random.default_rng(1),
@@ -54,7 +48,7 @@ def test_train_epoch_is_the_loop_written_out():
 
 
 def test_a_saturated_run_with_finite_losses_is_diverged_by_the_epoch_rule():
-    X, c = blobs()
+    X, c = blobs(120)
     model = MLP(2, [16], 3, "sigmoid", rng=np.random.default_rng(0))
     hist = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=1e4), (X, c), epochs=4,
                batch_size=10, rng=np.random.default_rng(0), progress=False)
@@ -65,7 +59,7 @@ def test_a_saturated_run_with_finite_losses_is_diverged_by_the_epoch_rule():
 
 
 def test_a_nan_step_stops_at_once():
-    X, c = blobs()
+    X, c = blobs(120)
     model = MLP(2, [16], 3, "relu", rng=np.random.default_rng(0))
     hist = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=1e30), (X, c), epochs=3,
                batch_size=10, rng=np.random.default_rng(0), progress=False)
