@@ -62,7 +62,6 @@ class InPlaceSGD:
             raise ValueError(f"accumulate must be a positive integer, got {accumulate!r}")
         if not math.isfinite(lr):
             raise ValueError(f"lr must be a finite number, got {lr!r}")
-        self.weights = weights
         self.layers = weights["layers"]
         self.activation = activation_of(weights)
         self.lr = float(lr)
