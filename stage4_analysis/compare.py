@@ -67,7 +67,8 @@ from pathlib import Path
 import numpy as np
 
 from shared import weights as wf
-from shared.cli import nonnegative_int
+from shared.cli import nonnegative_int, positive_int
+from shared.data import DATASETS
 from shared.errors import ConfigError, ModelFileError, one_line, run_main
 
 DEFAULT_TOL = 1e-12
@@ -986,10 +987,10 @@ def main(argv=None) -> int:
                    help="hidden activation of the network (default: the weights file's, else "
                         "sigmoid); with --rung and no problem flags: the random problems' only "
                         "activation")
-    p.add_argument("--dataset", choices=["synth", "mnist-sample", "mnist", "fashion-mnist",
-                                         "iris", "disc"],
+    p.add_argument("--dataset", choices=DATASETS,
                    help="take the samples from this data set (default: random inputs)")
-    p.add_argument("--samples", type=int, default=2, help="number of samples (default 2)")
+    p.add_argument("--samples", type=positive_int, default=2,
+                   help="number of samples (default 2)")
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed for weights and inputs (default 0)")
     p.add_argument("--tol", type=float, default=None,
@@ -998,8 +999,6 @@ def main(argv=None) -> int:
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = p.parse_args(argv)
-    if args.samples < 1:
-        p.error(f"--samples must be >= 1, got {args.samples}")
     if args.sizes and args.weights:
         p.error("give --sizes or --weights, not both")
     if args.sizes and (len(args.sizes) < 2 or min(args.sizes) < 1):
