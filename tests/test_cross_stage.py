@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 import pytest
+from scalar_problems import problem
 
 import stage1_scalar
 import stage2_perinstance
@@ -29,15 +30,6 @@ from stage4_analysis import compare as cmp
 
 TOL = 1e-12
 TRAIN_TOL = 1e-10
-
-
-def problem(sizes, n, seed, activation="sigmoid"):
-    """Initial weights for ``sizes`` and ``n`` standard-normal samples with random classes."""
-    rng = random.Random(seed)
-    weights = wf.init_weights(sizes, rng, activation=activation)
-    X = [[rng.gauss(0, 1) for _ in range(sizes[0])] for _ in range(n)]
-    c = [rng.randrange(sizes[-1]) for _ in range(n)]
-    return weights, X, c
 
 
 def mnist_problem(n):
