@@ -41,6 +41,7 @@ from stage3_batched.run import (
     TEST_SPLIT,
     RunConfig,
     load_data,
+    no_empty_folders_left,
     run,
     split_name,
     sweep_configs,
@@ -188,31 +189,6 @@ def run_key_config(cfg: RunConfig, threads: int, fast: bool) -> dict:
 
 
 # --------------------------------------------------------------------------- output folders
-def _missing_parents(path: Path) -> list[Path]:
-    """``path`` and its ancestors that do not exist yet, deepest first."""
-    out = []
-    p = path.absolute()
-    while not p.exists() and p != p.parent:
-        out.append(p)
-        p = p.parent
-    return out
-
-
-@contextlib.contextmanager
-def no_empty_folders_left(folders: list[Path]):
-    """If the block fails (bad data, divergence, Ctrl-C), remove the folders it created that
-    are still empty, so a failed command leaves nothing behind."""
-    created = [p for f in folders for p in _missing_parents(f)]
-    try:
-        yield
-    except BaseException:
-        for p in sorted(set(created), key=lambda q: len(q.parts), reverse=True):
-            if p.is_dir() and not any(p.iterdir()):
-                with contextlib.suppress(OSError):
-                    p.rmdir()
-        raise
-
-
 def claim_output(out: Path, key: str, *, force: bool, flag: str = "--out") -> str:
     """Check the output folder ``out`` before any work, for a run whose config key is ``key``.
 
