@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from ..data import DATA_SEED, QUICK_IMAGES, data_problem
-from ..plots import finish
+from ..plots import epochs_axis, finish
 from ..report import data_description, epoch_series, md_table, pct
 from ..runs import Context, Run, SkipExperiment
 
@@ -109,7 +109,7 @@ def plot(records, fig_dir, ctx):
     fig, axes = new_figure(ncols=2, width=5.8, height=4.3)
     for r, color in zip(ok, ("C0", "C3")):
         lab = r.get("label") or str(r["config"]["hidden_dims"])
-        x = np.arange(1, len(r["metrics"]["epochs"]) + 1)
+        x = epochs_axis(len(r["metrics"]["epochs"]))
         for ax, kind in ((axes[0, 0], "acc"), (axes[0, 1], "loss")):
             ax.plot(x, epoch_series(r, f"train_{kind}"), color=color, lw=1.5, label=f"{lab}, train")
             ax.plot(x, epoch_series(r, f"test_{kind}"), color=color, lw=1.5, ls="--",

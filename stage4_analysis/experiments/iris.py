@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from ..plots import band, finish
-from ..report import aggregate, data_description, group_by, md_table, pm, smooth
+from ..plots import band, epochs_axis, finish
+from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm, smooth
 from ..runs import Context, Run, option, pack_array, positive_int, unpack_array
 
 NAME = "iris"
@@ -158,8 +158,8 @@ def plot(records, fig_dir, ctx):
                 label=f"training loss of each mini-batch (mean over {steps.n} seeds)")
         ax.plot(it, smooth(steps.mean, per_epoch), color="C0", lw=1.8,
                 label=f"the same, moving average over {per_epoch} iterations (one epoch)")
-        te = aggregate(ok, lambda r: np.array([e["test_loss"] for e in r["metrics"]["epochs"]]))
-        band(ax, np.arange(1, te.mean.size + 1) * per_epoch, te, "test loss (after each epoch)",
+        te = aggregate(ok, lambda r: epoch_series(r, "test_loss"))
+        band(ax, epochs_axis(te.mean.size) * per_epoch, te, "test loss (after each epoch)",
              "C3")
         ax.set_yscale("log")
         finish(ax, "iteration (mini-batch update)", "cross-entropy loss (nats, log scale)",
