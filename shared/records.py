@@ -291,20 +291,27 @@ def validate_record(rec: Any, path: str | os.PathLike = "<record>",
     return rec
 
 
+def read_json(path: str | os.PathLike, error: type[Exception], what: str) -> Any:
+    """The JSON value in the file ``path``. A file that is not JSON - binary or not UTF-8 text,
+    malformed, nested too deeply - raises ``error`` with a message naming the file and ``what``
+    it should be (``"run record"``, ``"weight file"``); ``OSError`` when it cannot be opened."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a JSON {what} (binary or not UTF-8 text)") from None
+    except ValueError as e:  # JSONDecodeError
+        raise error(f"{path}: not a JSON {what} ({e})") from None
+    except RecursionError:
+        raise error(f"{path}: not a {what} (JSON nested too deeply)") from None
+
+
 def read_record(path: str | os.PathLike, required_metrics: Sequence[str] = ()) -> dict:
     """Read a record and check it (:func:`validate_record`). Raises :class:`RecordError` (a
     ``ValueError``) naming the file when it is not a valid record - not JSON, binary, nested too
     deeply, cut short, or failing the schema; ``OSError`` when it cannot be opened."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        rec = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RecordError(f"{path}: not a JSON run record (binary or not UTF-8)") from None
-    except ValueError as e:  # JSONDecodeError
-        raise RecordError(f"{path}: not a JSON run record ({e})") from None
-    except RecursionError:
-        raise RecordError(f"{path}: not a run record (JSON nested too deeply)") from None
+    rec = read_json(path, RecordError, "run record")
     return validate_record(rec, path, required_metrics)
 
 

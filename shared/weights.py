@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import LadderError
-from .records import atomic_write_text
+from .records import atomic_write_text, read_json
 
 FORMAT = "mlp-ladder/weights"
 VERSION = 1
@@ -270,17 +270,7 @@ def load_json(path: str | os.PathLike) -> dict:
     error is a :class:`WeightFormatError` whose message starts with the file name. A file that
     cannot be opened raises the ``OSError`` (naming it), as ``open`` does.
     """
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise WeightFormatError(f"{path}: not a JSON weight file (binary or not UTF-8 text)"
-                                ) from None
-    except json.JSONDecodeError as e:
-        raise WeightFormatError(f"{path}: not a JSON weight file ({e})") from None
-    except RecursionError:
-        raise WeightFormatError(f"{path}: not a weight file (JSON nested too deeply)") from None
+    data = read_json(path, WeightFormatError, "weight file")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise WeightFormatError(f"{path}: not an mlp-ladder weight file (no format {FORMAT!r})")
     version = data.get("version")
