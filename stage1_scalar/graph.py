@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from shared.errors import ConfigError
+from shared.records import atomic_output
 from shared.weights import activation_of
 
 from .example import layer_names
@@ -193,15 +193,8 @@ def build(weights: dict, x: list[float], c: int):
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp:  # a temporary file, renamed into place once complete
+        tmp.write_bytes(data)
 
 
 def write(dot, out: str | os.PathLike, fmt: str = "svg", log=print) -> Path:
