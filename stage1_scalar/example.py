@@ -128,9 +128,8 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
             dh_dk = [derivative(k_j, h_j) for k_j, h_j in zip(cache["k"][i - 1], h)]
             dk = [dh_j * d_j for dh_j, d_j in zip(dh, dh_dk)]
             k_below = f"k{hidden[i - 1]}"
-            text = DERIVATIVE_TEXT.get(act, f"{act}'({{k}})")
-            line(f"d{a_name}/d{k_below} = " + text.format(h=a_name, k=k_below), dh_dk,
-                 f"{act}_derivative")
+            text = DERIVATIVE_TEXT[act].format(h=a_name)
+            line(f"d{a_name}/d{k_below} = " + text, dh_dk, f"{act}_derivative")
             line(f"dl/d{k_below} = dl/d{a_name} * d{a_name}/d{k_below}", dk, "chain rule")
         else:
             dx = dh

@@ -212,8 +212,8 @@ def backward(weights: dict, cache: dict, c: int, fused: bool = True,
     ``cache`` is what :func:`forward` returned for this sample. First ``do`` (see
     :func:`output_gradient`), then layer by layer from the top: :func:`linear_backward` gives
     ``dW, db`` and ``dh`` of the layer below, and ``dk_j = dh_j * f'(k_j, h_j)`` (``h_j`` depends on
-    ``k_j`` only: no sum), ``f'`` the activation's derivative from :data:`ACTIVATIONS`
-(written ``f'(k_j, h_j)``: each formula uses whichever of the two it needs).
+    ``k_j`` only: no sum), ``f'`` the activation's derivative from :data:`ACTIVATIONS` (each
+    formula uses whichever of ``k_j`` and ``h_j`` it needs).
 
     Returns ``(grads, dx)``: ``grads`` in the weight format (``dW`` (in, out), ``db`` (out) per
     layer) and ``dx = dl/dx`` (n_in), or None when ``input_grad`` is False.
