@@ -714,12 +714,6 @@ def check_case(fn, case: Case, *, lists: bool = False, tol: float = RUNG_TOL,
     n_layers = len(case.weights["layers"])
     loss3, grads3, dX3 = _stage3(case.weights, case.X, case.c)
     ref = named_tensors(grads3, dX3)
-    loss_r, ref_r = reference(case.weights, case.X, case.c)
-    if (difference(loss3, loss_r)["rel"] > 1e-9
-            or any(difference(ref[n], ref_r[n])["rel"] > 1e-9 for n in ref)):
-        return CaseResult(case.name, "skipped",
-                          note=f"stage 3 does not compute {act} networks of the weight format "
-                               "(its numbers differ from the reference's); problem skipped")
     try:
         out = fn(*_arguments(case.weights, case.X, case.c, lists))
         loss, mine = rung_tensors(out, n_layers)
