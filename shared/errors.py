@@ -71,8 +71,6 @@ def _os_message(e: OSError) -> str:
     reason = e.strerror or one_line(str(e))
     if e.errno in (errno.EACCES, errno.EPERM):
         hint = "check its permissions or choose another path"
-    elif e.errno == errno.ENOENT:
-        hint = "check the path"
     elif e.errno == errno.ENOSPC:
         hint = "free some disk space"
     elif e.errno in (errno.EISDIR, errno.ENOTDIR):
