@@ -310,6 +310,16 @@ def _to_features(images: np.ndarray, flatten: bool, dtype) -> np.ndarray:
     return x
 
 
+def _image_splits(xi, yi, ti, tl, flatten: bool, dtype, limit: int | None):
+    """uint8 images and labels of the training (``xi, yi``) and validation / test (``ti, tl``)
+    parts as ``(Xtrain, ctrain), (Xval, cval), 10``. ``limit`` cuts the training part while it is
+    still uint8, so only the kept images become floats."""
+    if limit is not None:
+        xi, yi = xi[:limit], yi[:limit]
+    return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
+            (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
+
+
 def _check_limit(limit) -> int | None:
     if limit is None:
         return None
@@ -333,10 +343,7 @@ def _load_idx_set(name: str, final: bool, flatten: bool, data_dir, cache_dir, do
                            f"{NUM_VAL_IDX} to hold out the last {NUM_VAL_IDX} for validation")
         xi, ti = xi[:-NUM_VAL_IDX], xi[-NUM_VAL_IDX:]
         yi, tl = yi[:-NUM_VAL_IDX], yi[-NUM_VAL_IDX:]
-    if limit is not None:  # cut the uint8 images, so only the kept ones become floats
-        xi, yi = xi[:limit], yi[:limit]
-    return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
-            (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
+    return _image_splits(xi, yi, ti, tl, flatten, dtype, limit)
 
 
 def load_mnist(final: bool = False, flatten: bool = True, data_dir=None, *, download: bool = True,
@@ -403,10 +410,7 @@ def load_mnist_sample(final: bool = False, seed: int = 0, flatten: bool = True,
         perm = rng.permutation(SAMPLE_TRAIN)
         tr, va = perm[: SAMPLE_TRAIN - SAMPLE_VAL], perm[SAMPLE_TRAIN - SAMPLE_VAL:]
         xi, ti, yi, tl = xi[tr], xi[va], yi[tr], yi[va]
-    if limit is not None:
-        xi, yi = xi[:limit], yi[:limit]
-    return ((_to_features(xi, flatten, dtype), yi.astype(np.int64)),
-            (_to_features(ti, flatten, dtype), tl.astype(np.int64)), 10)
+    return _image_splits(xi, yi, ti, tl, flatten, dtype, limit)
 
 
 # --------------------------------------------------------------------------- Iris
