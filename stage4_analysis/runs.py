@@ -91,10 +91,9 @@ def read(root: str | Path, run: Run) -> dict | None:
         return None  # counts as unfinished; the rerun overwrites it
 
 
-def is_done(root: str | Path, run: Run, newer_than: float | None = None) -> bool:
-    """True when ``run`` has a final record (ok or diverged), made after the time
-    ``newer_than`` (seconds since the epoch) if given."""
-    rec = read(root, run)
+def is_final(rec: dict | None, newer_than: float | None = None) -> bool:
+    """True when ``rec`` is a final record (ok or diverged), made after the time ``newer_than``
+    (seconds since the epoch) if given."""
     if rec is None or rec.get("status") not in FINAL_STATUSES:
         return False
     if newer_than is None:
@@ -211,15 +210,16 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
     "reused": n, "executed": [record, ...], "desc": desc}``."""
     root = Path(root)
     runs = dedupe(runs)
-    todo = [r for r in runs if not is_done(root, r, newer_than)]
+    note = on_record or (lambda rec: None)
+    todo = []
+    for r in runs:
+        rec = read(root, r)
+        if is_final(rec, newer_than):
+            note(rec)
+        else:
+            todo.append(r)
     result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": [],
               "desc": desc}
-    note = on_record or (lambda rec: None)
-    todo_keys = {(r.folder, r.key) for r in todo}
-    for r in runs:
-        rec = read(root, r) if (r.folder, r.key) not in todo_keys else None
-        if rec is not None:
-            note(rec)
     if not todo:
         return result
     from tqdm.auto import tqdm
