@@ -7,6 +7,8 @@ A run has **diverged** when
   the loss of a uniform guess). A sigmoid network driven by a huge learning rate saturates
   instead of producing NaN: its loss stays finite but far above any network that learns.
 
+The weights themselves becoming inf or nan (:func:`weights_diverged`) is a divergence too.
+
 A diverged run is recorded with status ``"diverged"`` and the message these functions return;
 no model is saved as if it were good, and the command exits with status 1
 (:class:`shared.errors.DivergedError`). Pure Python.
@@ -46,3 +48,14 @@ def epoch_diverged(mean_loss: float, num_classes: int, *, epoch: int,
         return (f"diverged: the mean training loss of epoch {epoch} is {mean_loss:.4g}, above "
                 f"{FACTOR:g} ln {num_classes} = {bound:.4g}{at}; try a smaller learning rate")
     return None
+
+
+def weights_diverged(finite: bool, *, epoch: int, step: int | None = None,
+                     lr: float | None = None) -> str | None:
+    """A message if the weights are no longer all finite (``finite`` False), else None. ``step``
+    says where within ``epoch`` this was found (None: after the epoch)."""
+    if finite:
+        return None
+    at = f" (learning rate {lr:g})" if lr is not None else ""
+    where = f"at epoch {epoch}, step {step}" if step is not None else f"after epoch {epoch}"
+    return f"diverged: the weights became inf or nan {where}{at}; try a smaller learning rate"

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from shared import records
-from shared.divergence import epoch_diverged, step_diverged
+from shared.divergence import epoch_diverged, step_diverged, weights_diverged
 from shared.weights import activation_of, init_weights, save_json
 
 from .network import forward, sgd_train
@@ -155,11 +155,9 @@ class Watch:
                 self.block = []
         values = (v for layer in weights["layers"] for row in (*layer["W"], layer["b"])
                   for v in row)
-        if not all(math.isfinite(v) for v in values):
-            return self._stop(f"diverged: the weights became inf or nan at epoch {self.epoch}, "
-                              f"step {self.step} (learning rate {self.lr:g}); try a smaller "
-                              "learning rate")
-        return True
+        message = weights_diverged(all(math.isfinite(v) for v in values), epoch=self.epoch,
+                                   step=self.step, lr=self.lr)
+        return self._stop(message) if message else True
 
     def end_epoch(self, epoch: int, weights: dict) -> bool:
         """Evaluate after an epoch, log one line; False when the run diverged."""

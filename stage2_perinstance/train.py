@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.divergence import epoch_diverged, step_diverged
+from shared.divergence import epoch_diverged, step_diverged, weights_diverged
 
 from .fast import SPARSE_FRACTION, InPlaceSGD, mostly_zeros
 from .network import (
@@ -226,11 +226,9 @@ class Watch:
         self.log(f"epoch {epoch}/{self.epochs}: train loss {train_loss:.4f}  train acc "
                  f"{train_acc:.4f}{vtxt}  ({row['seconds']:.1f} s)")
         self.epoch_sum, self.epoch_n, self.t0 = 0.0, 0, time.perf_counter()
-        message = epoch_diverged(running, self.K, epoch=epoch, lr=self.lr)
-        if message is None and not all(np.isfinite(la[k]).all() for la in self.w["layers"]
-                                       for k in ("W", "b")):
-            message = (f"diverged: the weights hold inf or nan after epoch {epoch} (learning "
-                       f"rate {self.lr:g}); try a smaller learning rate")
+        message = epoch_diverged(running, self.K, epoch=epoch, lr=self.lr) or weights_diverged(
+            all(np.isfinite(la[k]).all() for la in self.w["layers"] for k in ("W", "b")),
+            epoch=epoch, lr=self.lr)
         return self._stop(message) if message else True
 
     def close(self) -> dict:
