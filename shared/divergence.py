@@ -27,11 +27,16 @@ def limit(num_classes: int) -> float:
     return FACTOR * math.log(max(int(num_classes), 2))
 
 
+def _at(lr: float | None) -> str:
+    """`` (learning rate 0.1)`` for a message, or nothing when ``lr`` is not known."""
+    return f" (learning rate {lr:g})" if lr is not None else ""
+
+
 def step_diverged(loss: float, *, epoch: int, step: int, lr: float | None = None) -> str | None:
     """A message if the loss of one training step is NaN or infinite, else None."""
     if math.isfinite(loss):
         return None
-    at = f" (learning rate {lr:g})" if lr is not None else ""
+    at = _at(lr)
     return (f"diverged: the training loss became {loss} at epoch {epoch}, step {step}{at}; "
             "try a smaller learning rate")
 
@@ -39,7 +44,7 @@ def step_diverged(loss: float, *, epoch: int, step: int, lr: float | None = None
 def epoch_diverged(mean_loss: float, num_classes: int, *, epoch: int,
                    lr: float | None = None) -> str | None:
     """A message if an epoch's mean training loss is non-finite or above :func:`limit`."""
-    at = f" (learning rate {lr:g})" if lr is not None else ""
+    at = _at(lr)
     if not math.isfinite(mean_loss):
         return (f"diverged: the mean training loss of epoch {epoch} is {mean_loss}{at}; "
                 "try a smaller learning rate")
@@ -56,6 +61,6 @@ def weights_diverged(finite: bool, *, epoch: int, step: int | None = None,
     says where within ``epoch`` this was found (None: after the epoch)."""
     if finite:
         return None
-    at = f" (learning rate {lr:g})" if lr is not None else ""
+    at = _at(lr)
     where = f"at epoch {epoch}, step {step}" if step is not None else f"after epoch {epoch}"
     return f"diverged: the weights became inf or nan {where}{at}; try a smaller learning rate"
