@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from shared.errors import LadderError
-from shared.records import default_file_mode, writer_gone
+from shared.records import default_file_mode, no_empty_folders_left, writer_gone
 
 CHUNK = 1 << 16
 TIMEOUT = 30.0  # seconds per socket operation
@@ -217,11 +217,16 @@ def download(urls: Sequence[str], dest: str | os.PathLike, md5: str | Sequence[s
     Raises :class:`ChecksumError` if some mirror served a file with the wrong checksum and no
     mirror served a good one, else :class:`DownloadError` listing every mirror's failure.
     """
+    dest = Path(dest)
+    good = {md5} if isinstance(md5, str) else set(md5)
+    with no_empty_folders_left(dest.parent):   # a failed download leaves no empty folder
+        return _download(urls, dest, good, content_md5s, timeout)
+
+
+def _download(urls, dest: Path, good: set[str], content_md5s, timeout: float) -> Path:
     import pooch
     import requests
 
-    dest = Path(dest)
-    good = {md5} if isinstance(md5, str) else set(md5)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -181,6 +181,32 @@ def atomic_output(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
             os.unlink(tmp)
 
 
+def missing_folders(path: str | os.PathLike) -> list[Path]:
+    """``path`` and those of its ancestors that do not exist yet, deepest first."""
+    out = []
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+@contextlib.contextmanager
+def no_empty_folders_left(*folders: str | os.PathLike) -> Iterator[None]:
+    """If the block fails (bad data, a failed download, divergence, Ctrl-C), remove the folders
+    among ``folders`` and their ancestors that it created and left empty, deepest first: a
+    failed command leaves nothing behind. Folders that existed before are never touched."""
+    created = {p for f in folders for p in missing_folders(f)}
+    try:
+        yield
+    except BaseException:
+        for p in sorted(created, key=lambda q: len(q.parts), reverse=True):
+            if p.is_dir() and not any(p.iterdir()):
+                with contextlib.suppress(OSError):
+                    p.rmdir()
+        raise
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename; returns the path."""
     with atomic_output(path) as tmp:

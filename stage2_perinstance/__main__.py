@@ -15,10 +15,8 @@ record) and ``weights.json`` (the trained weights, shared format; not for a dive
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import time
-from pathlib import Path
 
 from shared.cli import nonnegative_int, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, check_output_dir, run_main
@@ -84,34 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@contextlib.contextmanager
-def no_new_empty_folders(*folders: Path):
-    """Remove those of ``folders`` that the block created and left empty when it fails (a data
-    set that could not be fetched leaves no empty cache folder behind). Innermost first."""
-    existed = [f.exists() for f in folders]
-    try:
-        yield
-    except BaseException:
-        for folder, was in reversed(list(zip(folders, existed))):
-            with contextlib.suppress(OSError):
-                if not was and folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
-        raise
 
 
 def load(name: str, seed: int, limit: int | None):
     """``(X, c), (Xv, cv), num_classes`` of data set ``name``, cut to ``limit`` samples each."""
     from shared.data import load_dataset
-    from shared.download import cache_root
 
     kw = {"seed": seed}
     if name == "synth" and limit is not None:  # do not draw 70,000 points to keep a few
         kw.update(num_train=limit, num_val=limit)
     elif limit is not None:  # the image loaders convert only the training images kept
         kw["limit"] = limit
-    root = cache_root()
-    with no_new_empty_folders(root, root / name):
-        (X, c), (Xv, cv), K = load_dataset(name, **kw)
+    (X, c), (Xv, cv), K = load_dataset(name, **kw)  # a failed download leaves no folder
     if limit is not None:
         X, c, Xv, cv = X[:limit], c[:limit], Xv[:limit], cv[:limit]
     return (X, c), (Xv, cv), K

@@ -31,6 +31,7 @@ import contextlib
 from pathlib import Path
 
 from shared.errors import ConfigError, DivergedError, OutputPathError, check_output_dir, run_main
+from shared.records import no_empty_folders_left
 from stage3_batched.layers import ACTIVATIONS, INITS
 from stage3_batched.optim import OPTIMIZERS
 from stage3_batched.run import (
@@ -41,7 +42,6 @@ from stage3_batched.run import (
     TEST_SPLIT,
     RunConfig,
     load_data,
-    no_empty_folders_left,
     run,
     split_name,
     sweep_configs,
@@ -327,7 +327,7 @@ def main_one(args, cfg: RunConfig, notes: list[str], threads: int, fast: bool) -
     key_config = run_key_config(cfg, threads, fast)
     key = config_key(key_config)
     out = args.out or RUNS / f"{cfg.dataset}-{key}"
-    with no_empty_folders_left([out]):
+    with no_empty_folders_left(out):
         state = claim_output(out, key, force=args.force)
         for line in notes:
             print(line)
@@ -404,7 +404,7 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
     key = config_key(sweep_config)
     out = args.out or RUNS / f"sweep-{name}-{base.dataset}-{key}"
     subs = [out / f"{name}-{_value_label(v)}" for v, _, _ in keyed]
-    with no_empty_folders_left([out, *subs]):
+    with no_empty_folders_left(out, *subs):
         state = claim_output(out, key, force=args.force)
         sub_states = [claim_output(sub, config_key(k), force=args.force or state != "new")
                       for sub, (_, _, k) in zip(subs, keyed)]

@@ -19,12 +19,10 @@ Leaves out: early stopping, checkpoints, several seeds per call (stage 4 repeats
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -195,29 +193,8 @@ def split_name(config: RunConfig) -> str:
     return "test" if config.final and config.dataset in TEST_SPLIT else "validation"
 
 
-def _missing_parents(path: Path) -> list[Path]:
-    """``path`` and its ancestors that do not exist yet, deepest first."""
-    out = []
-    p = path.absolute()
-    while not p.exists() and p != p.parent:
-        out.append(p)
-        p = p.parent
-    return out
 
 
-@contextlib.contextmanager
-def no_empty_folders_left(folders: list[Path]):
-    """If the block fails (bad data, divergence, Ctrl-C), remove the folders it created that
-    are still empty, so a failed command leaves nothing behind."""
-    created = [p for f in folders for p in _missing_parents(f)]
-    try:
-        yield
-    except BaseException:
-        for p in sorted(set(created), key=lambda q: len(q.parts), reverse=True):
-            if p.is_dir() and not any(p.iterdir()):
-                with contextlib.suppress(OSError):
-                    p.rmdir()
-        raise
 
 
 def load_data(config: RunConfig, *, download: bool = True):
@@ -227,7 +204,6 @@ def load_data(config: RunConfig, *, download: bool = True):
     keep); ``download=False`` raises :class:`shared.data.DataNotFoundError` instead of
     downloading missing MNIST / Fashion-MNIST files."""
     from shared import data
-    from shared.download import cache_root
 
     kw = {}
     if config.dataset in TEST_SPLIT:                  # the MNIST-like loaders
@@ -236,10 +212,8 @@ def load_data(config: RunConfig, *, download: bool = True):
             kw["limit"] = config.limit
     if config.dataset in IDX_DATASETS:
         kw["download"] = download
-    cache = [cache_root() / config.dataset] if config.dataset in IDX_DATASETS else []
-    with no_empty_folders_left(cache):                # a failed download leaves no empty folder
-        (xtr, ctr), (xva, cva), k = data.load_dataset(config.dataset, seed=config.seed,
-                                                      final=config.final, **kw)
+    (xtr, ctr), (xva, cva), k = data.load_dataset(config.dataset, seed=config.seed,
+                                                  final=config.final, **kw)
     return (xtr, ctr), (xva, cva), k
 
 
@@ -332,5 +306,5 @@ def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bo
 
 
 __all__ = ["RunConfig", "run", "build", "load_data", "check_size", "split_name", "SWEEPS",
-           "sweep_configs", "no_empty_folders_left", "DATASETS", "DTYPES", "TEST_SPLIT",
+           "sweep_configs", "DATASETS", "DTYPES", "TEST_SPLIT",
            "DEFAULT_ADAM_LR"]

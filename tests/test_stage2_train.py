@@ -16,8 +16,9 @@ from shared import records
 from shared import weights as wf
 from shared.data import DataNotFoundError, load_synth
 from shared.errors import run_main
+from shared.records import no_empty_folders_left
 from shared.weights import load_json
-from stage2_perinstance.__main__ import main, no_new_empty_folders
+from stage2_perinstance.__main__ import main
 from stage2_perinstance.train import evaluate, smooth
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
@@ -250,8 +251,12 @@ def test_a_data_set_that_cannot_be_fetched_leaves_no_empty_cache_folder(tmp_path
     monkeypatch.setenv("MLP_LADDER_CACHE", str(cache))
 
     def not_found(name, **kw):
-        (cache / name).mkdir(parents=True)  # what a failed download leaves
-        raise DataNotFoundError(f"{name}: not found (test)")
+        from shared.download import DownloadError, download
+
+        try:  # a download that fails at once: no mirror to try
+            download([], cache / name / "train-images-idx3-ubyte.gz", md5="0" * 32)
+        except DownloadError:
+            raise DataNotFoundError(f"{name}: not found (test)") from None
 
     monkeypatch.setattr(shared.data, "load_dataset", not_found)
     assert run_main(main, ["--dataset", "mnist", "--out", str(tmp_path / "o")]) == 2
@@ -259,7 +264,7 @@ def test_a_data_set_that_cannot_be_fetched_leaves_no_empty_cache_folder(tmp_path
     assert not cache.exists() and not (tmp_path / "o").exists()
     keep = tmp_path / "keep"
     keep.mkdir()
-    with pytest.raises(RuntimeError), no_new_empty_folders(keep, keep / "new"):
+    with pytest.raises(RuntimeError), no_empty_folders_left(keep, keep / "new"):
         (keep / "new").mkdir()
         raise RuntimeError
     assert keep.is_dir() and not (keep / "new").exists()  # only what the block created goes
