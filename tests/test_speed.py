@@ -136,7 +136,7 @@ def test_ladder_bars_from_results():
     bars = rep.ladder_bars(_fake_results())
     rates = {b["label"]: b["samples_per_s"] for b in bars}
     assert rates["stage 1 (pure Python, per sample, extrapolated)"] == 25.0
-    assert rates["stage 2 fit path (per sample)"] == 16000.0
+    assert rates["stage 2 --fast (per sample)"] == 16000.0
     assert rates["torch, batch 1 (1 thread)"] == 4000.0
     assert rates["stage 3, batch 128"] == pytest.approx(60000 / 0.9)   # float64
     assert rates["torch, batch 32 (2 threads)"] == pytest.approx(60000 / 1.5)
@@ -223,7 +223,7 @@ def test_smoke_without_micrograd_and_torch(tmp_path, monkeypatch, capsys):
     # the ladder still has its stage-1 and stage-2 bars
     labels = [b["label"] for b in rep.ladder_bars(res)]
     assert labels[:3] == ["stage 1 (pure Python, per sample, extrapolated)",
-                          "stage 2 readable (per sample)", "stage 2 fit path (per sample)"]
+                          "stage 2 readable (per sample)", "stage 2 --fast (per sample)"]
     assert (tmp_path / "ladder.png").exists()
 
 

@@ -153,7 +153,8 @@ def part_stage1(k: Knobs, log) -> dict:
 
 
 def stage2_fit_variant(samples: int) -> tuple[str, float]:
-    """The stage-2 variant ``fit`` would use on the benchmark's data, and the zero fraction."""
+    """The stage-2 variant ``fit(..., fast=True)`` (``--fast``) would use on the benchmark's data,
+    and the zero fraction. The default ``fit`` is the readable ``network.py`` path."""
     import numpy as np
 
     from stage2_perinstance.train import SPARSE_FRACTION

@@ -177,7 +177,10 @@ def measured_from(results: dict) -> tuple[dict, dict]:
             dense = stage2_row(res, STAGE2_DENSE) or {}
             extra = (f"; dense in-place {dense['ratio_vs_torch']:.2f}x"
                      if dense.get("ratio_vs_torch") and name != STAGE2_DENSE else "")
-            notes[key] = f"'{name}' (what fit uses on this data){extra}"
+            plain = stage2_row(res, "stage2 readable") or {}
+            extra += (f"; the default network.py path {plain['ratio_vs_torch']:.2f}x"
+                      if plain.get("ratio_vs_torch") else "")
+            notes[key] = f"'{name}' (what --fast uses on this data){extra}"
     s3 = results.get("stage3") or {}
     for dt in ("float32", "float64"):
         row = _get(s3, "results", dt, 128)
@@ -203,6 +206,10 @@ def measured_from(results: dict) -> tuple[dict, dict]:
     return m, notes
 
 
+def _threads(n) -> str:
+    return "1 thread" if n == 1 else f"{n} threads"
+
+
 def ladder_bars(results: dict) -> list[dict]:
     """The ladder: training samples/s at 784-300-10 in float64, one bar per implementation::
 
@@ -221,7 +228,7 @@ def ladder_bars(results: dict) -> list[dict]:
     s2 = _get(results, "stage2", "float64")
     fit_name = _get(results, "stage2", "fit_variant") or STAGE2_SPARSE
     for name, label in (("stage2 readable", "stage 2 readable (per sample)"),
-                        (fit_name, "stage 2 fit path (per sample)"),
+                        (fit_name, "stage 2 --fast (per sample)"),
                         ("torch", "torch, batch 1 (1 thread)")):
         r = stage2_row(s2, name)
         if r and r.get("median"):
@@ -236,8 +243,8 @@ def ladder_bars(results: dict) -> list[dict]:
         if not row:
             continue
         for who, label, fam in (("stage3", f"stage 3, batch {bs}", "ladder"),
-                                ("torch", f"torch, batch {bs} ({s3.get('torch_threads')} "
-                                          "threads)", "torch")):
+                                ("torch", f"torch, batch {bs} "
+                                          f"({_threads(s3.get('torch_threads'))})", "torch")):
             t = row.get(who)
             if t and t.get("median"):
                 bars.append({"label": label, "family": fam, "samples_per_s": n / t["median"],
