@@ -156,13 +156,11 @@ def small_gemm(monkeypatch):
 
 
 def test_smoke_tiny_run_writes_record_png_and_markdown(tmp_path, capsys, small_gemm):
-    from shared.threads import blas_threads
 
     out = tmp_path / "speed"
-    # one BLAS / torch thread when numpy's BLAS can be told (OpenBLAS): on a busy machine
-    # multi-threaded GEMMs stall, and the smoke test does not need them
-    threads = ["--threads", "1"] if blas_threads() is not None else []
-    code = speed.main(["--tiny", "--out", str(out), "--json", *threads])
+    # one BLAS / torch thread: on a busy machine multi-threaded GEMMs stall, and the smoke test
+    # does not need them
+    code = speed.main(["--tiny", "--out", str(out), "--json", "--threads", "1"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     printed = json.loads(captured.out)
