@@ -47,8 +47,10 @@ from .records import atomic_write_text, read_json
 FORMAT = "mlp-ladder/weights"
 VERSION = 1
 
-#: The hidden-layer activations of the weight format; the first is the default.
-ACTIVATIONS = ("sigmoid", "relu", "tanh")
+#: The hidden-layer activations of the weight format; the first is the default. "leaky_relu"
+#: has the slope :data:`LEAKY_SLOPE` for negative inputs.
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "leaky_relu")
+LEAKY_SLOPE = 0.01
 DEFAULT_ACTIVATION = "sigmoid"
 
 

@@ -27,7 +27,8 @@ from .network import (
 )
 
 #: How the printout writes each activation's derivative, in terms of its output h.
-DERIVATIVE_TEXT = {"sigmoid": "{h}(1 - {h})", "tanh": "1 - {h}^2", "relu": "[{h} > 0]"}
+DERIVATIVE_TEXT = {"sigmoid": "{h}(1 - {h})", "tanh": "1 - {h}^2", "relu": "[{h} > 0]",
+                   "leaky_relu": "(1 if {h} > 0 else 0.01)"}
 
 
 def _num(v: float, decimals: int) -> str:

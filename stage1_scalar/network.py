@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 import sys
 
-from shared.weights import activation_of, to_lists, validate
+from shared.weights import LEAKY_SLOPE, activation_of, to_lists, validate
 
 #: The smallest positive normal float; softmax probabilities are clamped to at least this.
 TINY = sys.float_info.min
@@ -93,6 +93,16 @@ def tanh_derivative(h: float) -> float:
     return 1.0 - h * h
 
 
+def leaky_relu(k: float) -> float:
+    """``k`` for ``k > 0``, else ``0.01 k`` (the weight format's ``LEAKY_SLOPE``)."""
+    return k if k > 0.0 else LEAKY_SLOPE * k
+
+
+def leaky_relu_derivative(k: float) -> float:
+    """``dh/dk = 1`` for ``k > 0``, else the slope 0.01 (read off ``k``: ``h`` has k's sign)."""
+    return 1.0 if k > 0.0 else LEAKY_SLOPE
+
+
 #: name -> (``h = f(k)``, ``dh/dk = f'(k, h)``), one entry per name of
 #: ``shared.weights.ACTIVATIONS``. The derivative is given both the pre-activation ``k`` and the
 #: output ``h``; each formula uses the one it is simplest in.
@@ -100,6 +110,7 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid, lambda k, h: sigmoid_derivative(h)),
     "relu": (relu, lambda k, h: relu_derivative(h)),
     "tanh": (tanh, lambda k, h: tanh_derivative(h)),
+    "leaky_relu": (leaky_relu, lambda k, h: leaky_relu_derivative(k)),
 }
 
 

@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.weights import DEFAULT_ACTIVATION, activation_of, to_arrays, validate
+from shared.weights import DEFAULT_ACTIVATION, LEAKY_SLOPE, activation_of, to_arrays, validate
 from shared.weights import init_weights as _init_weights_lists
 
 #: The smallest positive normal float64. The Jacobian path clamps ``y`` to it (as stage 1 does),
@@ -140,6 +140,17 @@ def tanh_derivative(h: np.ndarray) -> np.ndarray:
     return 1.0 - h * h
 
 
+def leaky_relu(k: np.ndarray) -> np.ndarray:
+    """``k`` where ``k > 0``, else ``0.01 k`` (the weight format's ``LEAKY_SLOPE``). k (n,) ->
+    h (n,)."""
+    return np.where(k > 0, k, LEAKY_SLOPE * k)
+
+
+def leaky_relu_derivative(k: np.ndarray) -> np.ndarray:
+    """``dh/dk = 1`` where ``k > 0``, else the slope 0.01. k (n,) -> (n,)."""
+    return np.where(k > 0, 1.0, LEAKY_SLOPE).astype(k.dtype)
+
+
 #: name -> (``h = f(k)``, ``dh/dk = f'(k, h)``), one entry per name of
 #: ``shared.weights.ACTIVATIONS``. The derivative is given both the pre-activation ``k`` and the
 #: output ``h`` (n,); each formula uses the one it is simplest in.
@@ -147,6 +158,7 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid, lambda k, h: sigmoid_derivative(h)),
     "relu": (relu, lambda k, h: relu_derivative(h)),
     "tanh": (tanh, lambda k, h: tanh_derivative(h)),
+    "leaky_relu": (leaky_relu, lambda k, h: leaky_relu_derivative(k)),
 }
 
 

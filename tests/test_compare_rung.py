@@ -18,7 +18,7 @@ import pytest
 
 from shared import weights as wf
 from shared.errors import run_main
-from stage4_analysis import compare as cmp
+from stage4_analysis import compare, diagnosis, problems, rungcheck, rungs
 
 RUNGS = Path(__file__).parent / "rungs"
 ROOT = Path(__file__).parent.parent
@@ -38,12 +38,12 @@ PLANTED = {
 @pytest.fixture(scope="module")
 def cases():
     """The default problems without the digits (those are covered once, by the good rung)."""
-    return cmp.rung_cases(digits=False)
+    return rungcheck.rung_cases(digits=False)
 
 
 def check(name, cases, **kw):
     out = io.StringIO()
-    ok, results = cmp.check_rung(RUNGS / name, cases, out=out, **kw)
+    ok, results = rungcheck.check_rung(RUNGS / name, cases, out=out, **kw)
     return ok, results, out.getvalue()
 
 
@@ -56,19 +56,19 @@ def on_good_rung(path, body):
 
 def test_the_good_rung_agrees_on_every_problem_with_its_sgd_and_predict():
     out = io.StringIO()
-    cases = cmp.rung_cases()
-    ok, results = cmp.check_rung(RUNGS / "good_rung.py", cases, out=out)
+    cases = rungcheck.rung_cases()
+    ok, results = rungcheck.check_rung(RUNGS / "good_rung.py", cases, out=out)
     text = out.getvalue()
     assert ok, text
     assert [r.status for r in results] == ["agree"] * len(results)
-    assert {wf.activation_of(c.weights) for c in cmp.rung_cases(digits=False)} == \
+    assert {wf.activation_of(c.weights) for c in rungcheck.rung_cases(digits=False)} == \
         set(wf.ACTIVATIONS)
     assert "mnist-sample" in text and "real digits" in text
     assert "sgd_train (6 samples, lr 0.5, batch_size 2) against stage 3" in text
-    assert "predict_proba on 8 problems" in text and "agrees with the ladder" in text
+    assert "predict_proba on 10 problems" in text and "agrees with the ladder" in text
     for case, r in zip(cases, results):               # the loss, every layer, the input
         assert [row[0] for row in r.rows] == \
-            ["loss"] + cmp.order_from_loss(len(case.weights["layers"]))
+            ["loss"] + rungs.order_from_loss(len(case.weights["layers"]))
 
 
 @pytest.mark.parametrize("name", list(PLANTED))
@@ -93,7 +93,7 @@ def test_where_each_bug_shows_first(cases):
         if act == "sigmoid" and len(case.X) > 1:      # (the worked example's dH is 0)
             last_hidden = len(case.weights["layers"]) - 2
             assert r.status == "DISAGREE" and r.first == f"layer {last_hidden}"
-            assert [row[0] for row in r.rows if row[2] and row[2]["rel"] > cmp.RUNG_TOL][0] \
+            assert [row[0] for row in r.rows if row[2] and row[2]["rel"] > rungcheck.RUNG_TOL][0] \
                 == f"layer{last_hidden}.b"
         else:
             assert r.status == "agree", (case.name, r)
@@ -112,7 +112,7 @@ def test_an_unexplained_error_gets_no_made_up_diagnosis(tmp_path, cases):
         "grads['layers'][0]['W'] ** 2)\n"
         "    return loss, grads, dX\n")
     out = io.StringIO()
-    ok, results = cmp.check_rung(rung, cases[1:3], out=out)
+    ok, results = rungcheck.check_rung(rung, cases[1:3], out=out)
     assert not ok
     assert all(r.status == "DISAGREE" and r.bug is None for r in results)
     assert all(r.first == "layer 0" for r in results)
@@ -129,12 +129,12 @@ def test_a_forward_bug_is_told_from_a_backward_bug(tmp_path, cases):
         "        g['W'], g['b'] = n * g['W'], n * g['b']\n"
         "    return n * loss, grads, n * dX\n")
     out = io.StringIO()
-    _, results = cmp.check_rung(rung, cases[1:2], out=out)
+    _, results = rungcheck.check_rung(rung, cases[1:2], out=out)
     r = results[0]
     assert r.first == "the loss (the forward pass)"
     assert r.bug == "a missing 1/N" and "(the loss is the sum too)" in r.diagnosis
     own = [row[3]["rel"] for row in r.rows if row[3] is not None]
-    assert max(own) < cmp.FD_TOL                       # consistent with its own loss
+    assert max(own) < rungcheck.FD_TOL                       # consistent with its own loss
 
 
 def test_a_rung_that_ignores_the_activation_is_checked_on_sigmoid_only(tmp_path, cases):
@@ -162,11 +162,11 @@ def test_a_rung_that_ignores_the_activation_is_checked_on_sigmoid_only(tmp_path,
 
 def test_real_rungs_pass_as_student_rungs():
     """Stage 2's network.py (arrays) and stage 1's (lists) checked as if a student wrote them."""
-    case = cmp._random_case("3-4-2", [3, 4, 2], 3, 1, "sigmoid")
+    case = rungcheck._random_case("3-4-2", [3, 4, 2], 3, 1, "sigmoid")
     out = io.StringIO()
-    ok, results = cmp.check_rung(ROOT / "stage2_perinstance" / "network.py", [case], out=out)
+    ok, results = rungcheck.check_rung(ROOT / "stage2_perinstance" / "network.py", [case], out=out)
     assert ok and results[0].status == "agree", out.getvalue()
-    ok, results = cmp.check_rung(ROOT / "stage1_scalar" / "network.py", [case], lists=True,
+    ok, results = rungcheck.check_rung(ROOT / "stage1_scalar" / "network.py", [case], lists=True,
                                  out=out)
     assert ok and results[0].status == "agree", out.getvalue()
 
@@ -219,31 +219,31 @@ def test_a_wrong_sgd_train_is_caught(tmp_path):
         "            layer['W'] -= lr * d['W']\n"
         "            layer['b'] -= lr * d['b']\n"
         "    return weights\n")
-    module = cmp.load_rung(rung)
-    ok, line = cmp.check_sgd_train(module)
+    module = rungcheck.load_rung(rung)
+    ok, line = rungcheck.check_sgd_train(module)
     assert ok is False
     assert "changed the weights it was given" in line and line.endswith("DISAGREE")
-    ok, line = cmp.check_sgd_train(cmp.load_rung(RUNGS / "good_rung.py"))
+    ok, line = rungcheck.check_sgd_train(rungcheck.load_rung(RUNGS / "good_rung.py"))
     assert ok and line.endswith("agree")
 
 
 def test_the_planted_bug_reference_matches_stage_3_and_torch():
     for act in wf.ACTIVATIONS:
-        case = cmp._random_case("4-5-5-3", [4, 5, 5, 3], 3, 2, act)
-        loss, tensors = cmp.reference(case.weights, case.X, case.c)
-        impls = {"torch": cmp.torch_loss_and_grads} if "torch" in cmp.implementations() else {}
-        impls["stage3"] = cmp._stage3
+        case = rungcheck._random_case("4-5-5-3", [4, 5, 5, 3], 3, 2, act)
+        loss, tensors = diagnosis.reference(case.weights, case.X, case.c)
+        impls = {"torch": rungs.torch_loss_and_grads} if "torch" in rungs.implementations() else {}
+        impls["stage3"] = rungs._stage3
         for name, fn in impls.items():
             loss2, grads, dX = fn(case.weights, case.X, case.c)
             np.testing.assert_allclose(loss, loss2, rtol=1e-12, err_msg=f"{name} {act}")
-            for t, arr in cmp.named_tensors(grads, dX).items():
+            for t, arr in rungs.named_tensors(grads, dX).items():
                 np.testing.assert_allclose(tensors[t], arr, rtol=1e-10, atol=1e-14,
                                            err_msg=f"{name} {act} {t}")
 
 
 # --------------------------------------------------------------------------- the command
 def run(argv, capsys):
-    status = run_main(cmp.main, argv)
+    status = run_main(compare.main, argv)
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -295,7 +295,7 @@ def test_exit_status_of_the_rung_command(capsys):
 
 def test_help_names_the_commands_that_write_weights_and_they_do(capsys):
     with pytest.raises(SystemExit):
-        cmp.main(["--help"])
+        compare.main(["--help"])
     text = capsys.readouterr().out
     for command, output in [("python -m stage1_scalar train", "weights.json"),
                             ("python -m stage2_perinstance", "weights.json"),
@@ -325,7 +325,7 @@ def test_a_stage3_model_file_is_read_with_its_activation(tmp_path, activation):
 
     model = MLP(4, [5, 6], 3, activation, rng=np.random.default_rng(3))
     path = model.save(tmp_path / "model.npz")
-    weights, X, c, where = cmp.build_problem(_problem_args(path))
+    weights, X, c, where = problems.build_problem(_problem_args(path))
     assert weights["activation"] == activation and weights["sizes"] == [4, 5, 6, 3]
     assert f"({activation})" in where
     params = model.parameters()
@@ -333,28 +333,30 @@ def test_a_stage3_model_file_is_read_with_its_activation(tmp_path, activation):
     # the model's own outputs are the weights' network's logits
     from stage3_batched import softmax
 
-    np.testing.assert_allclose(cmp.predict_reference(weights, X), softmax(model.forward(X)),
+    np.testing.assert_allclose(diagnosis.predict_reference(weights, X), softmax(model.forward(X)),
                                rtol=1e-13)
     loss, _, _ = loss_and_grads(weights, X, c)
-    np.testing.assert_allclose(loss, cmp.reference(weights, X, c)[0], rtol=1e-13)
+    np.testing.assert_allclose(loss, diagnosis.reference(weights, X, c)[0], rtol=1e-13)
 
 
 def test_model_files_that_are_not_a_plain_mlp_get_one_line(tmp_path, capsys):
     from stage3_batched import MLP
 
     files = {"dropout.npz": (MLP(4, [5], 3, "relu", dropout=0.2), "has dropout layers"),
-             "leaky.npz": (MLP(4, [5], 3, "leaky_relu"), "Linear -> LeakyReLU -> Linear are not"),
              "sigout.npz": (MLP(4, [5], 3, "sigmoid", output_activation="sigmoid"),
                             "-> Sigmoid are not")}
     for name, (model, message) in files.items():
         model.save(tmp_path / name)
         status, out, err = run(["--weights", str(tmp_path / name), "--no-torch"], capsys)
         assert status == 2 and err.count("\n") == 1 and message in err, err
+    MLP(4, [5], 3, "leaky_relu").save(tmp_path / "leaky.npz")   # leaky ReLU is in the family
+    weights, *_ = problems.build_problem(_problem_args(tmp_path / "leaky.npz"))
+    assert weights["activation"] == "leaky_relu"
     old = tmp_path / "old.npz"                        # no architecture recorded
     np.savez(old, **MLP(4, [5], 3, "tanh").parameters())
     status, _, err = run(["--weights", str(old)], capsys)
     assert status == 2 and "give --activation" in err
-    weights, *_ = cmp.build_problem(_problem_args(old, "tanh"))
+    weights, *_ = problems.build_problem(_problem_args(old, "tanh"))
     assert weights["activation"] == "tanh" and weights["sizes"] == [4, 5, 3]
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
     (tmp_path / "junk.json").write_text("{ not json")
@@ -370,13 +372,13 @@ def test_the_activation_reaches_every_rung(tmp_path, activation):
     weights = wf.init_weights([4, 6, 5, 3], random.Random(4), activation=activation)
     path = tmp_path / "w.json"
     wf.save_json(weights, path)
-    problem, X, c, _ = cmp.build_problem(_problem_args(path))
+    problem, X, c, _ = problems.build_problem(_problem_args(path))
     assert problem["activation"] == activation
-    report = cmp.compare(problem, X, c, cmp.implementations(), tol=cmp.DEFAULT_TOL)
+    report = compare.compare(problem, X, c, rungs.implementations(), tol=compare.DEFAULT_TOL)
     assert report["ok"], report["worst"]
-    sig, *_ = cmp.build_problem(_problem_args(path, "sigmoid"))   # the flag overrides the file
+    sig, *_ = problems.build_problem(_problem_args(path, "sigmoid"))   # the flag overrides the file
     assert sig["activation"] == "sigmoid"
-    assert abs(cmp.reference(sig, X, c)[0] - cmp.reference(problem, X, c)[0]) > 1e-6
+    assert abs(diagnosis.reference(sig, X, c)[0] - diagnosis.reference(problem, X, c)[0]) > 1e-6
 
 
 def test_compare_json_reports_the_activation():

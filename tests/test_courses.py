@@ -3,6 +3,7 @@ network (loss and every gradient equal to stage 3's), problems a course cannot e
 refused with a reason, and every planted bug is a real one-place change of the solution."""
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from shared import weights as wf
 from stage4_analysis import courses
 
 COURSES = [n for n in courses.ORDER if n != "ladder"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def problem(sizes, activation, n=3, seed=1):
@@ -75,3 +77,93 @@ def test_detect_finds_each_course_by_its_files():
 def test_unknown_course_is_one_line():
     with pytest.raises(courses.ConfigError, match="no such course; choose one of"):
         courses.get("cs999")
+
+
+# --------------------------------------------------------------------------- the rung check
+import io  # noqa: E402
+import shutil  # noqa: E402
+
+from stage4_analysis import rungcheck  # noqa: E402
+
+#: Planted bugs the rung check cannot see by design: compare's SGD steps use momentum 0 (the
+#: grader checks the optimizer's momentum on its own).
+OUT_OF_SCOPE = {("cs3317", "momentum ignored")}
+
+
+def planted(tmp_path, name, bug=None):
+    folder = tmp_path / name / (bug.name.replace(" ", "_") if bug else "solution")
+    shutil.copytree(courses.solution_folder(name), folder)
+    if bug is not None:
+        path = folder / bug.file
+        path.write_text(path.read_text().replace(bug.old, bug.new))
+    return folder
+
+
+def check(folder, name, **kw):
+    out = io.StringIO()
+    cases = rungcheck.course_cases(courses.get(name), kw.pop("activation", None))
+    ok, results = rungcheck.check_rung(folder, cases, out=out, **kw)
+    return ok, results, out.getvalue()
+
+
+@pytest.mark.parametrize("name", COURSES)
+def test_each_course_solution_agrees_and_each_bug_is_caught_and_named(tmp_path, name):
+    ok, results, text = check(planted(tmp_path, name), name)     # found from the files
+    assert ok, text
+    assert "verdict: your rung agrees with the ladder" in text
+    assert any(r.status == "agree" for r in results)
+    for bug in courses.get(name).BUGS:
+        if (name, bug.name) in OUT_OF_SCOPE:
+            continue
+        ok, _, text = check(planted(tmp_path, name, bug), name, course=name)
+        assert not ok and "verdict: DISAGREE" in text, (bug.name, text)
+        assert bug.names in text, (bug.name, text)
+
+
+def test_problems_a_course_cannot_express_are_skipped_with_the_reason(tmp_path):
+    ok, results, text = check(planted(tmp_path, "cs231n"), "cs231n", course="cs231n")
+    assert ok
+    skipped = [r for r in results if r.status == "skipped"]
+    assert skipped and all("defines no sigmoid_forward" in r.note or "no tanh_forward" in r.note
+                           or "no leaky_relu_forward" in r.note for r in skipped)
+
+
+def test_a_fixed_architecture_rung_can_agree():
+    ok, results, text = check(ROOT / "tests/rungs/relu_one_hidden.py", "ladder")
+    assert ok, text
+    assert {r.status for r in results} == {"agree", "skipped"}
+    assert "declares MAX_HIDDEN = 1" in text and "declares ACTIVATIONS" in text
+
+
+def test_byomlp_provided_code_that_is_wrong_is_named_not_blamed_on_the_student(tmp_path):
+    folder = planted(tmp_path, "byomlp")
+    mlp = folder / "mlp.py"                       # the starter's plain-ReLU "leaky" forward
+    mlp.write_text(mlp.read_text().replace("return np.where(x > 0, x, alpha * x)",
+                                           "return x * (x > 0)"))
+    ok, results, text = check(folder, "byomlp", activation="leaky_relu")
+    assert results[0].status == "agree"           # the sigmoid worked example
+    assert all(r.status == "skipped" for r in results[1:])   # every leaky ReLU problem
+    assert "the course's provided leaky_relu and leaky_relu_deriv in mlp.py disagree" in text
+    assert "not your backward" in text
+    ok, _, text = check(folder, "byomlp", activation="sigmoid")
+    assert ok, text                               # the student's code is right
+
+
+def test_a_folder_in_no_course_shape_is_one_line(tmp_path, capsys):
+    (tmp_path / "notes.py").write_text("x = 1\n")
+    from shared.errors import run_main
+
+    status = run_main(rungcheck.main, ["--rung", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "give --course NAME" in err
+
+
+def test_the_command_line_reads_a_course_folder(tmp_path, capsys):
+    from stage4_analysis import compare
+
+    folder = planted(tmp_path, "ece421")
+    assert compare.main(["--rung", str(folder), "--course", "ece421"]) == 0
+    assert "ECE421" in capsys.readouterr().out
+    bug = courses.get("ece421").BUGS[0]
+    assert compare.main(["--rung", str(planted(tmp_path, "ece421", bug))]) == 1
+    assert "a transposed dW" in capsys.readouterr().out

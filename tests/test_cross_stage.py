@@ -26,7 +26,7 @@ import stage1_scalar
 import stage2_perinstance
 import stage3_batched
 from shared import weights as wf
-from stage4_analysis import compare as cmp
+from stage4_analysis import compare, rungs
 
 TOL = 1e-12
 TRAIN_TOL = 1e-10
@@ -41,10 +41,10 @@ def mnist_problem(n):
 
 
 def run_all(weights, X, c, with_torch=False):
-    impls = cmp.implementations(include_torch=with_torch)
+    impls = rungs.implementations(include_torch=with_torch)
     if with_torch and "torch" not in impls:
         pytest.skip("torch is not installed (pip install -e '.[torch]')")
-    return cmp.compare(weights, np.asarray(X), np.asarray(c), impls, tol=TOL)
+    return compare.compare(weights, np.asarray(X), np.asarray(c), impls, tol=TOL)
 
 
 def assert_agree(report):
@@ -89,7 +89,7 @@ def test_pytorch_oracle_agrees(case):
 def test_worked_example_values_in_every_stage():
     """The hand-out's numbers, from every rung (an oracle independent of the other stages)."""
     weights, x, c = wf.worked_example()
-    for name, fn in cmp.implementations(include_torch=False).items():
+    for name, fn in rungs.implementations(include_torch=False).items():
         loss, grads, _ = fn(weights, np.array([x]), np.array([c]))
         np.testing.assert_allclose(loss, np.log(2), rtol=1e-12, err_msg=name)
         np.testing.assert_allclose(grads["layers"][1]["b"], [-0.5, 0.5], rtol=1e-12,
@@ -137,7 +137,7 @@ def trained(stage, weights, X, c, lr, batch_size):
 def assert_same_weights(a, b, what):
     for i, (la, lb) in enumerate(zip(a["layers"], b["layers"])):
         for key in ("W", "b"):
-            d = cmp.difference(la[key], lb[key])
+            d = rungs.difference(la[key], lb[key])
             assert d["max_abs"] <= TRAIN_TOL, (
                 f"{what}: layer {i} {key} differs by {d['max_abs']:.3e} at {d['where']}")
 
@@ -150,7 +150,7 @@ def test_same_sgd_steps_give_same_weights(batch_size, activation):
     results = {s.__name__: trained(s, weights, X, c, lr=0.5, batch_size=batch_size)
                for s in (stage1_scalar, stage2_perinstance, stage3_batched)}
     assert [layer["W"][0][0] for layer in weights["layers"]] == before, "input was mutated"
-    moved = cmp.difference(results["stage1_scalar"]["layers"][0]["W"],
+    moved = rungs.difference(results["stage1_scalar"]["layers"][0]["W"],
                            wf.to_arrays(weights)["layers"][0]["W"])["max_abs"]
     assert moved > 1e-3, "training did not change the weights: the comparison would be vacuous"
     assert_same_weights(results["stage1_scalar"], results["stage2_perinstance"],
@@ -194,13 +194,13 @@ def test_compare_reports_a_disagreement_and_where():
     weights, X, c = problem([3, 4, 2], n=2, seed=1)
 
     def broken(w, X, c):
-        loss, grads, dX = cmp._stage2(w, X, c)
+        loss, grads, dX = rungs._stage2(w, X, c)
         grads["layers"][0]["W"] = np.array(grads["layers"][0]["W"])
         grads["layers"][0]["W"][2, 1] += 1e-6
         return loss, grads, dX
 
-    report = cmp.compare(weights, np.asarray(X), np.asarray(c),
-                         {"stage2": cmp._stage2, "broken": broken}, tol=TOL)
+    report = compare.compare(weights, np.asarray(X), np.asarray(c),
+                         {"stage2": rungs._stage2, "broken": broken}, tol=TOL)
     assert not report["ok"]
     assert report["worst"]["tensor"] == "layer0.W"
     assert report["worst"]["where"] == (2, 1)
@@ -225,20 +225,20 @@ def test_compare_command_worked_example_and_json():
 
 
 def test_compare_command_exit_status_on_disagreement(monkeypatch, capsys):
-    stage3 = cmp._stage3
+    stage3 = rungs._stage3
 
     def off(w, X, c):
         loss, grads, dX = stage3(w, X, c)
         return loss * (1 + 1e-9), grads, dX
 
-    monkeypatch.setattr(cmp, "_stage3", off)
-    assert cmp.main(["--no-torch"]) == 1
+    monkeypatch.setattr(rungs, "_stage3", off)
+    assert compare.main(["--no-torch"]) == 1
     assert "DISAGREE" in capsys.readouterr().out
 
 
 def test_compare_command_rejects_bad_input(capsys):
     with pytest.raises(SystemExit):
-        cmp.main(["--sizes", "3"])
+        compare.main(["--sizes", "3"])
     assert "--sizes needs at least two" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        cmp.main(["--samples", "0"])
+        compare.main(["--samples", "0"])

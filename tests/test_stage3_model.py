@@ -322,8 +322,10 @@ def test_from_weights_to_weights_round_trip():
     back = model.to_weights()
     assert back["activation"] == "sigmoid"
     np.testing.assert_array_equal(back["layers"][0]["W"], np.array(weights["layers"][0]["W"]))
-    with pytest.raises(ValueError, match="sigmoid, relu, tanh hidden layers"):
-        MLP(3, [4], 2, "leaky_relu").to_weights()
+    with pytest.raises(ValueError, match="no dropout"):
+        MLP(3, [4], 2, "relu", dropout=0.1).to_weights()
+    leaky = MLP.from_weights({**weights, "activation": "leaky_relu"})
+    assert leaky.names[1] == "leakyrelu1" and leaky.to_weights()["activation"] == "leaky_relu"
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])

@@ -31,6 +31,16 @@ def load(path):
 
 
 def cannot(weights, files) -> str | None:
+    """What the rung file declares it cannot do: ``ACTIVATIONS = ("relu",)`` (the hidden
+    activations it computes) and ``MAX_HIDDEN = 1`` (the most hidden layers it takes)."""
+    acts = getattr(files, "ACTIVATIONS", None)
+    act = weights.get("activation", "sigmoid")
+    if acts is not None and act not in acts:
+        return f"the file declares ACTIVATIONS = {tuple(acts)}, this problem is {act}"
+    most = getattr(files, "MAX_HIDDEN", None)
+    hidden = len(weights["layers"]) - 1
+    if most is not None and hidden > most:
+        return f"the file declares MAX_HIDDEN = {most}, this problem has {hidden} hidden layers"
     return None
 
 

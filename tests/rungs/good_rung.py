@@ -18,6 +18,8 @@ ACTIVATIONS = {
     "sigmoid": (lambda k: 1 / (1 + np.exp(-k)), lambda k, h: h * (1 - h)),
     "relu": (lambda k: np.maximum(k, 0.0), lambda k, h: (k > 0).astype(float)),
     "tanh": (np.tanh, lambda k, h: 1 - h**2),
+    "leaky_relu": (lambda k: np.where(k > 0, k, 0.01 * k),
+                   lambda k, h: np.where(k > 0, 1.0, 0.01)),
 }
 
 
