@@ -36,7 +36,13 @@ from stage3_batched.layers import (
     init_weight,
     softmax,
 )
-from stage3_batched.losses import CrossEntropy, LogisticLoss, SoftmaxCrossEntropy, SquaredError
+from stage3_batched.losses import (
+    CrossEntropy,
+    CrossEntropyLoss,
+    LogisticLoss,
+    SoftmaxCrossEntropy,
+    SquaredError,
+)
 from stage3_batched.model import MLP, Sequential, load_model
 from stage3_batched.optim import SGD, Adam, StepDecay
 from stage3_batched.run import RunConfig, run
@@ -45,7 +51,7 @@ from stage3_batched.trainer import History, check_batch_size, evaluate, fit, tra
 __all__ = [
     "Layer", "Linear", "Sigmoid", "ReLU", "LeakyReLU", "Tanh", "Softmax", "Dropout",
     "init_weight", "softmax",
-    "SoftmaxCrossEntropy", "CrossEntropy", "SquaredError", "LogisticLoss",
+    "SoftmaxCrossEntropy", "CrossEntropyLoss", "CrossEntropy", "SquaredError", "LogisticLoss",
     "Sequential", "MLP", "load_model", "SGD", "Adam", "StepDecay", "History", "fit",
     "train_epoch", "evaluate",
     "RunConfig", "run",

@@ -7,8 +7,11 @@ once, and no layer applies it again (README.md, "where the 1/N goes").
 
 * :class:`SoftmaxCrossEntropy` - softmax and cross-entropy fused, on logits (N, K) with integer
   labels (N,). Stable for any finite logits (+-1e4 included); gradient ``(softmax(o) - onehot)/N``.
+  :class:`CrossEntropyLoss` is the same loss under the name of PyTorch and the CS3317 hand-out.
 * :class:`CrossEntropy` - cross-entropy on probabilities (N, K) (a network ending in a
   :class:`~stage3_batched.layers.Softmax` layer), integer labels (N,) or one-hot targets (N, K).
+  Inputs that are not probabilities (a negative entry, a row not summing to 1) are refused: they
+  are usually logits, which :class:`CrossEntropyLoss` takes.
 * :class:`SquaredError` - ``mean_n 0.5 * sum_k (pred - target)^2``.
 * :class:`LogisticLoss` - binary cross-entropy on a sigmoid output (N, 1) or (N,), targets 0/1.
 
@@ -123,6 +126,33 @@ class SoftmaxCrossEntropy(Loss):
         return dO / n                                 # the mean's 1/N, applied once, here
 
 
+class CrossEntropyLoss(SoftmaxCrossEntropy):
+    """Softmax + cross-entropy on logits (N, K) with integer labels (N,): the loss PyTorch and the
+    CS3317 hand-out call ``CrossEntropyLoss``, exactly :class:`SoftmaxCrossEntropy`.
+    ``forward(logits, labels)`` -> the mean loss, ``backward()`` -> dlogits (N, K)."""
+
+
+#: how far a row of probabilities may sum from 1 (float32 softmax rows are within 1e-6)
+ROW_SUM_TOL = 1e-3
+
+
+def _check_probabilities(P: np.ndarray) -> None:
+    """Raise ValueError unless P (N, K) holds probabilities: no negative entry, rows summing to 1
+    within :data:`ROW_SUM_TOL`."""
+    if (P < 0).any():
+        n = int(np.argmax((P < 0).any(axis=1)))
+        found = f"row {n} has a negative entry ({P[n].min():.4g})"
+    else:
+        sums = P.sum(axis=1)
+        bad = np.abs(sums - 1.0) > ROW_SUM_TOL
+        if not bad.any():
+            return
+        n = int(np.argmax(bad))
+        found = f"row {n} sums to {sums[n]:.6g}"
+    raise ValueError(f"CrossEntropy takes probabilities (rows of a softmax, each summing to 1), "
+                     f"but {found}; for logits use CrossEntropyLoss (or SoftmaxCrossEntropy)")
+
+
 class CrossEntropy(Loss):
     """Cross-entropy on probabilities: ``l = -mean_n sum_k t_nk log p_nk``.
 
@@ -130,11 +160,14 @@ class CrossEntropy(Loss):
     (any non-negative) target matrix T (N, K). P is floored at the smallest normal float before
     the log, so a probability of exactly 0 gives a large finite loss (about 708 in float64),
     not inf. Backward: ``dP = -T / (N P)`` (only the target entries are non-zero for labels).
+    A P with a negative entry or a row not summing to 1 (within :data:`ROW_SUM_TOL`) raises
+    ValueError naming the class that takes logits (:class:`CrossEntropyLoss`).
     """
 
     def forward(self, pred, target) -> float:
         _check_not_swapped(pred, target, probabilities=True)
         P = _check_pred(pred, "probabilities")
+        _check_probabilities(P)
         n, k = P.shape
         target = np.asarray(target)
         Pc = np.maximum(P, np.finfo(P.dtype).tiny)

@@ -4,8 +4,12 @@ What this adds over stage 2 (plain ``w <- w - lr g``): momentum, Nesterov moment
 Adam and step decay, each written exactly as below (README.md repeats the rules).
 
 An optimizer finds the parameters **by name at every step**: it is given the model
-(``SGD(model, lr=0.1)``), or two functions returning the current ``{name: array}`` dicts
-(``SGD(model.parameters, model.gradients, lr=0.1)``), and each ``step()`` asks for them again. So
+(``SGD(model, lr=0.1)``), the model's parameter view (``SGD(model.parameters(), 0.1, 0.9)``, the
+hand-outs' form: the view knows its model, so the gradients are found from it), or two functions
+returning the current ``{name: array}`` dicts (``SGD(model.parameters, model.gradients,
+lr=0.1)``), and each ``step()`` asks for them again. ``zero_grad()`` sets the gradients it steps
+to 0, so the hand-outs' loop (forward, loss, ``optimizer.zero_grad()``, backward,
+``optimizer.step()``) runs as written. So
 ``model["linear1"].params["W"] = W0`` after the optimizer was built still trains ``W0``. Its state
 (velocity, Adam's moments) is keyed by the same names; a parameter replaced by one of another
 shape is refused with a message (build a new optimizer then). ``step()`` reads the gradients
@@ -35,6 +39,7 @@ the network, it only shifts units. Leaves out: parameter groups, gradient clippi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -56,14 +61,15 @@ def _lookups(params, grads):
     """Two functions returning the current name -> array dicts, from any of the accepted forms:
     a model (with ``parameters()`` / ``gradients()``), two such functions, or two dicts."""
     if grads is None:
+        model = getattr(params, "model", None)        # model.parameters(): a view of its model
+        if isinstance(params, Mapping) and callable(getattr(model, "gradients", None)):
+            return (lambda: params), model.gradients
         if not (callable(getattr(params, "parameters", None))
                 and callable(getattr(params, "gradients", None))):
             raise TypeError("pass a model (with parameters() and gradients()), or the "
                             "parameters and the gradients: SGD(model.parameters, "
                             "model.gradients, lr=...)")
         return params.parameters, params.gradients
-    if isinstance(grads, (int, float)):
-        raise TypeError("the learning rate is a keyword argument: SGD(model, lr=...)")
     if callable(params) != callable(grads):
         raise TypeError("params and grads must both be functions or both be dicts")
     if callable(params):
@@ -127,11 +133,20 @@ class Optimizer:
             return g + self.weight_decay * w
         return g
 
+    def zero_grad(self) -> None:
+        """Set every gradient this optimizer steps to 0, in place (backward adds to them)."""
+        for _, _, g in self.arrays():
+            g[...] = 0.0
+
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def state_dict(self) -> dict:
         return {"lr": self.lr}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
 
 
 class SGD(Optimizer):
@@ -140,6 +155,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, grads=None, lr: float | None = None, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, decay_bias: bool = False):
+        if _is_number(grads):                         # SGD(params, lr, momentum): hand-outs
+            if lr is not None and momentum != 0.0:
+                raise TypeError("SGD got the momentum twice: SGD(params, lr, momentum) or "
+                                "SGD(params, lr=..., momentum=...)")
+            grads, lr, momentum = None, grads, (momentum if lr is None else lr)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) \
                 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -173,6 +193,11 @@ class Adam(Optimizer):
     def __init__(self, params, grads=None, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decay_bias: bool = False):
+        if _is_number(grads):                         # Adam(params, lr): the torch order
+            if lr != 1e-3:
+                raise TypeError("Adam got the learning rate twice: Adam(params, lr) or "
+                                "Adam(params, lr=...)")
+            grads, lr = None, grads
         super().__init__(params, grads, lr, weight_decay, decay_bias)
         b1, b2 = betas
         for what, b in (("beta1", b1), ("beta2", b2)):

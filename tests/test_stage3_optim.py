@@ -211,10 +211,11 @@ def test_a_replaced_parameter_of_another_shape_is_refused():
         opt.step()
 
 
-def test_sgd_wants_the_learning_rate_by_keyword_with_a_model():
+def test_the_learning_rate_positionally_or_by_keyword():
     model = MLP(2, [2], 2)
-    with pytest.raises(TypeError, match="lr="):
-        SGD(model, 0.1)
+    assert SGD(model, 0.1).lr == 0.1 and Adam(model, 0.01).lr == 0.01
+    with pytest.raises(TypeError, match="learning rate twice"):
+        Adam(model, 0.1, lr=0.2)
     with pytest.raises(ValueError, match="learning rate"):
         SGD(model)
     with pytest.raises(TypeError, match="parameters"):
