@@ -387,3 +387,13 @@ def test_compare_json_reports_the_activation():
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     data = json.loads(out.stdout)
     assert data["activation"] == "tanh" and "tanh" in data["problem"]
+
+
+def test_an_sgd_step_on_the_summed_gradient_is_named_and_counted():
+    out = io.StringIO()
+    ok, results = rungcheck.check_rung(RUNGS / "bug_sgd_summed.py",
+                                       rungcheck.rung_cases(("sigmoid",), digits=False), out=out)
+    text = out.getvalue()
+    assert not ok and all(r.status == "agree" for r in results)   # the gradients are right
+    assert "the update is 2 times stage 3's, 2 being the batch size" in text
+    assert "2 further checks: 1 agree, 1 disagree" in text and "verdict: DISAGREE" in text
