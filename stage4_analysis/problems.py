@@ -123,49 +123,58 @@ def read_weights(path, activation: str | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------- inputs
-def build_problem(args) -> tuple[dict, np.ndarray, np.ndarray, str]:
-    """The weights, samples ``X`` (N, D), classes ``c`` (N,) and a one-line description."""
-    act = getattr(args, "activation", None)
+def _network(args, act):
+    """``(weights or None, description)`` from --weights or --sizes (None: neither given)."""
     if args.weights:
         weights = read_weights(args.weights, act)
-        where = f"weights from {args.weights} ({wf.activation_of(weights)})"
-    elif args.sizes:
+        return weights, f"weights from {args.weights} ({wf.activation_of(weights)})"
+    if args.sizes:
         from shared.memory import check_fits, estimate_network_bytes
 
         check_fits(estimate_network_bytes(args.sizes, batch=args.samples, python_floats=True),
                    f"a {'-'.join(map(str, args.sizes))} network in pure Python (stage 1)",
                    "--sizes")
-        weights = wf.init_weights(args.sizes, random.Random(args.seed),
-                                  activation=act or wf.DEFAULT_ACTIVATION)
-        where = f"random weights, sizes {args.sizes}, {weights['activation']}, seed {args.seed}"
-    elif args.dataset is None:
+        return _random_network(args.sizes, args.seed, act)
+    return None, ""
+
+
+def _random_network(sizes, seed, act):
+    weights = wf.init_weights(sizes, random.Random(seed), activation=act or wf.DEFAULT_ACTIVATION)
+    return weights, f"random weights, sizes {sizes}, {weights['activation']}, seed {seed}"
+
+
+def _dataset_samples(args, weights, where, act):
+    """The first --samples training samples of --dataset (a random 3-unit network for it when
+    no network was given), checked against the network's input and output widths."""
+    from shared.data import load_dataset
+
+    (xtr, ytr), _, num_classes = load_dataset(args.dataset)
+    if weights is None:
+        weights, where = _random_network([xtr.shape[1], 3, num_classes], args.seed, act)
+    n_in, n_out = weights["sizes"][0], weights["sizes"][-1]
+    flag = "--sizes" if args.sizes else "--weights"
+    if xtr.shape[1] != n_in:
+        raise ConfigError(f"{flag}: the network's first layer takes {n_in} inputs, "
+                          f"--dataset {args.dataset} has {xtr.shape[1]} features")
+    if num_classes > n_out:
+        raise ConfigError(f"{flag}: the network has {n_out} outputs, --dataset "
+                          f"{args.dataset} has {num_classes} classes")
+    X, c = xtr[: args.samples], ytr[: args.samples]
+    return weights, X, c, f"{where}; the first {len(X)} training samples of {args.dataset}"
+
+
+def build_problem(args) -> tuple[dict, np.ndarray, np.ndarray, str]:
+    """The weights, samples ``X`` (N, D), classes ``c`` (N,) and a one-line description."""
+    act = getattr(args, "activation", None)
+    weights, where = _network(args, act)
+    if weights is None and args.dataset is None:
         weights, x, c = wf.worked_example()
         weights["activation"] = act or wf.DEFAULT_ACTIVATION
         return (weights, np.array([x]), np.array([c]),
                 "the hand-out's 2-3-2 worked example (x = [1, -1], class 0)"
                 + (f", {act} hidden layer" if act and act != "sigmoid" else ""))
-    else:
-        weights = None
-        where = ""
     if args.dataset:
-        from shared.data import load_dataset
-
-        (xtr, ytr), _, num_classes = load_dataset(args.dataset)
-        if weights is None:
-            sizes = [xtr.shape[1], 3, num_classes]
-            weights = wf.init_weights(sizes, random.Random(args.seed),
-                                      activation=act or wf.DEFAULT_ACTIVATION)
-            where = f"random weights, sizes {sizes}, {weights['activation']}, seed {args.seed}"
-        n_in, n_out = weights["sizes"][0], weights["sizes"][-1]
-        flag = "--sizes" if args.sizes else "--weights"
-        if xtr.shape[1] != n_in:
-            raise ConfigError(f"{flag}: the network's first layer takes {n_in} inputs, "
-                              f"--dataset {args.dataset} has {xtr.shape[1]} features")
-        if num_classes > n_out:
-            raise ConfigError(f"{flag}: the network has {n_out} outputs, --dataset "
-                              f"{args.dataset} has {num_classes} classes")
-        X, c = xtr[: args.samples], ytr[: args.samples]
-        return weights, X, c, f"{where}; the first {len(X)} training samples of {args.dataset}"
+        return _dataset_samples(args, weights, where, act)
     rng = random.Random(args.seed + 1)
     n_in, n_out = weights["sizes"][0], weights["sizes"][-1]
     X = np.array([[rng.gauss(0, 1) for _ in range(n_in)] for _ in range(args.samples)])

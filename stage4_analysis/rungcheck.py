@@ -257,6 +257,55 @@ def _ignores_activation(loss, loss3, case: Case) -> str | None:
     return None
 
 
+def _run(fn, case: Case, lists: bool):
+    """``(out, loss, tensors)`` of the rung on the problem, or the :class:`CaseResult` that
+    says why there are none (its return value has the wrong form, or it raised)."""
+    act = wf.activation_of(case.weights)
+    try:
+        out = fn(*_arguments(case.weights, case.X, case.c, lists))
+        return (out, *rung_tensors(out, len(case.weights["layers"])))
+    except RungOutputError as e:
+        return CaseResult(case.name, "failed", note=str(e))
+    except Exception as e:  # noqa: BLE001 - the rung's own code failed
+        why = f"loss_and_grads raised {type(e).__name__}: {one_line(e)}{_where(e)}"
+        if act != "sigmoid":
+            return CaseResult(case.name, "skipped", note=f"{why}; {act} problems skipped")
+        return CaseResult(case.name, "failed", note=why)
+
+
+def _row(fn, case: Case, name: str, s, r, rng, lists: bool, tol: float):
+    """One tensor's row ``(name, shape, vs stage 3, vs own loss, note)`` and whether it fails;
+    an exception of the rung's while its loss is differentiated numerically propagates."""
+    shape = "x".join(map(str, r.shape))
+    if s is None:
+        return (name, shape, None, None, "dX not returned: not checked"), False
+    if s.shape != r.shape:
+        return (name, shape, None, None, f"shape {s.shape}, it must be {r.shape}"), True
+    d3 = difference(s, r)
+    entries = _entries(r.shape, rng)
+    num = own_central_differences(fn, case, name, entries, lists)
+    dfd = difference(np.array([s[j] for j in entries]), num)
+    checked = "" if len(entries) == r.size else f"{len(entries)} of {r.size} entries"
+    return (name, shape, d3, dfd, checked), d3["rel"] > tol or dfd["rel"] > FD_TOL
+
+
+def _explain(result: CaseResult, case: Case, out, loss, mine, loss3, ref, first, tol) -> None:
+    """Fill in a disagreeing result: the first layer, the diagnosis, float32, or the forward."""
+    n_layers = len(case.weights["layers"])
+    result.status, result.first = "DISAGREE", layer_label(first, n_layers)
+    result.bug, result.diagnosis = diagnose(case, loss, mine, loss3, ref, first, tol)
+    low = _low_precision(out)
+    worst = max((row[2]["rel"] for row in result.rows if row[2] is not None), default=0.0)
+    if result.bug in (None, "a different forward pass") and low and worst < 1e-3:
+        result.bug = "float32 arithmetic"
+        result.diagnosis = (f"your rung returns {low} arrays, good to about 7 digits; "
+                            f"compute in float64 (the tolerance is {tol:g})")
+    own = [row for row in result.rows if row[3] is not None]
+    if all(row[3]["rel"] <= FD_TOL for row in own) and result.bug is None:
+        result.note = ("the gradients match central differences of your own loss, so the "
+                       "backward pass fits your forward pass: look at the forward pass")
+
+
 def check_case(fn, case: Case, *, lists: bool = False, tol: float = RUNG_TOL,
                seed: int = 0, cannot=None) -> CaseResult:
     """Check the rung ``fn`` (its ``loss_and_grads``) on one problem against stage 3 and against
@@ -265,70 +314,33 @@ def check_case(fn, case: Case, *, lists: bool = False, tol: float = RUNG_TOL,
     why = cannot(case.weights) if cannot else None
     if why:
         return CaseResult(case.name, "skipped", note=f"skipped: {why}")
-    act = wf.activation_of(case.weights)
-    n_layers = len(case.weights["layers"])
     loss3, grads3, dX3 = _stage3(case.weights, case.X, case.c)
     ref = named_tensors(grads3, dX3)
-    try:
-        out = fn(*_arguments(case.weights, case.X, case.c, lists))
-        loss, mine = rung_tensors(out, n_layers)
-    except RungOutputError as e:
-        return CaseResult(case.name, "failed", note=str(e))
-    except Exception as e:  # noqa: BLE001 - the rung's own code failed
-        why = f"loss_and_grads raised {type(e).__name__}: {one_line(e)}{_where(e)}"
-        if act != "sigmoid":
-            return CaseResult(case.name, "skipped", note=f"{why}; {act} problems skipped")
-        return CaseResult(case.name, "failed", note=why)
+    ran = _run(fn, case, lists)
+    if isinstance(ran, CaseResult):
+        return ran
+    out, loss, mine = ran
     other = _ignores_activation(loss, loss3, case)
     if other:
         return CaseResult(case.name, "skipped",
                           note=f"its loss is the {other} network's: the function ignores "
-                               f"weights['activation']; {act} problems skipped")
-    rng = np.random.default_rng(seed)
-    result = CaseResult(case.name, "agree")
+                               f"weights['activation']; {wf.activation_of(case.weights)} "
+                               "problems skipped")
+    result, rng = CaseResult(case.name, "agree"), np.random.default_rng(seed)
     d = difference(loss, loss3)
     result.rows.append(("loss", "scalar", d, None, ""))
     failing = ["loss"] if d["rel"] > tol else []
-    for name in order_from_loss(n_layers):
-        s, r = mine[name], ref[name]
-        shape = "x".join(map(str, r.shape))
-        if s is None:
-            result.rows.append((name, shape, None, None, "dX not returned: not checked"))
-            continue
-        if s.shape != r.shape:
-            result.rows.append((name, shape, None, None,
-                                f"shape {s.shape}, it must be {r.shape}"))
-            failing.append(name)
-            continue
-        d3 = difference(s, r)
-        entries = _entries(r.shape, rng)
+    for name in order_from_loss(len(case.weights["layers"])):
         try:
-            num = own_central_differences(fn, case, name, entries, lists)
+            row, bad = _row(fn, case, name, mine[name], ref[name], rng, lists, tol)
         except Exception as e:  # noqa: BLE001 - the rung's own code failed
-            return CaseResult(case.name, "failed",
-                              note=f"loss_and_grads raised {type(e).__name__}: "
-                                   f"{one_line(e)}{_where(e)} while its loss was "
-                                   "differentiated numerically")
-        dfd = difference(np.array([s[j] for j in entries]), num)
-        checked = "" if len(entries) == r.size else f"{len(entries)} of {r.size} entries"
-        result.rows.append((name, shape, d3, dfd, checked))
-        if d3["rel"] > tol or dfd["rel"] > FD_TOL:
-            failing.append(name)
+            return CaseResult(case.name, "failed", note=f"loss_and_grads raised "
+                              f"{type(e).__name__}: {one_line(e)}{_where(e)} while its loss "
+                              "was differentiated numerically")
+        result.rows.append(row)
+        failing += [name] if bad else []
     if failing:
-        result.status = "DISAGREE"
-        first = failing[0]
-        result.first = layer_label(first, n_layers)
-        result.bug, result.diagnosis = diagnose(case, loss, mine, loss3, ref, first, tol)
-        low = _low_precision(out)
-        worst = max((row[2]["rel"] for row in result.rows if row[2] is not None), default=0.0)
-        if result.bug in (None, "a different forward pass") and low and worst < 1e-3:
-            result.bug = "float32 arithmetic"
-            result.diagnosis = (f"your rung returns {low} arrays, good to about 7 digits; "
-                                f"compute in float64 (the tolerance is {tol:g})")
-        own = [row for row in result.rows if row[3] is not None]
-        if all(row[3]["rel"] <= FD_TOL for row in own) and result.bug is None:
-            result.note = ("the gradients match central differences of your own loss, so the "
-                           "backward pass fits your forward pass: look at the forward pass")
+        _explain(result, case, out, loss, mine, loss3, ref, failing[0], tol)
     return result
 
 
