@@ -43,7 +43,7 @@ BUGS = (
     Bug("transposed grad_W", "layers.py", "self.grad_W += self.X.T @ grad_output",
         "self.grad_W = grad_output.T @ self.X", ("linear", "convergence"), "transpose"),
     Bug("bias gradient averaged", "layers.py", "self.grad_b += grad_output.sum(axis=0)",
-        "self.grad_b += grad_output.mean(axis=0)", ("linear", "convergence"), "averaged"),
+        "self.grad_b += grad_output.mean(axis=0)", ("linear",), "averaged"),
     Bug("gradients overwritten", "layers.py", "self.grad_W += self.X.T @ grad_output",
         "self.grad_W = self.X.T @ grad_output", ("linear",), "overwritten"),
     Bug("sigmoid derivative at the input", "layers.py",
@@ -120,3 +120,45 @@ def rung(files) -> types.SimpleNamespace:
     return types.SimpleNamespace(
         loss_and_grads=loss_and_grads, sgd_train=sgd_train,
         loss_and_grads_twice=lambda w, X, c: loss_and_grads(w, X, c, passes=2))
+
+
+# --------------------------------------------------------------------------- grading
+from stage4_analysis.courses.rubric import Item  # noqa: E402 - the grader's part of the module
+
+#: How ``python -m stage4_analysis.courses grade cs3317`` checks each RUBRIC item. The MLP and
+#: SGD items run on the reference layers (and loss), so a layer bug costs the layer's item only.
+GRADING = {
+    "linear": Item("layer", ("layers.py",), "Linear", (4, 3), style="attrs"),
+    "relu": Item("layer", ("layers.py",), "ReLU"),
+    "sigmoid": Item("layer", ("layers.py",), "Sigmoid"),
+    "loss": Item("loss", ("losses.py",), "CrossEntropyLoss", style="logits", shape=(4, 3)),
+    "mlp": Item("network", ("model.py",), reference=("layers.py", "losses.py")),
+    "sgd": Item("sgd", ("optimizer.py",), "SGD", (0.1, 0.9), reference=("layers.py",)),
+    "convergence": Item("train", FILES, threshold=0.7),
+}
+TRAINING = dict(train=600, val=500, hidden=[32], lr=0.1, momentum=0.9, epochs=5, batch_size=32)
+
+
+def training_data():
+    """The convergence run's data: the first 600 training and 500 validation digits of
+    mnist-sample (shipped with the project; the course's Fashion-MNIST may not be present)."""
+    from shared.data import load_mnist_sample
+
+    (X, c), (Xv, cv), _ = load_mnist_sample(seed=0, limit=TRAINING["train"])
+    return (X, c), (Xv[:TRAINING["val"]], cv[:TRAINING["val"]])
+
+
+def training_run(files, refs, data, seed: int = 0):
+    """Train the student's MLP with their loss and SGD in the provided trainer's five steps;
+    ``(validation accuracy, what was run)``."""
+    t = TRAINING
+    (X, c), (Xv, cv) = data
+    rng = np.random.default_rng(seed)
+    model = files.model.MLP(X.shape[1], t["hidden"], 10, "relu", rng=rng)
+    optimizer = files.optimizer.SGD(model.parameters(), t["lr"], t["momentum"])
+    loss_fn = files.losses.CrossEntropyLoss()
+    for _ in range(t["epochs"]):
+        refs.trainer.train_epoch(model, loss_fn, optimizer, X, c, t["batch_size"], rng)
+    return refs.trainer.accuracy(model, Xv, cv), (
+        f"{X.shape[1]}-{t['hidden'][0]}-10 ReLU MLP, SGD lr {t['lr']} momentum {t['momentum']}, "
+        f"{t['epochs']} epochs of {len(X)} mnist-sample digits, {len(Xv)} validate")

@@ -40,18 +40,19 @@ RUBRIC = (("relu", "ReLU forward + backward", 10),
 
 BUGS = (
     Bug("transposed dW", "layers.py", 'self.gradients["W"] = X.T @ dZ',
-        'self.gradients["W"] = dZ.T @ X', ("fully_connected", "convergence"), "transpose"),
+        'self.gradients["W"] = dZ.T @ X', ("fully_connected", "network", "convergence"),
+        "transpose"),
     Bug("bias gradient averaged", "layers.py",
         'self.gradients["b"] = dZ.sum(axis=0, keepdims=True)',
-        'self.gradients["b"] = dZ.mean(axis=0, keepdims=True)', ("fully_connected",),
+        'self.gradients["b"] = dZ.mean(axis=0, keepdims=True)', ("fully_connected", "network"),
         "averaged"),
     Bug("softmax Jacobian diagonal only", "activations.py",
         "J = np.diag(y) - np.outer(y, y)", "J = np.diag(y * (1.0 - y))",
         ("softmax", "convergence"), "diagonal"),
     Bug("relu gradient at Z >= 0 ignored", "activations.py", "return dY * (Z > 0)",
-        "return dY * (Z < 0)", ("relu", "convergence"), "relu"),
+        "return dY * (Z < 0)", ("relu",), "relu"),
     Bug("missing 1/m", "loss.py", "return -Y / (m * Y_hat)", "return -Y / Y_hat",
-        ("loss",), "1/N"),
+        ("loss", "convergence"), "1/N"),
 )
 
 SOFTMAX = "softmax"
@@ -113,3 +114,47 @@ def rung(files) -> types.SimpleNamespace:
         return loss, {"layers": grads}, d
 
     return types.SimpleNamespace(loss_and_grads=loss_and_grads)
+
+
+# --------------------------------------------------------------------------- grading
+from stage4_analysis.courses.rubric import Item  # noqa: E402 - the grader's part of the module
+
+#: How ``python -m stage4_analysis.courses grade ece421`` checks each RUBRIC item. The layer is
+#: checked with a linear activation on the reference activations; the network is the student's
+#: layers with the reference activations and loss.
+GRADING = {
+    "relu": Item("layer", ("activations.py",), "Activation", ("relu",), style="z"),
+    "fully_connected": Item("layer", ("layers.py",), "FullyConnectedLayer", (3, "linear"),
+                            style="dicts", reference=("activations.py",)),
+    "softmax": Item("layer", ("activations.py",), "Activation", ("softmax",), style="z"),
+    "loss": Item("loss", ("loss.py",), "CrossEntropyLoss", style="probabilities", shape=(4, 3)),
+    "network": Item("network", ("layers.py",), reference=("activations.py", "loss.py")),
+    "convergence": Item("train", FILES, threshold=0.7, reference=("optimizer.py",)),
+}
+TRAINING = dict(hidden=16, lr=0.1, momentum=0.9, epochs=30, batch_size=16)
+
+
+def training_data():
+    """The convergence run's data: Iris, 120 train / 30 validation flowers (seed 0)."""
+    from shared.data import load_iris
+
+    train, val, _ = load_iris(seed=0)
+    return train, val
+
+
+def training_run(files, refs, data, seed: int = 0):
+    """Train the student's two-layer network with their loss in the provided trainer and SGD;
+    ``(validation accuracy, what was run)``."""
+    t = TRAINING
+    (X, c), (Xv, cv) = data
+    rng = np.random.default_rng(seed)
+    layers = [files.layers.FullyConnectedLayer(t["hidden"], "relu", rng=rng),
+              files.layers.FullyConnectedLayer(3, "softmax", rng=rng)]
+    optimizer = refs.optimizer.SGD(t["lr"], t["momentum"])
+    Y = onehot(c, 3)
+    for _ in range(t["epochs"]):
+        refs.trainer.train_epoch(layers, files.loss.CrossEntropyLoss(), optimizer, X, Y,
+                            t["batch_size"], rng)
+    return refs.trainer.accuracy(layers, Xv, cv), (
+        f"4-{t['hidden']}-3 ReLU network, SGD lr {t['lr']} momentum {t['momentum']}, "
+        f"{t['epochs']} epochs of {len(X)} Iris flowers, {len(Xv)} validate")

@@ -1,0 +1,287 @@
+"""The grader's check of each kind of rubric item (:class:`.rubric.Item`), run inside the
+sandboxed child process on the student's modules.
+
+Every check returns ``(passed, [feedback lines])``; an item scores all its points or none.
+
+* "layer": forward against the reference solution's on the same input and parameters; backward
+  against central differences of the student's own forward (``check_layer``); for a course whose
+  backward adds to the gradients, a second backward without ``zero_grad`` must double them.
+* "loss": the value against stage 3's mean cross-entropy; the gradient against central
+  differences of the student's own loss and against stage 3's.
+* "network": the rung check of the course's network (the student's assembly, the reference
+  layers in place of the student's) against the ladder, with its diagnosis.
+* "sgd": three steps of the student's optimizer on the reference layers against stage 3's SGD
+  with momentum on the same gradients, then ``zero_grad``.
+* "train": the course's short training run (``course.training_run``) must reach the item's
+  validation accuracy.
+
+What it leaves out: importing and isolating the student's code (:mod:`.sandbox`).
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from stage4_analysis.courses import checks, onehot
+
+FORWARD_RTOL = 1e-10
+
+
+def build(modules, item):
+    """``item.name(*item.args)`` from the module of ``item.files[0]`` in ``modules``."""
+    module = getattr(modules, item.files[0].removesuffix(".py"))
+    return getattr(module, item.name)(*item.args)
+
+
+class AttrLayer:
+    """A layer keeping ``W``, ``b`` and ``grad_W``, ``grad_b`` as attributes (CS3317), seen as
+    ``check_layer`` reads layers: ``params`` / ``grads`` dicts and ``zero_grad``."""
+
+    PARAMS = {"W": "grad_W", "b": "grad_b"}
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def prime(self, X):
+        pass
+
+    @property
+    def params(self):
+        return {k: getattr(self.layer, k) for k in self.PARAMS if hasattr(self.layer, k)}
+
+    @property
+    def grads(self):
+        return {k: getattr(self.layer, g, None) for k, g in self.PARAMS.items()}
+
+    def set_params(self, params):
+        for k, v in params.items():
+            setattr(self.layer, k, v.copy())
+
+    def zero_grad(self):
+        for k, g in self.PARAMS.items():
+            setattr(self.layer, g, np.zeros_like(getattr(self.layer, k)))
+
+    def forward(self, X):
+        return self.layer.forward(X)
+
+    def backward(self, dY):
+        return self.layer.backward(dY)
+
+
+class DictLayer(AttrLayer):
+    """A layer keeping its parameters in the dict ``parameters`` and their gradients under the
+    same keys in ``gradients``, made on the first forward pass (ECE421)."""
+
+    def prime(self, X):
+        self.layer.forward(np.zeros((1, X.shape[1])))
+
+    @property
+    def params(self):
+        return dict(self.layer.parameters)
+
+    @property
+    def grads(self):
+        return {k: self.layer.gradients.get(k) for k in self.layer.parameters}
+
+    def set_params(self, params):
+        for k, v in params.items():
+            self.layer.parameters[k] = v.copy()
+
+    def zero_grad(self):
+        for k, v in self.layer.parameters.items():
+            self.layer.gradients[k] = np.zeros_like(v)
+
+
+class ZLayer(AttrLayer):
+    """An activation with ``forward(Z)`` and ``backward(Z, dY)`` (ECE421), as a layer."""
+
+    @property
+    def params(self):
+        return {}
+
+    @property
+    def grads(self):
+        return {}
+
+    def zero_grad(self):
+        pass
+
+    def forward(self, X):
+        self.Z = X
+        return self.layer.forward(X)
+
+    def backward(self, dY):
+        return self.layer.backward(self.Z, dY)
+
+
+class PlainLayer(ZLayer):
+    """A layer without parameters: ``forward(X)``, ``backward(dY)``."""
+
+    def forward(self, X):
+        return self.layer.forward(X)
+
+    def backward(self, dY):
+        return self.layer.backward(dY)
+
+
+STYLES = {"attrs": AttrLayer, "dicts": DictLayer, "z": ZLayer, "plain": PlainLayer}
+
+
+def _forward_lines(mine, ref, what: str) -> list[str]:
+    mine = np.asarray(mine, np.float64)
+    if mine.shape != ref.shape:
+        return [f"{what} has shape {mine.shape}, it must be {ref.shape}"]
+    if not np.allclose(mine, ref, rtol=FORWARD_RTOL, atol=1e-12):
+        return [f"{what} differs from the reference's: relative error "
+                f"{checks.rel_error(mine, ref):.2e}"]
+    return []
+
+
+def _accumulates(layer, X, rng) -> list[str]:
+    """A second backward without zero_grad must add the same gradients again."""
+    layer.zero_grad()
+    dY = rng.standard_normal(np.shape(layer.forward(X)))
+    layer.backward(dY)
+    once = {k: np.array(v, np.float64) for k, v in layer.grads.items()}
+    layer.backward(dY)
+    for k, v in layer.grads.items():
+        if np.shape(v) == once[k].shape and not np.allclose(v, 2 * once[k], rtol=1e-10,
+                                                            atol=1e-12):
+            return [f"a second backward without zero_grad() did not add to grad_{k} (it was "
+                    "overwritten?): backward must add (+=) its gradients, zero_grad() resets "
+                    "them"]
+    return []
+
+
+def check_layer(course, item, mine, refs, prep):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal(item.shape)
+    student, reference = (STYLES[item.style](build(m, item)) for m in (mine, refs))
+    for layer in (reference, student):
+        layer.prime(X)
+    params = {k: rng.standard_normal(np.shape(v)) * 0.5 for k, v in reference.params.items()}
+    reference.set_params(params)
+    student.set_params(params)
+    label = f"{item.name}({', '.join(map(repr, item.args))})"
+    lines = _forward_lines(student.forward(X), np.asarray(reference.forward(X)),
+                           f"{label}.forward(X {item.shape})")
+    ok, grad_lines = checks.gradient_check(student, item.shape, label)
+    lines += grad_lines
+    if course.ACCUMULATES and params:
+        lines += _accumulates(student, X, rng)
+    passed = not lines and ok
+    return passed, lines or [f"{label}: forward matches the reference, backward matches central "
+                             "differences"]
+
+
+def _loss_problem(item, rng):
+    N, K = item.shape
+    logits = rng.standard_normal((N, K))
+    c = np.arange(N) % K
+    if item.style == "logits":
+        return logits, c, c
+    E = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True), onehot(c, K), onehot(c, K)
+
+
+def _factor_hint(grad, want, N) -> str:
+    k = float(np.vdot(grad, want) / np.vdot(want, want))
+    if checks.rel_error(grad, k * want) > checks.TOL:
+        return ""
+    if abs(k - N) <= 1e-6 * N:
+        return f" ({N} times the right gradient, N = {N}: the 1/N of the mean is missing)"
+    if abs(k + 1) <= 1e-6:
+        return " (the right gradient with the opposite sign)"
+    return f" ({k:.6g} times the right gradient)"
+
+
+def check_loss(course, item, mine, refs, prep):
+    """Value and gradient of the student's loss (``item.style``: "logits" with integer labels,
+    else one-hot targets first and probabilities second)."""
+    pred, target, ladder_target = _loss_problem(item, np.random.default_rng(0))
+    loss = build(mine, item)
+    if item.style == "logits":
+        f, g = (lambda: float(loss.forward(pred, target))), (lambda: loss.backward())
+    else:
+        f, g = (lambda: float(loss.forward(target, pred))), (lambda: loss.backward(target, pred))
+    want, dwant = checks.ladder_loss(pred, ladder_target, item.style)
+    value = f()
+    grad = np.asarray(g(), np.float64)
+    N, lines = len(pred), []
+    if not np.isclose(value, want, rtol=1e-10, atol=1e-12):
+        total = " (the sum over the batch, not the mean)" if np.isclose(value, N * want) else ""
+        lines.append(f"forward: {value:.10g}, stage 3's mean cross-entropy is {want:.10g}{total}")
+    if grad.shape != dwant.shape:
+        return False, lines + [f"backward has shape {grad.shape}, it must be {dwant.shape}"]
+    own = checks.rel_error(grad, checks.numeric_gradient(f, pred))
+    ladder = checks.rel_error(grad, dwant)
+    if own > checks.TOL or ladder > checks.TOL:
+        lines.append(f"backward: relative error {own:.2e} against central differences of your "
+                     f"loss, {ladder:.2e} against stage 3" + _factor_hint(grad, dwant, N))
+    return not lines, lines or ["forward equals stage 3's mean cross-entropy, backward its "
+                                "gradient and central differences"]
+
+
+def check_network(course, item, mine, refs, prep):
+    files = types.SimpleNamespace(**{**vars(refs), **vars(mine)})
+    rung = types.SimpleNamespace(loss_and_grads=course.rung(files).loss_and_grads)
+    return checks.rung_check(rung, prep["cases"], "the network")
+
+
+def _sgd_layers(refs, rng, sizes=(4, 5, 3)):
+    layers = [refs.layers.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+    params = {}
+    for i, layer in enumerate(layers):
+        layer.W, layer.b = rng.standard_normal(layer.W.shape), rng.standard_normal(layer.b.shape)
+        params[f"{i}.W"], params[f"{i}.b"] = layer.W.copy(), layer.b.copy()
+    return layers, params
+
+
+def check_sgd(course, item, mine, refs, prep):
+    """``SGD(layers, lr, momentum)``: three steps against stage 3's SGD with the same momentum
+    (and, to name the bug, without it), then ``zero_grad``."""
+    rng = np.random.default_rng(0)
+    layers, params = _sgd_layers(refs, rng)
+    lr, momentum = item.args
+    opt = getattr(mine, item.files[0].removesuffix(".py")).SGD(layers, lr, momentum)
+    plain = {k: v.copy() for k, v in params.items()}
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    ladder, ladder0 = checks.ladder_sgd(params, grads, lr, momentum), checks.ladder_sgd(
+        plain, grads, lr, 0.0)
+    for _ in range(3):
+        for i, layer in enumerate(layers):
+            for p, g in (("W", "grad_W"), ("b", "grad_b")):
+                grads[f"{i}.{p}"][...] = rng.standard_normal(params[f"{i}.{p}"].shape)
+                getattr(layer, g)[...] = grads[f"{i}.{p}"]
+        opt.step()
+        ladder.step()
+        ladder0.step()
+    mine_now = {f"{i}.{p}": np.asarray(getattr(layer, p)) for i, layer in enumerate(layers)
+                for p in ("W", "b")}
+    err = max(checks.rel_error(mine_now[k], params[k]) for k in params)
+    if err > 1e-12:
+        no_mu = [k for k in params if checks.rel_error(mine_now[k], params[k]) > 1e-12
+                 and checks.rel_error(mine_now[k], plain[k]) <= 1e-12]
+        return False, [f"after 3 steps (lr {lr}, momentum {momentum}) the weights differ from "
+                       f"stage 3's SGD with momentum: relative error {err:.2e}"
+                       + (f"; {', '.join(no_mu)} took plain SGD steps: the momentum is ignored "
+                          "(v = momentum * v + g; w -= lr * v)" if no_mu else "")]
+    opt.zero_grad()
+    left = [f"{i}.{g}" for i, layer in enumerate(layers) for g in ("grad_W", "grad_b")
+            if np.any(np.asarray(getattr(layer, g)) != 0)]
+    if left:
+        return False, [f"zero_grad() left {', '.join(left)} non-zero"]
+    return True, ["3 steps equal stage 3's SGD with momentum; zero_grad() resets the gradients"]
+
+
+def check_training(course, item, mine, refs, prep):
+    accuracy, what = course.training_run(mine, refs, prep["data"], seed=0)
+    passed = bool(np.isfinite(accuracy) and accuracy >= item.threshold)
+    return passed, [f"validation accuracy {accuracy:.1%} ({what}); it must reach "
+                    f"{item.threshold:.0%}"]
+
+
+CHECKS = {"layer": check_layer, "loss": check_loss, "network": check_network,
+          "sgd": check_sgd, "train": check_training}
