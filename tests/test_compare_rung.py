@@ -397,3 +397,36 @@ def test_an_sgd_step_on_the_summed_gradient_is_named_and_counted():
     assert not ok and all(r.status == "agree" for r in results)   # the gradients are right
     assert "the update is 2 times stage 3's, 2 being the batch size" in text
     assert "2 further checks: 1 agree, 1 disagree" in text and "verdict: DISAGREE" in text
+
+
+# --------------------------------------------------------------------------- never a wrong pass
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+good_rung = rungcheck.load_rung(RUNGS / "good_rung.py")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(act=st.sampled_from(wf.ACTIVATIONS), hidden=st.lists(st.integers(1, 5), min_size=1,
+                                                             max_size=2),
+       n=st.integers(1, 4), seed=st.integers(0, 10_000), which=st.integers(0, 10_000),
+       size=st.floats(1e-6, 1e3))
+def test_no_wrong_gradient_ever_passes(act, hidden, n, seed, which, size):
+    """Any one entry of any gradient (or dX) moved by at least 1e-7 of that tensor's largest
+    entry is a disagreement - on random networks, activations and batch sizes."""
+    sizes = [3, *hidden, 4]
+    case = rungcheck._random_case("fuzz", sizes, n, seed, act)
+    names = rungs.order_from_loss(len(sizes) - 1)
+    target = names[which % len(names)]
+
+    def wrong(weights, X, c):
+        loss, grads, dX = good_rung.loss_and_grads(weights, X, c)
+        tensors = {**{f"layer{i}.{p}": g[p] for i, g in enumerate(grads["layers"])
+                      for p in ("W", "b")}, "input": dX}
+        t = tensors[target]
+        scale = max(float(np.max(np.abs(t))), 1e-3)
+        t.flat[which % t.size] += size * scale * 0.1    # >= 1e-7: ten times the tolerance
+        return loss, grads, dX
+
+    result = rungcheck.check_case(wrong, case)
+    assert result.status == "DISAGREE", (target, result.rows)
