@@ -1,5 +1,5 @@
 """The ladder's checking code as the grader calls it: every call into ``stage3_batched.gradcheck``,
-``stage4_analysis.compare`` and stage 3's losses and SGD goes through this module.
+``stage4_analysis.rungcheck`` and stage 3's losses and SGD goes through this module.
 
 What it adds: one place that turns a layer into what ``check_layer`` reads, runs the rung check
 into a string and keeps its diagnosis lines. What it leaves out: which item checks what
@@ -15,7 +15,7 @@ import numpy as np
 import stage3_batched.losses
 import stage3_batched.optim
 from stage3_batched import gradcheck
-from stage4_analysis import compare
+from stage4_analysis import rungcheck
 
 TOL = gradcheck.TOL
 rel_error = gradcheck.rel_error
@@ -69,9 +69,9 @@ def ladder_sgd(params: dict, grads: dict, lr: float, momentum: float):
     return stage3_batched.optim.SGD(params, grads, lr=lr, momentum=momentum)
 
 
-def rung_problems(activations):
-    """The rung check's problems for a course that has ``activations``."""
-    return compare.rung_cases(tuple(activations))
+def rung_problems(course):
+    """The rung check's problems for ``course``: every activation it has."""
+    return rungcheck.course_cases(course)
 
 
 def rung_check(rung, cases, label: str):
@@ -80,7 +80,7 @@ def rung_check(rung, cases, label: str):
     skipped problem (the network raised, or ignored its activation) as a failure: a course's
     network must run every activation the course has."""
     out = io.StringIO()
-    ok, results = compare.check_rung(label, cases, module=rung, out=out)
+    ok, results = rungcheck.check_rung(label, cases, module=rung, out=out)
     lines = out.getvalue().splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith(label + ": "))
     kept = [lines[start][len(label) + 2:]] + [x for x in lines[start + 1:] if x.strip()]

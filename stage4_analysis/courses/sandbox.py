@@ -94,7 +94,7 @@ def prepare(course, key: str) -> dict:
     if cache_key not in _PREPARED:
         prep = {}
         if item.kind == "network":
-            prep["cases"] = item_checks.checks.rung_problems(course.ACTIVATIONS)
+            prep["cases"] = item_checks.checks.rung_problems(course)
         if item.kind == "train":
             prep["data"] = course.training_data()
         _PREPARED[cache_key] = prep
