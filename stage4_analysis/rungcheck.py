@@ -76,10 +76,12 @@ def _random_case(name, sizes, n, seed, activation) -> Case:
     return Case(f"{name}, {activation}, {n} random samples", weights, X, c)
 
 
-def rung_cases(activations=wf.ACTIVATIONS, digits: bool = True) -> list[Case]:
+def rung_cases(activations=wf.ACTIVATIONS, digits: bool = True,
+               digits_activation: str | None = None) -> list[Case]:
     """The problems ``--rung`` checks by default: the worked example (sigmoid, one sample),
     small random networks (2 to 4 samples, one with a square hidden layer) in each of
-    ``activations``, and three real digits of mnist-sample through a 784-12-10 network."""
+    ``activations``, and three real digits of mnist-sample through a 784-12-10 network (with
+    ``digits_activation``, else the only activation, else the sigmoid)."""
     weights, x, c = wf.worked_example()
     cases = [Case("worked example 2-3-2, sigmoid, 1 sample", wf.to_arrays(weights),
                   np.array([x]), np.array([c]))]
@@ -93,7 +95,7 @@ def rung_cases(activations=wf.ACTIVATIONS, digits: bool = True) -> list[Case]:
         from shared.data import load_mnist_sample
 
         (xtr, ytr), _, _ = load_mnist_sample()
-        act = activations[0] if len(activations) == 1 else "sigmoid"
+        act = digits_activation or (activations[0] if len(activations) == 1 else "sigmoid")
         w = wf.to_arrays(wf.init_weights([784, 12, 10], random.Random(5), activation=act))
         cases.append(Case(f"mnist-sample 784-12-10, {act}, 3 real digits", w,
                           np.asarray(xtr[:3], np.float64), np.asarray(ytr[:3])))
@@ -614,11 +616,16 @@ def print_summary(path, results: list[CaseResult], extras, out) -> None:
         print("no problem could be checked (every one was skipped)", file=out)
 
 
-def course_cases(shape, activation: str | None = None) -> list[Case]:
+def course_cases(shape, activation: str | None = None, files=None) -> list[Case]:
     """The default problems for a rung of the course ``shape``: every activation it can express
-    (or only ``activation``)."""
+    (with ``files``, those the student's files have), or only ``activation``."""
     acts = tuple(a for a in shape.ACTIVATIONS if a in wf.ACTIVATIONS)
-    return rung_cases((activation,) if activation else acts or wf.ACTIVATIONS)
+    have = acts if files is None else tuple(a for a in acts if not shape.cannot(
+        wf.to_arrays(wf.init_weights([2, 2, 2], random.Random(0), activation=a)), files))
+    if activation:
+        return rung_cases((activation,))
+    return rung_cases(acts or wf.ACTIVATIONS, digits_activation=(have or acts or ("sigmoid",))[0]
+                      if "sigmoid" not in have else "sigmoid")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -671,7 +678,7 @@ def main(argv=None) -> int:
         weights, X, c, where = build_problem(args)
         cases = [Case(where, wf.to_arrays(weights), np.asarray(X, np.float64), np.asarray(c))]
     else:
-        cases = course_cases(shape, args.activation)
+        cases = course_cases(shape, args.activation, files)
     ok, _ = check_rung(args.rung, cases, lists=args.lists, tol=args.tol, module=files,
                        course=shape.NAME)
     return 0 if ok else 1
