@@ -16,7 +16,7 @@ from stage4_analysis import courses
 from stage4_analysis.courses import __main__ as cli
 from stage4_analysis.courses import grade, handout
 
-GRADED = ("cs3317", "ece421")
+GRADED = ("cs3317", "ece421", "byomlp", "vu")
 BUGS = [(name, bug.name) for name in GRADED for bug in courses.get(name).BUGS]
 
 
@@ -190,7 +190,7 @@ def test_handout_refuses_a_folder_in_use_and_keeps_what_is_there(tmp, capsys):
 @pytest.mark.parametrize("argv,says", [
     (["grade", "cs999", "."], "error: COURSE cs999: no such course"),
     (["grade", "cs3317", "/no/such/folder"], "error: DIR /no/such/folder: no such folder"),
-    (["grade", "vu", "."], "error: COURSE vu: no grader"),
+    (["grade", "cs231n", "."], "error: COURSE cs231n: no grader"),
     (["handout", "nope", "--out", "x"], "error: COURSE nope"),
 ])
 def test_bad_input_is_one_error_line(capsys, argv, says):

@@ -46,7 +46,7 @@ BUGS = (
     Bug("derivative at the output h", "mlp.py",
         'g = (layer["W"].T @ g) * self.layers[l - 1]["fderiv"](self.layers[l - 1]["a"])',
         'g = (layer["W"].T @ g) * self.layers[l - 1]["fderiv"](self.layers[l - 1]["h"])',
-        ("backward", "disc"), "applied to h"),
+        ("backward",), "applied to h"),
     Bug("gradients overwritten", "mlp.py", 'layer["db"] += g', 'layer["db"] = g',
         ("backward",), "overwritten"),
 )
@@ -137,3 +137,82 @@ def rung(files) -> types.SimpleNamespace:
     return types.SimpleNamespace(
         loss_and_grads=loss_and_grads, sgd_train=sgd_train,
         loss_and_grads_twice=lambda w, X, c: loss_and_grads(w, X, c, passes=2))
+
+
+# --------------------------------------------------------------------------- grading
+from stage4_analysis.courses.rubric import Item  # noqa: E402 - the grader's part of the module
+
+#: How ``python -m stage4_analysis.courses grade byomlp`` checks each RUBRIC item: the forward
+#: pass against the ladder's probabilities (and a partial pass by layer names), backpropagation
+#: by the rung check with its accumulation and SGD-step checks, the disc test by training.
+GRADING = {
+    "forward": Item("forward", FILES),
+    "backward": Item("network", FILES, style="course"),
+    "disc": Item("train", FILES, threshold=0.8, reference=("disc_test.py",)),
+}
+TRAINING = dict(train=400, val=200, alpha=0.05, epochs=20)
+
+
+def predict(files, weights, X) -> np.ndarray:
+    """The student's network's outputs (N, K), one ``forward`` per sample."""
+    net = build(files, weights)
+    return np.array([net.forward(x) for x in np.asarray(X, np.float64)])
+
+
+def _named(module, weights):
+    net = module.MLP(weights["sizes"][0], module.softmax_est_crossentropy_deriv)
+    for i, (W, b) in enumerate(weights_layers(weights)):
+        last = i == len(weights["layers"]) - 1
+        net.add_layer(W.shape[1], module.softmax if last else module.logistic,
+                      None if last else module.logistic_deriv, f"layer{i + 1}")
+        net.layers[-1]["W"], net.layers[-1]["b"] = W.T.copy(), b.copy()
+    return net
+
+
+def forward_checks(files, refs) -> list[str]:
+    """The hand-out's partial passes on a 4-5-6-3 network: ``forward(h, start, end)`` by names
+    and by indices, and the shapes ``add_layer`` makes. Problems found, as sentences."""
+    import random
+
+    from shared import weights as wf
+
+    weights = wf.to_arrays(wf.init_weights([4, 5, 6, 3], random.Random(0)))
+    x = np.linspace(-1.0, 1.0, 4)
+    mine, ref = _named(files.mlp, weights), _named(refs.mlp, weights)
+    h = ref.forward(x, 0, 0)
+    lines = []
+    for start, end in (("layer2", "layer2"), (1, None), ("layer2", "layer3")):
+        got, want = mine.forward(h, start, end), ref.forward(h, start, end)
+        if np.shape(got) != np.shape(want) or not np.allclose(got, want, rtol=1e-10):
+            lines.append(f"forward(h, start={start!r}, end={end!r}) differs from the reference's "
+                         "(start and end name or number the first and last layer run)")
+    fresh = files.mlp.MLP(4, files.mlp.softmax_est_crossentropy_deriv)
+    fresh.add_layer(5, files.mlp.logistic, files.mlp.logistic_deriv)
+    fresh.add_layer(3, files.mlp.softmax, None)
+    shapes = [(np.shape(layer["W"]), np.shape(layer["b"])) for layer in fresh.layers]
+    if shapes != [((5, 4), (5,)), ((3, 5), (3,))]:
+        lines.append(f"add_layer made W, b of shapes {shapes}; they must be (m, m_prev), (m,)")
+    return lines
+
+
+def training_data():
+    """The disc test's points: 400 train, 200 validate (seed 0)."""
+    from shared.data import load_disc
+
+    t = TRAINING
+    (X, c), (Xv, cv), _ = load_disc(n=t["train"] + t["val"],
+                                    val_fraction=t["val"] / (t["train"] + t["val"]), seed=0)
+    return (X, c), (Xv, cv)
+
+
+def training_run(files, refs, data, seed: int = 0):
+    """The provided disc test on the student's MLP; ``(validation accuracy, what was run)``."""
+    t = TRAINING
+    (X, c), (Xv, cv) = data
+    rng = np.random.default_rng(seed)
+    net = refs.disc_test.disc_network(files.mlp, rng)
+    for _ in range(t["epochs"]):
+        refs.disc_test.train_epoch(net, X, c, t["alpha"], rng)
+    return refs.disc_test.accuracy(net, Xv, cv), (
+        f"2-100-2-1 leaky ReLU network, logistic loss, one sample per step, alpha "
+        f"{t['alpha']}, {t['epochs']} epochs of {len(X)} disc points, {len(Xv)} validate")

@@ -14,8 +14,10 @@ import numpy as np
 
 import stage3_batched.losses
 import stage3_batched.optim
+from shared import weights as wf
 from stage3_batched import gradcheck
 from stage4_analysis import rungcheck
+from stage4_analysis.diagnosis import predict_reference
 
 TOL = gradcheck.TOL
 rel_error = gradcheck.rel_error
@@ -69,21 +71,32 @@ def ladder_sgd(params: dict, grads: dict, lr: float, momentum: float):
     return stage3_batched.optim.SGD(params, grads, lr=lr, momentum=momentum)
 
 
+def ladder_probabilities(weights, X) -> np.ndarray:
+    """The ladder's softmax probabilities (N, K) of the network ``weights`` on X (N, D)."""
+    return predict_reference(weights, X)
+
+
 def rung_problems(course):
-    """The rung check's problems for ``course``: every activation it has."""
-    return rungcheck.course_cases(course)
+    """The rung check's problems for ``course`` without its real digits (a 784-wide network
+    through a course's scalar code takes seconds): the worked example and small random networks
+    in every activation the course has."""
+    acts = tuple(a for a in course.ACTIVATIONS if a in wf.ACTIVATIONS)
+    return rungcheck.rung_cases(acts, digits=False)
 
 
-def rung_check(rung, cases, label: str):
-    """The rung check of ``rung`` (``loss_and_grads`` only) on ``cases``: ``(ok, [lines])`` -
-    the summary, the first disagreement, the diagnoses and the verdict. A grader counts a
-    skipped problem (the network raised, or ignored its activation) as a failure: a course's
-    network must run every activation the course has."""
+def rung_check(rung, cases, label: str, course: str | None = None):
+    """The rung check on ``cases`` of ``rung`` (with ``loss_and_grads`` only), or with
+    ``course`` of that course's files ``rung`` through its adapter, with its further checks
+    (accumulation, SGD steps): ``(ok, [lines])`` - the summary, the first disagreement, the
+    diagnoses and the verdict. A grader counts a skipped problem (the network raised, or
+    ignored its activation) as a failure: a course's network must run every activation the
+    course has."""
     out = io.StringIO()
-    ok, results = rungcheck.check_rung(label, cases, module=rung, out=out)
+    ok, results = rungcheck.check_rung(label, cases, module=rung, out=out, course=course)
     lines = out.getvalue().splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith(label + ": "))
-    kept = [lines[start][len(label) + 2:]] + [x for x in lines[start + 1:] if x.strip()]
+    further = [x for x in lines[:start] if x.endswith(": DISAGREE") and not x.startswith(" ")]
+    kept = [lines[start][len(label) + 2:]] + further + [x for x in lines[start + 1:] if x.strip()]
     skipped = [f"problem {i} skipped: {r.note}" for i, r in enumerate(results, 1)
                if r.status == "skipped"]
     return ok and not skipped, kept + (skipped[:1] if ok else [])

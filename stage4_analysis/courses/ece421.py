@@ -129,7 +129,8 @@ GRADING = {
     "softmax": Item("layer", ("activations.py",), "Activation", ("softmax",), style="z"),
     "loss": Item("loss", ("loss.py",), "CrossEntropyLoss", style="probabilities", shape=(4, 3)),
     "network": Item("network", ("layers.py",), reference=("activations.py", "loss.py")),
-    "convergence": Item("train", FILES, threshold=0.7, reference=("optimizer.py",)),
+    "convergence": Item("train", FILES, threshold=0.7,
+                        reference=("trainer.py", "optimizer.py")),
 }
 TRAINING = dict(hidden=16, lr=0.1, momentum=0.9, epochs=30, batch_size=16)
 

@@ -8,8 +8,11 @@ Every check returns ``(passed, [feedback lines])``; an item scores all its point
   backward adds to the gradients, a second backward without ``zero_grad`` must double them.
 * "loss": the value against stage 3's mean cross-entropy; the gradient against central
   differences of the student's own loss and against stage 3's.
+* "forward": the network's output on the rung problems (with random biases) against the
+  ladder's probabilities, and the course's own ``forward_checks``.
 * "network": the rung check of the course's network (the student's assembly, the reference
-  layers in place of the student's) against the ladder, with its diagnosis.
+  layers in place of the student's; or all the student's files through the course's adapter,
+  with its accumulation and SGD-step checks) against the ladder, with its diagnosis.
 * "sgd": three steps of the student's optimizer on the reference layers against stage 3's SGD
   with momentum on the same gradients, then ``zero_grad``.
 * "train": the course's short training run (``course.training_run``) must reach the item's
@@ -225,9 +228,38 @@ def check_loss(course, item, mine, refs, prep):
 
 
 def check_network(course, item, mine, refs, prep):
+    """The rung check: ``style`` "course" runs the course's adapter on the student's files
+    with its further checks; otherwise only ``loss_and_grads`` of the student's files with the
+    reference files substituted."""
+    if item.style == "course":
+        return checks.rung_check(mine, prep["cases"], "the network", course=course.NAME)
     files = types.SimpleNamespace(**{**vars(refs), **vars(mine)})
     rung = types.SimpleNamespace(loss_and_grads=course.rung(files).loss_and_grads)
     return checks.rung_check(rung, prep["cases"], "the network")
+
+
+def check_forward(course, item, mine, refs, prep):
+    """The network's output (``course.predict``) on every rung problem the course can express
+    against the ladder's probabilities, then the course's own ``forward_checks``."""
+    lines, checked = [], 0
+    rng = np.random.default_rng(0)
+    for case in prep["cases"]:
+        weights = {**case.weights, "layers": [          # biases too: they start at zero
+            {"W": layer["W"], "b": rng.standard_normal(np.shape(layer["b"]))}
+            for layer in case.weights["layers"]]}
+        got = np.asarray(course.predict(mine, weights, case.X), np.float64)
+        want = checks.ladder_probabilities(weights, case.X)
+        checked += 1
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-10, atol=1e-12):
+            what = (f"shape {got.shape}, it must be {want.shape}" if got.shape != want.shape
+                    else f"relative error {checks.rel_error(got, want):.2e}")
+            lines.append(f"{case.name}: the output differs from the ladder's probabilities "
+                         f"({what})")
+            break
+    lines += course.forward_checks(mine, refs)
+    passed = checked > 0 and not lines
+    return passed, lines or [f"the output equals the ladder's on {checked} problems; partial "
+                             "passes by name and index agree"]
 
 
 def _sgd_layers(refs, rng, sizes=(4, 5, 3)):
@@ -284,4 +316,5 @@ def check_training(course, item, mine, refs, prep):
 
 
 CHECKS = {"layer": check_layer, "loss": check_loss, "network": check_network,
+          "forward": check_forward,
           "sgd": check_sgd, "train": check_training}

@@ -16,9 +16,11 @@ class Item:
     """One rubric item's check.
 
     ``kind``: "layer" (forward against the reference, backward against central differences),
-    "loss" (value against stage 3, gradient against central differences), "network" (the rung
-    check of the whole network against the ladder), "sgd" (steps against stage 3's SGD) or
-    "train" (a short training run must reach ``threshold`` validation accuracy).
+    "loss" (value against stage 3, gradient against central differences), "forward" (the
+    network's output against the ladder's probabilities), "network" (the rung check of the
+    whole network against the ladder; ``style`` "course": through the course's adapter with its
+    further checks), "sgd" (steps against stage 3's SGD) or "train" (a short training run must
+    reach ``threshold`` validation accuracy).
     ``files``: the student's files the check imports; ``reference``: the reference solution's
     files imported in their place beforehand (the student's files import those instead);
     ``name`` / ``args``: what is built (``Linear(4, 3)``); ``style``: how a layer keeps its

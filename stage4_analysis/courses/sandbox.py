@@ -88,13 +88,15 @@ class ImportBlocker(importlib.abc.MetaPathFinder):
 
 def prepare(course, key: str) -> dict:
     """What item ``key`` needs from the ladder, made before any submission code runs (and
-    shared by every child): the rung problems, the training data."""
+    shared by every child): the rung problems the course can express, the training data."""
     item = course.GRADING[key]
     cache_key = (course.NAME, key)
     if cache_key not in _PREPARED:
         prep = {}
-        if item.kind == "network":
-            prep["cases"] = item_checks.checks.rung_problems(course)
+        if item.kind in ("network", "forward"):
+            ref = course.load(courses.solution_folder(course.NAME))
+            prep["cases"] = [case for case in item_checks.checks.rung_problems(course)
+                             if course.cannot(case.weights, ref) is None]
         if item.kind == "train":
             prep["data"] = course.training_data()
         _PREPARED[cache_key] = prep
@@ -102,14 +104,13 @@ def prepare(course, key: str) -> dict:
 
 
 def _references(course, item) -> types.SimpleNamespace:
-    """The reference solution's files for the item: those it substitutes (registered in
-    ``sys.modules`` under their plain names), its own files, and the trainer for "train"."""
+    """The reference solution's files for the item: those it substitutes or provides (a
+    trainer; registered in ``sys.modules`` under their plain names) and its own files."""
     folder = courses.solution_folder(course.NAME)
     substitute = courses.load_files(folder, item.reference, flag="reference")
     for stem, module in vars(substitute).items():
         sys.modules[stem] = module
-    extra = ("trainer.py",) if item.kind == "train" else ()
-    own = courses.load_files(folder, tuple(item.files) + extra, flag="reference")
+    own = courses.load_files(folder, item.files, flag="reference")
     return types.SimpleNamespace(**{**vars(own), **vars(substitute)})
 
 

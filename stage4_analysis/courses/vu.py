@@ -64,3 +64,34 @@ def rung(files) -> types.SimpleNamespace:
                                            {"W": mean[3], "b": mean[4]}]}, None
 
     return types.SimpleNamespace(loss_and_grads=loss_and_grads)
+
+
+# --------------------------------------------------------------------------- grading
+from stage4_analysis.courses.rubric import Item  # noqa: E402 - the grader's part of the module
+
+#: Question 3 of the hand-out (1.5 points: one forward and one backward pass of the network,
+#: every derivative reported), split here into its two functions.
+RUBRIC = (("forward", "Question 3: forward pass (the softmax probabilities)", 0.5),
+          ("backward", "Question 3: backward pass (the loss and every derivative)", 1.0))
+#: How ``python -m stage4_analysis.courses grade vu`` checks them: forward against the ladder's
+#: probabilities, backward by the rung check against the ladder.
+GRADING = {"forward": Item("forward", FILES), "backward": Item("network", FILES, style="course")}
+
+BUGS = BUGS + (
+    Bug("bias gradient left at zero", "backprop.py", "db = list(dk)", "db = [0.0] * len(dk)",
+        ("backward",), "all zero"),
+    Bug("softmax not normalised", "backprop.py", "return [v / sum(e) for v in e]",
+        "return e", ("forward", "backward"), "forward pass"),
+)
+
+
+def predict(files, weights, X) -> np.ndarray:
+    """The student's ``forward`` on each row of X: (N, K) probabilities."""
+    lists = wf.to_lists(weights)
+    (W, b), (V, cb) = ((layer["W"], layer["b"]) for layer in lists["layers"])
+    return np.array([files.backprop.forward(list(map(float, x)), W, b, V, cb)
+                     for x in np.asarray(X).tolist()])
+
+
+def forward_checks(files, refs) -> list[str]:
+    return []
