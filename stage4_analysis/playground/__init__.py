@@ -8,7 +8,7 @@ the plane of a 2-unit layer, the rungs' agreement on the next step, and the stag
 graph of one sample with every value and gradient.
 
 Modules: :mod:`.data` (the data sets), :mod:`.session` (the training logic, no user interface),
-:mod:`.views` (the pictures as arrays), :mod:`.rungs` (the cross-rung check), :mod:`.page` (the
+:mod:`.views` (the pictures as arrays), :mod:`.agree` (the cross-rung check), :mod:`.page` (the
 Streamlit page), :mod:`.browser` (serving the page and driving headless Chromium, for the
 browser test and the screenshots). Leaves out: saving runs, more than two classes in the plane.
 """

@@ -1,7 +1,7 @@
 """The playground's web page (Streamlit): widgets on the left, the network training on the right.
 
 A thin layer over :mod:`.session` (the training logic), :mod:`.views` (the pictures) and
-:mod:`.rungs` (the cross-rung check): this file only lays out widgets and shows what those
+:mod:`.agree` (the cross-rung check): this file only lays out widgets and shows what those
 return. Start it with ``python -m stage4_analysis.playground`` (served on 127.0.0.1 only).
 
 Changing the data or the network starts over; the learning rate, batch size, momentum and rung
@@ -16,8 +16,8 @@ import streamlit as st
 
 from shared.errors import ConfigError
 from stage4_analysis.playground import views
+from stage4_analysis.playground.agree import agreement
 from stage4_analysis.playground.data import DATASETS
-from stage4_analysis.playground.rungs import agreement
 from stage4_analysis.playground.session import ACTIVATIONS, RUNGS, Session, Settings, parse_hidden
 
 SAMPLES = ("worked example", "next training sample")

@@ -21,10 +21,9 @@ After every step the history gets one row: the batch's loss (before its update) 
 and accuracy of the whole training and validation sets (``stage3_batched.evaluate``). A NaN or
 infinite batch loss stops training with ``shared.divergence``'s message; ``reset()`` starts over.
 
-Leaves out: drawing (``views.py``), the cross-rung check (``rungs.py``), Streamlit (``page.py``).
-Leaky ReLU and momentum are stage 3's alone (the weight format of stages 1 and 2 has sigmoid,
-ReLU and tanh; their ``sgd_train`` is plain SGD), so settings asking for them with stage 1 or 2
-are refused with a message.
+Leaves out: drawing (``views.py``), the cross-rung check (``agree.py``), Streamlit (``page.py``).
+Momentum is stage 3's alone (the ``sgd_train`` of stages 1 and 2 is plain SGD), so momentum with
+stage 1 or 2 is refused with a message.
 """
 
 from __future__ import annotations
@@ -104,9 +103,9 @@ def check(s: Settings, n_in: int, n_out: int) -> Settings:
         raise ConfigError(f"batch size: {s.batch_size!r}; choose an integer from 1 to 10,000")
     if not 0.0 <= s.momentum < 1.0:
         raise ConfigError(f"momentum: {s.momentum!r}; choose a number in [0, 1)")
-    if s.rung != "stage3" and (s.momentum > 0 or s.activation == "leaky_relu"):
-        raise ConfigError(f"rung: {RUNGS[s.rung]} trains with plain SGD and sigmoid, ReLU or "
-                          "tanh; momentum and leaky ReLU need stage 3")
+    if s.rung != "stage3" and s.momentum > 0:
+        raise ConfigError(f"rung: {RUNGS[s.rung]} trains with plain SGD; momentum needs "
+                          "stage 3 (or set momentum to 0)")
     n = count_parameters(sizes_of(s, n_in, n_out))
     if s.rung == "stage1" and n > STAGE1_MAX_PARAMETERS:
         raise ConfigError(f"rung: stage 1 computes one scalar at a time, up to "

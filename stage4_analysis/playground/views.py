@@ -27,7 +27,6 @@ import io
 import numpy as np
 
 from shared.errors import ConfigError
-from shared.weights import ACTIVATIONS as WEIGHT_FORMAT_ACTIVATIONS
 from shared.weights import to_lists, worked_example
 from stage3_batched.layers import Linear, softmax
 
@@ -193,8 +192,6 @@ def graph_source(session, which: str = "worked example") -> str:
     weights; ConfigError (with the reason) when stage 1 cannot draw this network."""
     from stage1_scalar.graph import build
 
-    if session.model.activation not in WEIGHT_FORMAT_ACTIVATIONS:
-        raise ConfigError("the computation graph is stage 1's, which has no leaky ReLU")
     x, c = graph_sample(session, which)
     return build(to_lists(session.model.to_weights()), x, c).source
 

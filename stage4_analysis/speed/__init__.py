@@ -5,6 +5,7 @@
     python -m stage4_analysis.speed.stage1     # stage 1 vs micrograd alone
     python -m stage4_analysis.speed.stage2     # stage 2 vs PyTorch at batch size 1
     python -m stage4_analysis.speed.stage3     # stage 3 vs PyTorch, GEMM bound, peak memory
+    python -m stage4_analysis.speed.playground # the playground's step and redraw
 
 Modules: :mod:`.ladder` (runs the parts, writes ``speed.json``, ``ladder.png``, ``speed.md``),
 :mod:`.targets` (the pure half: targets, tables, chart from a saved record), and one benchmark

@@ -37,7 +37,7 @@ PAGE = Path(__file__).resolve().parents[1] / "playground" / "page.py"
 def redraw(session) -> int:
     """What the page computes after a step; the bytes of PNG it would send."""
     from stage4_analysis.playground import views
-    from stage4_analysis.playground.rungs import agreement
+    from stage4_analysis.playground.agree import agreement
 
     idx = session.next_batch()
     agreement(session.model.to_weights(), session.train[0][idx], session.train[1][idx])

@@ -5,22 +5,21 @@ mini-batch through every rung (stage 1, 2, 3 - stage 1 only for networks of at m
 :data:`STAGE1_CHECK_PARAMETERS` parameters, as it is pure Python) and reports the largest
 difference over every pair, every parameter, the input gradient and the loss.
 
-The cross-rung machinery is ``stage4_analysis.compare``'s: only its public
-``implementations()``, ``compare()`` and ``difference()`` are used, through the one import
-below, so a move of that module changes one line here.
+The cross-rung machinery is the project's own: ``implementations()`` and ``difference()`` from
+``stage4_analysis.rungs``, ``compare()`` from ``stage4_analysis.compare``, imported in the two
+lines below and nowhere else in the playground, so a move of either touches one line.
 
-Leaves out: PyTorch (the check runs every redraw; ``python -m stage4_analysis.compare``
-includes it), and networks outside the weight format (leaky ReLU: stage 3 only, nothing to
-compare with).
+Leaves out: PyTorch (the check runs at every redraw; ``python -m stage4_analysis.compare``
+includes it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from shared.weights import ACTIVATIONS as WEIGHT_FORMAT_ACTIVATIONS
 from shared.weights import count_parameters
-from stage4_analysis import compare as cross_rung  # the one line that names the module
+from stage4_analysis.compare import compare
+from stage4_analysis.rungs import difference, implementations
 
 STAGE1_CHECK_PARAMETERS = 1_000
 
@@ -30,17 +29,14 @@ def agreement(weights: dict, X: np.ndarray, c: np.ndarray) -> dict:
 
     Returns ``{"rungs": [names], "max_abs": float, "rel": float, "pair": "a~b", "tensor": name,
     "skipped": reason or None}``; ``rel`` is ``compare``'s relative error of the worst tensor
-    and ``max_abs`` the largest absolute difference of any tensor.
+    and ``max_abs`` the largest absolute difference of any tensor or loss.
     """
-    if weights.get("activation") not in WEIGHT_FORMAT_ACTIVATIONS:
-        return {"rungs": [], "max_abs": None, "rel": None, "pair": None, "tensor": None,
-                "skipped": "leaky ReLU is a stage-3 layer only: no other rung to compare with"}
-    impls = cross_rung.implementations(include_torch=False)
+    impls = implementations(include_torch=False)
     skipped = None
     if count_parameters(weights["sizes"]) > STAGE1_CHECK_PARAMETERS:
         impls.pop("stage1")
         skipped = f"stage 1 left out: more than {STAGE1_CHECK_PARAMETERS:,} parameters"
-    report = cross_rung.compare(weights, X, c, impls)
+    report = compare(weights, X, c, impls)
     max_abs = max([d["max_abs"] for t in report["tensors"].values()
                    for d in t["pairs"].values()] +
                   [d["max_abs"] for d in report["loss_pairs"].values()])
@@ -50,5 +46,5 @@ def agreement(weights: dict, X: np.ndarray, c: np.ndarray) -> dict:
 
 
 def largest_difference(a, b) -> float:
-    """The largest absolute difference of two same-shaped arrays (``compare.difference``)."""
-    return cross_rung.difference(a, b)["max_abs"]
+    """The largest absolute difference of two same-shaped arrays (``rungs.difference``)."""
+    return difference(a, b)["max_abs"]
