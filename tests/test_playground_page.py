@@ -108,3 +108,23 @@ def test_play_runs_steps_until_pause(page):
     page.run()
     assert not page.session_state["playing"] and session.steps == 7
     assert np.isfinite(session.last["train_loss"])
+
+
+def test_mnist_draws_weights_and_leaves_stage1_out(page):
+    widget(page, "selectbox", "data set").set_value("mnist-sample").run()
+    session = page.session_state["session"]
+    assert session.sizes == [784, 3, 10] and not page.exception
+    assert "stage 1 left out" in page.caption[0].value
+    assert "incoming weights" in page.caption[1].value
+    assert "60" in page.info[1].value                       # the graph is refused, with the limit
+    widget(page, "selectbox", "trained by").set_value("stage1").run()
+    assert "stage 1" in page.error[0].value and session.settings.rung == "stage3"
+
+
+def test_divergence_while_playing_stops_and_says_so(page):
+    widget(page, "selectbox", "activation").set_value("relu").run()
+    session = page.session_state["session"]
+    session.model[0].params["W"][...] = 1e308                   # the next loss is NaN
+    button(page, "play").click().run()
+    assert not page.session_state["playing"] and button(page, "play")
+    assert session.steps == 0 and "diverged" in page.warning[0].value

@@ -12,6 +12,7 @@ Leaves out: saving a run (use ``python -m stage3_batched`` for that).
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from shared.errors import ConfigError
@@ -140,10 +141,12 @@ def training_view() -> None:
     steps each time)."""
     session = st.session_state.session
     if st.session_state.playing and not session.run(st.session_state.speed):
-        st.session_state.playing = False
-    status(session)
-    pictures(session)
-    opened_up(session)
+        st.session_state.playing = False                  # training stopped: redraw it all
+        st.rerun()
+    with np.errstate(all="ignore"):                       # a diverged network draws NaN
+        status(session)
+        pictures(session)
+        opened_up(session)
 
 
 def main() -> None:
