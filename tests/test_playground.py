@@ -8,6 +8,7 @@ shared data loaders, and the models' own forward passes for the pictures. Float6
 """
 
 import math
+import socket
 
 import numpy as np
 import pytest
@@ -223,6 +224,12 @@ def test_command_serves_on_localhost_only_and_names_the_extra(monkeypatch, capsy
     command = cli.streamlit_command(8765)
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     assert command[command.index("--server.port") + 1] == "8765"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"--port {port}: cannot listen"):
+            cli.check_port(port)
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
     assert cli.run_main(cli.main, []) == 2
     assert capsys.readouterr().err.strip() == ("error: the playground needs Streamlit: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,16 @@ def streamlit_command(port: int, headless: bool = True) -> list[str]:
             "--server.headless", "true" if headless else "false",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
             "--client.toolbarMode", "viewer"]
+
+
+def check_port(port: int) -> None:
+    """ConfigError naming ``--port`` when 127.0.0.1:``port`` cannot be listened on."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise ConfigError(f"--port {port}: cannot listen on 127.0.0.1:{port} "
+                              f"({e.strerror}); choose another port") from None
 
 
 def main(argv=None) -> int:
@@ -49,6 +60,7 @@ def main(argv=None) -> int:
         for path in take_screenshots(Path(args.screenshots)):
             print(path)
         return 0
+    check_port(args.port)
     print(f"serving the playground on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
     return subprocess.call(streamlit_command(args.port, headless=not args.open))
 
