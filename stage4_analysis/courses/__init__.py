@@ -14,7 +14,15 @@ describes one course:
   has them ``sgd_train`` and ``loss_and_grads_twice``, two backward passes without resetting);
 * ``ACCUMULATES`` - whether the course's backward adds to the gradients (it has a zero_grad);
 * ``BUGS`` - planted bugs, each a one-line change to the reference solution (``solutions/``), the
-  rubric item it breaks and what the diagnosis must name.
+  rubric item it breaks and what the diagnosis must name;
+* ``GRADCHECK`` (optional, at the end of the module) - what ``python -m stage3_batched.gradcheck``
+  needs to know about the course's layers and losses, a dict with the optional keys
+  ``"checks"`` - the names worth checking, ``("layers.py:Linear", ...)``;
+  ``"build"`` - ``{class name: [constructor arguments, ...]}``, one check per tuple (ECE421's
+  ``Activation``: one per activation name);
+  ``"losses"`` - ``{loss name: {"order": "pred_target" | "target_pred", "labels": "int" |
+  "onehot", "input": "logits" | "probabilities"}}``, how the loss takes its arguments (what is
+  left out is found by calling it).
 
 Adding a course is adding one module here and naming it in :data:`ORDER`. ``solutions/<name>/``
 holds the course's reference solution: the functions a student writes carry ``# BEGIN SOLUTION:

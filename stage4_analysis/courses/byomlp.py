@@ -216,3 +216,9 @@ def training_run(files, refs, data, seed: int = 0):
     return refs.disc_test.accuracy(net, Xv, cv), (
         f"2-100-2-1 leaky ReLU network, logistic loss, one sample per step, alpha "
         f"{t['alpha']}, {t['epochs']} epochs of {len(X)} disc points, {len(Xv)} validate")
+
+
+# ----------------------------------------------------------------------------- gradcheck
+#: What ``python -m stage3_batched.gradcheck`` checks in these files (see __init__): the provided
+#: activations against their derivatives; the student's MLP is checked by ``compare --rung``.
+GRADCHECK = {"checks": ("mlp.py:logistic", "mlp.py:leaky_relu")}

@@ -82,3 +82,11 @@ def rung(files) -> types.SimpleNamespace:
         return loss, {"layers": grads}, dout
 
     return types.SimpleNamespace(loss_and_grads=loss_and_grads)
+
+
+# ----------------------------------------------------------------------------- gradcheck
+#: What ``python -m stage3_batched.gradcheck`` checks in these files, and how (see __init__).
+GRADCHECK = {
+    "checks": ("layers.py:affine", "layers.py:relu", "layers.py:softmax_loss"),
+    "losses": {"softmax_loss": {"order": "pred_target", "labels": "int", "input": "logits"}},
+}

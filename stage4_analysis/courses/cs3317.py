@@ -162,3 +162,13 @@ def training_run(files, refs, data, seed: int = 0):
     return refs.trainer.accuracy(model, Xv, cv), (
         f"{X.shape[1]}-{t['hidden'][0]}-10 ReLU MLP, SGD lr {t['lr']} momentum {t['momentum']}, "
         f"{t['epochs']} epochs of {len(X)} mnist-sample digits, {len(Xv)} validate")
+
+
+# ----------------------------------------------------------------------------- gradcheck
+#: What ``python -m stage3_batched.gradcheck`` checks in these files, and how (see __init__).
+GRADCHECK = {
+    "checks": ("layers.py:Linear", "layers.py:ReLU", "layers.py:Sigmoid",
+               "losses.py:CrossEntropyLoss"),
+    "build": {"Linear": [(4, 3)]},
+    "losses": {"CrossEntropyLoss": {"order": "pred_target", "labels": "int", "input": "logits"}},
+}

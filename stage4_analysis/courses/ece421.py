@@ -159,3 +159,16 @@ def training_run(files, refs, data, seed: int = 0):
     return refs.trainer.accuracy(layers, Xv, cv), (
         f"4-{t['hidden']}-3 ReLU network, SGD lr {t['lr']} momentum {t['momentum']}, "
         f"{t['epochs']} epochs of {len(X)} Iris flowers, {len(Xv)} validate")
+
+
+# ----------------------------------------------------------------------------- gradcheck
+#: What ``python -m stage3_batched.gradcheck`` checks in these files, and how (see __init__).
+GRADCHECK = {
+    "checks": ("activations.py:Activation", "layers.py:FullyConnectedLayer",
+               "loss.py:CrossEntropyLoss"),
+    "build": {"Activation": [(a,) for a in ("linear", "sigmoid", "tanh", "relu", "softmax")],
+              "FullyConnectedLayer": [(3, a) for a in ("linear", "sigmoid", "tanh", "relu",
+                                                       "softmax")]},
+    "losses": {"CrossEntropyLoss": {"order": "target_pred", "labels": "onehot",
+                                    "input": "probabilities"}},
+}

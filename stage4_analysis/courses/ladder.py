@@ -46,3 +46,16 @@ def cannot(weights, files) -> str | None:
 
 def rung(files) -> types.ModuleType:
     return files
+
+
+# ----------------------------------------------------------------------------- gradcheck
+#: How ``python -m stage3_batched.gradcheck`` calls stage 3's own losses (see __init__).
+GRADCHECK = {
+    "checks": ("stage3_batched.layers:Linear", "stage3_batched.layers:Softmax",
+               "stage3_batched.losses:SoftmaxCrossEntropy", "stage3_batched.losses:CrossEntropy"),
+    "losses": {"SoftmaxCrossEntropy": {"order": "pred_target", "labels": "int",
+                                       "input": "logits"},
+               "CrossEntropyLoss": {"order": "pred_target", "labels": "int", "input": "logits"},
+               "CrossEntropy": {"order": "pred_target", "labels": "int",
+                                "input": "probabilities"}},
+}
