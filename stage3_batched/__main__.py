@@ -3,10 +3,13 @@ command line.
 
 A run prints a table with one row per epoch, then writes into its output folder (default
 ``runs/stage3/<dataset>-<config key>/``): ``record.json`` (the run record, shared/records.py),
-``curves.png`` (loss and accuracy curves drawn from that record) and ``model.npz`` (the trained
-model: ``MLP.from_file(path)`` rebuilds it; not written when the run diverged). It ends with the
-accuracy on the test split (or the validation split, for data sets without one / with
-``--validation``), naming the split.
+``curves.png`` (loss and accuracy curves drawn from that record), ``confusion.png`` (the
+confusion matrix, counts and row-normalised), ``mistakes.png`` (the most confidently wrong images)
+and ``model.npz`` (the trained model: ``MLP.from_file(path)`` rebuilds it; not written when the
+run diverged). Every epoch is monitored on a validation split held out of the training data; the
+run ends with the training doctor's lines (``shared.doctor``) and one evaluation on the test split
+(the validation split for data sets without one, or with ``--validation``), naming the split,
+with per-class accuracy and the most confused pair of classes.
 
 The default is the CS3317 hand-out's Fashion-MNIST set-up: hidden layers [128, 64], ReLU,
 30 epochs (SGD, learning rate 0.05, momentum 0.9, batch size 64, rate x 0.9 after every epoch),
@@ -41,6 +44,7 @@ from stage3_batched.run import (
     SWEEPS,
     TEST_SPLIT,
     RunConfig,
+    has_test_split,
     load_data,
     run,
     split_name,
@@ -50,7 +54,8 @@ from stage3_batched.run import (
 QUICK_EPOCHS, QUICK_LIMIT = 3, 10_000
 QUICK_DATASET, QUICK_FALLBACK = "fashion-mnist", "mnist-sample"
 RUNS = Path("runs") / "stage3"
-OUTPUT_FILES = ("record.json", "curves.png", "model.npz", "sweep.png")
+OUTPUT_FILES = ("record.json", "curves.png", "model.npz", "sweep.png", "confusion.png",
+                "mistakes.png")
 
 #: RunConfig field -> the flag that sets it (error messages name the flag).
 FLAGS = {"dataset": "--dataset", "hidden_dims": "--hidden-dims", "activation": "--activation",
@@ -106,8 +111,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"use only the first LIMIT training samples (default: all; "
                         f"{QUICK_LIMIT:,} with --quick)")
     p.add_argument("--validation", action="store_true",
-                   help="evaluate on a validation split held out of the training data instead "
-                        "of the test split")
+                   help="never touch the test split: report the validation split held out of "
+                        "the training data (which every epoch is monitored on anyway)")
     p.add_argument("--quick", action="store_true",
                    help=f"debug run: {QUICK_EPOCHS} epochs on {QUICK_LIMIT:,} training samples "
                         "unless --epochs / --limit say otherwise; never downloads")
@@ -230,7 +235,7 @@ def plot_record(record: dict, path) -> Path:
     from shared.plotting import new_figure, save_figure
 
     hist = record["metrics"]["history"]
-    split = record["metrics"].get("split", "validation")
+    split = "validation"                           # every epoch is monitored on validation data
     fig, axes = new_figure(ncols=2, width=5.5, height=4.0)
     ax_loss, ax_acc = axes[0]
     steps = hist["step_loss"]
@@ -245,14 +250,16 @@ def plot_record(record: dict, path) -> Path:
         if hist["epochs"][0]["val_loss"] is not None:
             ax_loss.plot(epochs, [e["val_loss"] for e in hist["epochs"]], "s-",
                          color="tab:orange", label=split)
-            ax_acc.plot(epochs, [e["val_acc"] for e in hist["epochs"]], "s-",
+            ax_acc.plot(epochs, [100 * e["val_acc"] for e in hist["epochs"]], "s-",
                         color="tab:orange", label=split)
-        ax_acc.plot(epochs, [e["train_acc"] for e in hist["epochs"]], "o-", color="tab:blue",
-                    label="train (epoch mean)")
+        ax_acc.plot(epochs, [100 * e["train_acc"] for e in hist["epochs"]], "o-",
+                    color="tab:blue", label="train (epoch mean)")
+        _mark_final(ax_acc, record)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         if ax.lines:
             ax.legend()
     c = record["config"]
@@ -261,6 +268,38 @@ def plot_record(record: dict, path) -> Path:
                  f"{c['optimizer']} lr {c['lr']:g}{decay}, batch {c['batch_size']} "
                  f"({record['status']})")
     return save_figure(fig, path)
+
+
+def _mark_final(ax, record: dict) -> None:
+    """Write the run's final number on the accuracy panel: the test accuracy (measured once,
+    after training) when there is one, else the last validation accuracy."""
+    final, epochs = record["metrics"]["final"], record["metrics"]["history"]["epochs"]
+    acc, what = final.get("test_acc"), "test (once, after training)"
+    if acc is None:
+        acc, what = final.get("val_acc"), "validation, last epoch"
+    if acc is None:
+        return
+    ax.plot([epochs[-1]["epoch"]], [100 * acc], "*", ms=12, color="tab:red",
+            label=f"{what}: {100 * acc:.2f} %")
+    ax.annotate(f"{100 * acc:.2f} %", (epochs[-1]["epoch"], 100 * acc), textcoords="offset "
+                "points", xytext=(-10, -16), ha="right", color="tab:red")
+
+
+def plot_evaluation(record: dict, out: Path, evaluated, model) -> list[Path]:
+    """``confusion.png`` from the record's evaluation and, for image data, ``mistakes.png``
+    (the most confidently wrong images) from the evaluated data ``(X, c)``."""
+    from shared.evaluation import from_dict, plot_confusion, plot_mistakes
+    from shared.plotting import save_figure
+    from stage3_batched.trainer import evaluate_classes
+
+    ev = from_dict(record["metrics"]["evaluation"])
+    title = f"stage 3, {record['config']['dataset']}"
+    paths = [save_figure(plot_confusion(ev, title), out / "confusion.png")]
+    X, c = evaluated
+    if X.shape[1] == 784:
+        full, Y = evaluate_classes(model, X, c, ev.names, ev.split)
+        paths.append(save_figure(plot_mistakes(full, X, Y, c, title), out / "mistakes.png"))
+    return paths
 
 
 def _fmt(v, spec):
@@ -277,16 +316,17 @@ def describe_model(cfg: RunConfig) -> str:
 def epoch_table(split: str):
     """The ``on_epoch`` that prints one row of the per-epoch table (the header before the first
     row, so nothing of the table shows when the run stops before training)."""
-    header = (f"{'epoch':>5} {'train loss':>10} {'train acc':>9} {split + ' loss':>15} "
-              f"{split + ' acc':>14} {'lr':>9} {'seconds':>7}")
+    header = (f"{'epoch':>5} {'train loss':>10} {'train acc %':>11} {split + ' loss':>15} "
+              f"{split + ' acc %':>16} {'lr':>9} {'seconds':>7}")
+    pct = (lambda v: None if v is None else 100 * v)
 
     def on_epoch(row):
         if row["epoch"] == 1:
             print(header)
             print("-" * len(header))
         print(f"{row['epoch']:>5} {_fmt(row['train_loss'], '10.4f')} "
-              f"{_fmt(row['train_acc'], '9.4f')} {_fmt(row['val_loss'], '15.4f')} "
-              f"{_fmt(row['val_acc'], '14.4f')} {row['lr']:>9.3g} {row['seconds']:>7.2f}",
+              f"{_fmt(pct(row['train_acc']), '11.2f')} {_fmt(row['val_loss'], '15.4f')} "
+              f"{_fmt(pct(row['val_acc']), '16.2f')} {row['lr']:>9.3g} {row['seconds']:>7.2f}",
               flush=True)
 
     return on_epoch
@@ -301,12 +341,13 @@ def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: boo
     from shared.records import make_record, write_record
 
     split = split_name(cfg)
-    result = run(cfg, progress=progress, return_model=True, on_epoch=epoch_table(split),
+    result = run(cfg, progress=progress, return_model=True, on_epoch=epoch_table("validation"),
                  fast=fast, flags=FLAGS, data=data, download=download)
-    model = result.pop("model")
+    model, evaluated = result.pop("model"), result.pop("evaluated")
     metrics = {"history": result["history"], "final": result["final"], "split": split,
-               "num_parameters": result["num_parameters"], "n_train": result["n_train"],
-               "n_val": result["n_val"], "threads": key_config["threads"]}
+               "evaluation": result["evaluation"], "num_parameters": result["num_parameters"],
+               "n_train": result["n_train"], "n_val": result["n_val"],
+               "n_test": result["n_test"], "threads": key_config["threads"]}
     record = make_record("stage3", key_config, metrics, status=result["status"],
                          error=result["message"], wall_time=result["wall_time"])
     record["threads"] = key_config["threads"]
@@ -315,8 +356,12 @@ def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: boo
         model.save(model_path)
     elif model_path.exists():                     # from the run this one replaces
         model_path.unlink()
+    for name in ("confusion.png", "mistakes.png"):           # from the run this one replaces
+        (out / name).unlink(missing_ok=True)
     write_record(out / "record.json", record)
     plot_record(record, out / "curves.png")
+    if result["evaluation"] is not None:
+        plot_evaluation(record, out, evaluated, model)
     return record
 
 
@@ -331,7 +376,9 @@ def main_one(args, cfg: RunConfig, notes: list[str], threads: int, fast: bool) -
         state = claim_output(out, key, force=args.force)
         for line in notes:
             print(line)
-        print(f"data: {describe(cfg.dataset, final=cfg.final)}"
+        print(f"data: {describe(cfg.dataset, final=False)}"
+              + ("; the test split is evaluated once, after training" if has_test_split(cfg)
+                 else "")
               + (f"; at most the first {cfg.limit:,} training samples" if cfg.limit else ""))
         print(describe_model(cfg) + f", {threads} BLAS thread(s)")
         record = train_and_save(cfg, out, key_config, progress=not args.no_progress, fast=fast,
@@ -339,15 +386,43 @@ def main_one(args, cfg: RunConfig, notes: list[str], threads: int, fast: bool) -
     replaced = _replaced_line(out, state)
     if replaced:
         print(replaced)
+    print(doctor_report(record["metrics"]["history"]))
     if record["status"] != "ok":
         print(f"saved {out / 'record.json'}, {out / 'curves.png'} (no model: the run diverged)")
         raise DivergedError(record["error"])
-    m = record["metrics"]
-    f = m["final"]
-    print(f"saved {out / 'record.json'}, {out / 'curves.png'}, {out / 'model.npz'}")
-    print(f"final {m['split']} accuracy: {f['val_acc']:.4f} (loss {f['val_loss']:.4f}); train "
-          f"accuracy {f['train_acc']:.4f}; {record['wall_time']:.1f} s")
+    print_final(record, out)
     return 0
+
+
+def doctor_report(history: dict) -> str:
+    from shared.doctor import report
+
+    return report(history)
+
+
+def print_final(record: dict, out: Path) -> None:
+    """The saved files, the final accuracies (the test split named as measured once, after
+    training) and the evaluation's summary and per-class table."""
+    m = record["metrics"]
+    f, ev = m["final"], m.get("evaluation")
+    pictures = [n for n in ("curves.png", "confusion.png", "mistakes.png") if (out / n).exists()]
+    print(f"saved {out / 'record.json'}, " + ", ".join(str(out / n) for n in pictures)
+          + f", {out / 'model.npz'}")
+    print(f"last epoch: validation accuracy {100 * f['val_acc']:.2f} % (loss "
+          f"{f['val_loss']:.4f}); train accuracy {100 * f['train_acc']:.2f} %; "
+          f"{record['wall_time']:.1f} s")
+    if f.get("test_acc") is not None:
+        print(f"final test accuracy: {100 * f['test_acc']:.2f} % (loss {f['test_loss']:.4f}; "
+              "the test split, evaluated once, after training)")
+    else:
+        print(f"final validation accuracy: {100 * f['val_acc']:.2f} % (the last epoch's; no "
+              "test split used)")
+    if ev is not None:
+        from shared.evaluation import from_dict
+
+        e = from_dict(ev)
+        print(e.summary())
+        print(f"per-class {e.split} accuracy:\n{e.table()}")
 
 
 # --------------------------------------------------------------------------- sweeps

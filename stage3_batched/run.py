@@ -59,8 +59,9 @@ class RunConfig:
     multiplied by 0.9 after every epoch; float64, as the whole library (measured: 88.95% test
     accuracy with one BLAS thread; 89.37% in float32; with a constant rate the last epoch of the
     float32 runs landed between 87.9% and 88.6%, see README.md).
-    ``final=True`` evaluates on the canonical test split (data sets without one use their
-    validation split either way); ``final=False`` holds out a validation split instead.
+    Every epoch is monitored on a validation split held out of the training data;
+    ``final=True`` then evaluates the trained model once on the canonical test split (data sets
+    without one report their validation split); ``final=False`` never touches the test split.
     ``limit`` keeps only the first ``limit`` training samples; ``lr_decay`` multiplies the
     learning rate by that factor after every epoch (None or 1.0 = constant rate). ``momentum`` and
     ``nesterov`` apply to SGD only (Adam uses its betas 0.9, 0.999).
@@ -189,32 +190,55 @@ def sweep_configs(base: RunConfig, name: str) -> list[tuple[object, RunConfig]]:
 
 # --------------------------------------------------------------------------- data
 def split_name(config: RunConfig) -> str:
-    """"test" when the run is evaluated on a canonical test split, else "validation"."""
-    return "test" if config.final and config.dataset in TEST_SPLIT else "validation"
+    """The split the run's final figures come from: "test" when it ends with one evaluation on a
+    canonical test split, else "validation" (every epoch is monitored on validation data)."""
+    return "test" if has_test_split(config) else "validation"
 
 
 
 
+
+
+def has_test_split(config: RunConfig) -> bool:
+    """Whether the run ends with one evaluation on a canonical test split."""
+    return bool(config.final) and config.dataset in TEST_SPLIT
+
+
+def _loader_kw(config: RunConfig, download: bool, limit: bool) -> dict:
+    kw = {}
+    if config.dataset in TEST_SPLIT:                  # the MNIST-like loaders
+        kw["dtype"] = np.dtype(config.dtype)
+        if limit and config.limit is not None:
+            kw["limit"] = config.limit
+    if config.dataset in IDX_DATASETS:
+        kw["download"] = download
+    return kw
 
 
 def load_data(config: RunConfig, *, download: bool = True):
-    """``(xtr, ctr), (xval, cval), num_classes`` for the config (features in its dtype).
+    """``(xtr, ctr), (xval, cval), num_classes`` for the config (features in its dtype): the
+    training data and the validation split held out of it, which every epoch is monitored on
+    (the test split is never among them: :func:`load_test`).
 
     ``limit`` is handed to the MNIST-like loaders (they then convert only the images they
     keep); ``download=False`` raises :class:`shared.data.DataNotFoundError` instead of
     downloading missing MNIST / Fashion-MNIST files."""
     from shared import data
 
-    kw = {}
-    if config.dataset in TEST_SPLIT:                  # the MNIST-like loaders
-        kw["dtype"] = np.dtype(config.dtype)
-        if config.limit is not None:
-            kw["limit"] = config.limit
-    if config.dataset in IDX_DATASETS:
-        kw["download"] = download
-    (xtr, ctr), (xva, cva), k = data.load_dataset(config.dataset, seed=config.seed,
-                                                  final=config.final, **kw)
-    return (xtr, ctr), (xva, cva), k
+    return data.load_dataset(config.dataset, seed=config.seed, final=False,
+                             **_loader_kw(config, download, limit=True))
+
+
+def load_test(config: RunConfig, *, download: bool = True):
+    """``(xte, cte)``, the canonical test split of the config's data set (None without one, or
+    with ``final=False``), evaluated once after training."""
+    from shared import data
+
+    if not has_test_split(config):
+        return None
+    _, test, _ = data.load_dataset(config.dataset, seed=config.seed, final=True,
+                                   **_loader_kw(config, download, limit=False))
+    return test
 
 
 def check_size(config: RunConfig, n_samples: int, input_dim: int, num_classes: int,
@@ -250,33 +274,38 @@ def build(config: RunConfig, input_dim: int, num_classes: int):
     return model, SoftmaxCrossEntropy(), opt, sched, np.random.default_rng(shuffle_ss)
 
 
-def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bool = False,
-        on_epoch=None, fast: bool = False, download: bool = True,
+def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
+        return_model: bool = False, on_epoch=None, fast: bool = False, download: bool = True,
         flags: Mapping[str, str] | None = None) -> dict:
     """Train the configured model and return plain data::
 
         {"config": config as a dict, "history": History.to_dict(),
-         "final": {"train_loss", "train_acc", "val_loss", "val_acc"},
+         "final": {"train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc"},
+         "evaluation": Evaluation.to_dict() (confusion matrix ...) of the split named by "split",
          "status": "ok" | "diverged", "message": None | why, "wall_time": seconds,
          "split": "test" | "validation", "num_parameters": int, "threads": BLAS threads,
-         "n_train": int, "n_val": int}
+         "n_train": int, "n_val": int, "n_test": int}
 
-    ``final`` holds the end-of-training figures: train loss/accuracy re-evaluated on the whole
-    training set with the final weights (eval mode), and the last epoch's evaluation on the
-    validation / test split. A diverged run (the library's rule, ``shared.divergence``) keeps the
-    last finished epoch's figures (None if no epoch finished). ``data = ((xtr, ctr), (xval,
-    cval), num_classes)`` skips loading (the arrays are cast to the config's dtype if needed,
-    and cut to ``limit``). Before the model is built, :func:`check_size` makes sure it fits in
-    memory. ``return_model=True`` adds the trained model under ``"model"``. ``on_epoch(row)`` is
-    called after every epoch; ``fast=True`` trains with ``fit``'s opt-in fast path;
-    ``download=False`` never downloads data; ``flags`` names fields in messages (as in
-    :meth:`RunConfig.validate`).
+    Every epoch is monitored on the validation split; ``final`` holds the end-of-training
+    figures: train loss/accuracy re-evaluated on the whole training set with the final weights
+    (eval mode), the last epoch's validation figures, and - only when the run has a test split
+    (``final=True``) - the test figures, measured once, after training (None otherwise). A
+    diverged run (``shared.divergence``) keeps the last finished epoch's figures and is not
+    evaluated on the test split. ``data = ((xtr, ctr), (xval, cval), num_classes)`` skips loading
+    (cast to the config's dtype if needed, cut to ``limit``); ``test = (xte, cte)`` gives the test
+    split with it. Before the model is built, :func:`check_size` makes sure it fits in memory.
+    ``return_model=True`` adds the trained model under ``"model"`` and the evaluated data
+    ``(X, c)`` under ``"evaluated"``. ``on_epoch(row)`` is called after every epoch;
+    ``fast=True`` trains with ``fit``'s opt-in fast path; ``download=False`` never downloads
+    data; ``flags`` names fields in messages (as in :meth:`RunConfig.validate`).
     """
     from shared.threads import blas_threads
 
     config.validate(flags)
     t0 = time.perf_counter()
-    (xtr, ctr), (xva, cva), k = load_data(config, download=download) if data is None else data
+    if data is None:
+        data, test = load_data(config, download=download), load_test(config, download=download)
+    (xtr, ctr), (xva, cva), k = data
     if config.limit is not None:
         xtr, ctr = xtr[:config.limit], ctr[:config.limit]
     check_size(config, len(xtr) + len(xva), xtr.shape[1], int(k), flags)
@@ -286,25 +315,44 @@ def run(config: RunConfig, *, progress: bool = True, data=None, return_model: bo
     hist = fit(model, loss_fn, opt, (xtr, ctr), (xva, cva), epochs=config.epochs,
                batch_size=config.batch_size, rng=shuffle_rng, scheduler=sched,
                progress=progress, on_epoch=on_epoch, fast=fast)
-    final = {"train_loss": None, "train_acc": None, "val_loss": None, "val_acc": None}
-    if hist.status == "ok":
-        final["train_loss"], final["train_acc"] = evaluate(model, loss_fn, xtr, ctr)
-    elif hist.epochs:
-        final["train_loss"] = hist.epochs[-1]["train_loss"]
-        final["train_acc"] = hist.epochs[-1]["train_acc"]
-    if hist.epochs:
-        final["val_loss"] = hist.epochs[-1]["val_loss"]
-        final["val_acc"] = hist.epochs[-1]["val_acc"]
+    test = None if test is None or not has_test_split(config) else \
+        (np.asarray(test[0], dtype=dtype), test[1])
+    final, evaluation, evaluated = _final_figures(config, model, loss_fn, hist, (xtr, ctr),
+                                                  (xva, cva), test)
     out = {"config": config.to_dict(), "history": hist.to_dict(), "final": final,
-           "status": hist.status, "message": hist.message,
+           "evaluation": evaluation, "status": hist.status, "message": hist.message,
            "wall_time": time.perf_counter() - t0, "split": split_name(config),
            "num_parameters": model.num_parameters(), "threads": blas_threads(),
-           "n_train": int(len(xtr)), "n_val": int(len(xva))}
+           "n_train": int(len(xtr)), "n_val": int(len(xva)),
+           "n_test": 0 if test is None else int(len(test[0]))}
     if return_model:
-        out["model"] = model
+        out["model"], out["evaluated"] = model, evaluated
     return out
 
 
-__all__ = ["RunConfig", "run", "build", "load_data", "check_size", "split_name", "SWEEPS",
-           "sweep_configs", "DATASETS", "DTYPES", "TEST_SPLIT",
+def _final_figures(config, model, loss_fn, hist, train, val, test):
+    """``(final, evaluation, (X, c))`` of a trained run: the figures :func:`run` documents, the
+    confusion-matrix evaluation (``shared.evaluation``) of the test split when there is one, else
+    of the validation split (None for a diverged run), and the data it was measured on."""
+    from shared.evaluation import class_names
+    from stage3_batched.trainer import evaluate_classes
+
+    final = dict.fromkeys(("train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+                           "test_acc"))
+    last = hist.epochs[-1] if hist.epochs else {}
+    final["val_loss"], final["val_acc"] = last.get("val_loss"), last.get("val_acc")
+    if hist.status != "ok":
+        final["train_loss"], final["train_acc"] = last.get("train_loss"), last.get("train_acc")
+        return final, None, None
+    final["train_loss"], final["train_acc"] = evaluate(model, loss_fn, *train)
+    if test is not None:
+        final["test_loss"], final["test_acc"] = evaluate(model, loss_fn, *test)
+    evaluated = test if test is not None else val
+    ev, _ = evaluate_classes(model, *evaluated, class_names(config.dataset, model.output_dim),
+                             split_name(config))
+    return final, ev.to_dict(), evaluated
+
+
+__all__ = ["RunConfig", "run", "build", "load_data", "load_test", "has_test_split", "check_size",
+           "split_name", "SWEEPS", "sweep_configs", "DATASETS", "DTYPES", "TEST_SPLIT",
            "DEFAULT_ADAM_LR"]

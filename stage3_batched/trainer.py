@@ -40,6 +40,7 @@ from stage3_batched.losses import CrossEntropy, SoftmaxCrossEntropy, check_label
 from stage3_batched.model import Sequential, check_finite, predicted_labels
 
 METRICS = ("accuracy", None)
+PROBE_SIZE = 256          # training samples on which layer_stats measures each epoch
 COLUMNS = (("epoch", "epoch", "{:d}"), ("train_loss", "train loss", "{:.4f}"),
            ("train_acc", "train acc", "{:.4f}"), ("val_loss", "val loss", "{:.4f}"),
            ("val_acc", "val acc", "{:.4f}"), ("lr", "lr", "{:.4g}"),
@@ -63,17 +64,26 @@ class History:
 
     In a notebook: ``history`` shows a one-line summary, ``history.table()`` the epochs as text
     (an HTML table when it is the cell's value), ``history.plot()`` loss and accuracy per epoch,
-    ``history.epoch_values("val_acc")`` one column as an array.
+    ``history.epoch_values("val_acc")`` one column as an array, ``history.doctor()`` what went
+    wrong; :func:`evaluate_classes` the confusion matrix and worst mistakes of a trained model.
     """
 
     step_loss: list = field(default_factory=list)
     epochs: list = field(default_factory=list)
     status: str = "ok"
     message: str | None = None
+    num_classes: int | None = None
 
     def to_dict(self) -> dict:
         return {"step_loss": list(self.step_loss), "epochs": [dict(e) for e in self.epochs],
-                "status": self.status, "message": self.message}
+                "status": self.status, "message": self.message, "num_classes": self.num_classes}
+
+    def doctor(self) -> list[str]:
+        """What went wrong in training, one line per symptom with its number
+        (:func:`shared.doctor.diagnose`); an empty list for a healthy run."""
+        from shared.doctor import diagnose
+
+        return diagnose(self.to_dict())
 
     def stop(self, message: str) -> History:
         """Mark the run diverged, saying why; returns self."""
@@ -84,7 +94,7 @@ class History:
     def from_dict(cls, d: dict) -> History:
         """The history :meth:`to_dict` wrote (e.g. from a run record)."""
         return cls(list(d["step_loss"]), [dict(e) for e in d["epochs"]], d["status"],
-                   d.get("message"))
+                   d.get("message"), d.get("num_classes"))
 
     def epoch_values(self, key: str) -> np.ndarray:
         """One column of the epoch table as a float array (N_epochs,); None becomes NaN."""
@@ -131,12 +141,13 @@ class History:
         epochs = self.epoch_values("epoch")
         for panel, what in zip(ax, ("loss", "acc")):
             for split, style in (("train", "-o"), ("val", "--s")):
-                values = self.epoch_values(f"{split}_{what}")
+                values = self.epoch_values(f"{split}_{what}") * (100 if what == "acc" else 1)
                 if not np.isnan(values).all():
-                    panel.plot(epochs, values, style, label=f"{split} {what}")
+                    panel.plot(epochs, values, style,
+                               label=f"{'validation' if split == 'val' else split} {what}")
             panel.set_xlabel("epoch")
             panel.xaxis.get_major_locator().set_params(integer=True)
-            panel.set_ylabel("accuracy" if what == "acc" else "loss")
+            panel.set_ylabel("accuracy (%)" if what == "acc" else "loss")
             panel.legend()
         if self.message:
             ax[0].set_title(self.status)
@@ -245,6 +256,74 @@ def evaluate(model: Sequential, loss_fn, X, c, batch_size: int = 1024,
     return total / len(X), (correct / len(X) if metric == "accuracy" else None)
 
 
+def evaluate_classes(model: Sequential, X, c, names=None, split: str = "test",
+                     batch_size: int = 1024):
+    """The :class:`shared.evaluation.Evaluation` of a classifier on X (N, D), c (N,): confusion
+    matrix, per-class accuracy, most confused pair and most confidently wrong samples (its
+    ``plot()``-like helpers are :func:`shared.evaluation.plot_confusion` / ``plot_mistakes``).
+    Returns ``(evaluation, Y)`` with Y (N, K) the predicted probabilities."""
+    from shared.evaluation import evaluate_predictions
+
+    with model.evaluating(), np.errstate(all="ignore"):
+        out = np.concatenate([model.forward(np.asarray(X[s:s + batch_size]))
+                              for s in range(0, len(X), batch_size)])
+    Y = np.exp(out - out.max(axis=1, keepdims=True))
+    Y /= Y.sum(axis=1, keepdims=True)
+    return evaluate_predictions(Y, c, names, split), Y
+
+
+#: What :func:`layer_stats` calls saturated: a sigmoid output within this of 0 or 1 (its slope
+#: h (1 - h) is then below 0.01), a tanh output within it of -1 or 1 (slope below 0.02).
+SATURATION_MARGIN = 0.01
+
+
+def _unit_stats(layer, H: np.ndarray, K: np.ndarray) -> dict | None:
+    """Saturated fraction (sigmoid, tanh) or dead fraction (ReLU, leaky ReLU: units whose input
+    is negative for every sample) of one activation layer, from its input K and output H (B, U)."""
+    kind = type(layer).__name__
+    if kind == "Sigmoid":
+        return {"saturated": float(np.mean((H < SATURATION_MARGIN) | (H > 1 - SATURATION_MARGIN)))}
+    if kind == "Tanh":
+        return {"saturated": float(np.mean(np.abs(H) > 1 - SATURATION_MARGIN))}
+    if kind in ("ReLU", "LeakyReLU"):
+        return {"dead": float(np.mean((K <= 0).all(axis=0)))}
+    return None
+
+
+def _step_scale(optimizer) -> float:
+    """The factor from a gradient to an SGD step: lr, or lr / (1 - momentum) with momentum
+    (the step's steady-state size); Adam's step is about lr per entry (handled by the caller)."""
+    return optimizer.lr / (1 - getattr(optimizer, "momentum", 0.0))
+
+
+def layer_stats(model: Sequential, loss_fn, optimizer, X: np.ndarray, c: np.ndarray) -> dict:
+    """Per-layer statistics of the model on one batch X (B, D), c (B,), in evaluation mode:
+    for each weight layer ``grad`` = mean |dW| and ``update_ratio`` = size of one step over the
+    size of the weights (SGD: scale ||dW|| / ||W||, scale = lr / (1 - momentum); Adam: lr sqrt(n)
+    / ||W||); for each activation layer the fraction of saturated or dead units
+    (:func:`_unit_stats`). Leaves the gradients filled (the next update clears them)."""
+    stats, A = {}, X
+    with model.evaluating(), np.errstate(all="ignore"):
+        for name, layer in zip(model.names, model.layers):
+            out = layer.forward(A)
+            units = _unit_stats(layer, out, A)
+            if units is not None:
+                stats[name] = units
+            A = out
+        loss_fn.forward(A, c)
+        model.zero_grad()
+        model.backward(loss_fn.backward(), input_grad=False)
+    adam = type(optimizer).__name__ == "Adam"
+    for name, layer in zip(model.names, model.layers):
+        if "W" in getattr(layer, "params", {}):
+            W, dW = layer.params["W"], layer.grads["W"]
+            norm_w = float(np.linalg.norm(W)) or 1.0
+            step = optimizer.lr * np.sqrt(W.size) if adam else \
+                _step_scale(optimizer) * float(np.linalg.norm(dW))
+            stats[name] = {"grad": float(np.mean(np.abs(dW))), "update_ratio": step / norm_w}
+    return stats
+
+
 def _check_fit(metric, rng, epochs) -> None:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose 'accuracy' or None")
@@ -332,9 +411,10 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
 def _fit_epochs(model, loss_fn, optimizer, train, val, epochs, batch_size, rng, scheduler,
                 metric, on_epoch, verbose, fast, bar) -> History:
     """The epochs of :func:`fit`, on checked data."""
-    history = History()
+    history = History(num_classes=model.output_dim if metric == "accuracy" else None)
     on_step = None if bar is None else (lambda loss: bar.update(1))
     run_epoch = _epoch_function(fast)
+    probe = train[0][:PROBE_SIZE], train[1][:PROBE_SIZE]        # the batch layer_stats reads
     for epoch in range(1, epochs + 1):
         t0, lr = time.perf_counter(), optimizer.lr
         result = run_epoch(model, loss_fn, optimizer, *train, batch_size, rng, metric=metric,
@@ -345,6 +425,7 @@ def _fit_epochs(model, loss_fn, optimizer, train, val, epochs, batch_size, rng, 
                                               step=len(result.step_loss) + 1, lr=lr))
         row = _epoch_row(epoch, result, lr, metric, model, loss_fn, val)
         row["seconds"] = time.perf_counter() - t0
+        row["layers"] = layer_stats(model, loss_fn, optimizer, *probe)
         history.epochs.append(row)
         _report(row, epochs, bar, verbose, on_epoch)
         message = _epoch_message(row, model.output_dim or 1, metric)
