@@ -21,22 +21,26 @@ import math
 HIGH_UPDATE_RATIO = 1e-1
 #: 1000x below the healthy 1e-3: a thousand epochs would not move the weights as far as one should.
 LOW_UPDATE_RATIO = 1e-6
-#: A training loss that rose between this fraction of consecutive epochs (or more) oscillates.
+#: A training loss that rose between this fraction of consecutive epochs (or more) oscillates;
+#: a rise counts when it is more than :data:`RISE` of the loss (smaller ones are noise).
 OSCILLATING_FRACTION = 0.4
+RISE = 0.01
 #: Less than this relative drop of the training loss from the first to the last epoch is "barely
 #: moving" (and the loss is still far from zero).
 BARELY_MOVING = 0.02
 #: The first weight layer's mean |gradient| this many times smaller than the last one's: the
 #: early layers hardly learn (vanishing gradients).
 VANISHING_RATIO = 1e-2
-#: A mean |gradient| above this in any layer (inputs and weights are O(1)): exploding gradients.
+#: A mean |gradient| above this in any layer (inputs and weights are O(1)), or the first weight
+#: layer's this many times the last one's (gradients growing on the way back): exploding.
 EXPLODING_GRAD = 10.0
+EXPLODING_RATIO = 1e2
 #: More than this fraction of sigmoid / tanh outputs at the flat ends: their slopes are ~0.
 SATURATED_FRACTION = 0.5
 #: More than this fraction of ReLU units off for every sample of the probe batch: dead units.
 DEAD_FRACTION = 0.5
-#: Over-fitting: validation loss rising for at least this many consecutive epochs while the
-#: training loss falls.
+#: Over-fitting: validation loss rising for at least this many epochs (by more than :data:`RISE`
+#: of its minimum) while the training loss falls.
 OVERFIT_EPOCHS = 3
 #: Under-fitting: the final training loss still above this fraction of ln K (the loss of a uniform
 #: guess over K classes).
@@ -57,19 +61,29 @@ def _layer_values(epochs: list, key: str) -> dict:
     return out
 
 
+def _typical_update(history: dict) -> float | None:
+    """The median over epochs of the largest update ratio of any layer (None if not measured)."""
+    per_epoch = [max(st["update_ratio"] for st in e["layers"].values() if "update_ratio" in st)
+                 for e in history.get("epochs", [])
+                 if any("update_ratio" in st for st in (e.get("layers") or {}).values())]
+    if not per_epoch:
+        return None
+    per_epoch.sort()
+    return per_epoch[len(per_epoch) // 2]
+
+
 def lr_too_high(history: dict) -> str | None:
     """Diverged, a training loss that ends above its first epoch, oscillates
     (:data:`OSCILLATING_FRACTION`), or update ratios above :data:`HIGH_UPDATE_RATIO`."""
     if history.get("status") == "diverged":
         return f"learning rate too high: {history.get('message')}"
     loss = _column(history.get("epochs", []), "train_loss")
-    ratios = _layer_values(history.get("epochs", []), "update_ratio")
-    top = max((max(v) for v in ratios.values()), default=0.0)
-    if top > HIGH_UPDATE_RATIO:
+    top = _typical_update(history)
+    if top is not None and top > HIGH_UPDATE_RATIO:
         return (f"learning rate too high: an update moves the weights by {top:.2g} of their size "
-                f"(healthy is about 1e-3; over {HIGH_UPDATE_RATIO:g} here)")
+                f"(median over epochs; healthy is about 1e-3, over {HIGH_UPDATE_RATIO:g} here)")
     if len(loss) >= 3:
-        ups = sum(b > a for a, b in zip(loss, loss[1:]))
+        ups = sum(b > a * (1 + RISE) for a, b in zip(loss, loss[1:]))
         if loss[-1] > loss[0] or ups / (len(loss) - 1) >= OSCILLATING_FRACTION:
             return (f"learning rate too high: the training loss rose in {ups} of "
                     f"{len(loss) - 1} epochs ({loss[0]:.4g} -> {loss[-1]:.4g})")
@@ -80,11 +94,10 @@ def lr_too_low(history: dict) -> str | None:
     """Update ratios below :data:`LOW_UPDATE_RATIO`, or a training loss that fell by less than
     :data:`BARELY_MOVING` of itself over three or more epochs."""
     epochs = history.get("epochs", [])
-    ratios = _layer_values(epochs, "update_ratio")
-    top = max((max(v) for v in ratios.values()), default=None)
-    if top is not None and top < LOW_UPDATE_RATIO:
-        return (f"learning rate too low: an update moves the weights by at most {top:.2g} of "
-                f"their size (healthy is about 1e-3)")
+    top = _typical_update(history)
+    if top is not None and 0 < top < LOW_UPDATE_RATIO:
+        return (f"learning rate too low: an update moves the weights by {top:.2g} of their "
+                f"size (median over epochs; healthy is about 1e-3)")
     loss = _column(epochs, "train_loss")
     if len(loss) >= 3 and loss[0] > 0.05:
         drop = (loss[0] - loss[-1]) / loss[0]
@@ -109,12 +122,19 @@ def vanishing_gradients(history: dict) -> str | None:
 
 
 def exploding_gradients(history: dict) -> str | None:
-    """A layer's mean |gradient| above :data:`EXPLODING_GRAD` at some epoch."""
+    """A layer's mean |gradient| above :data:`EXPLODING_GRAD` at some epoch, or the first weight
+    layer's above :data:`EXPLODING_RATIO` times the last one's (at the last epoch)."""
     grads = _layer_values(history.get("epochs", []), "grad")
     worst = max(((max(v), n) for n, v in grads.items()), default=None)
     if worst is not None and worst[0] > EXPLODING_GRAD:
         return (f"exploding gradients: mean |gradient| of {worst[1]} reached {worst[0]:.3g} "
                 f"(above {EXPLODING_GRAD:g})")
+    names = list(grads)
+    if len(names) >= 2 and grads[names[-1]][-1] > 0:
+        first, last = grads[names[0]][-1], grads[names[-1]][-1]
+        if first / last > EXPLODING_RATIO:
+            return (f"exploding gradients: mean |gradient| of {names[0]} is {first:.2g}, "
+                    f"{first / last:.3g} times that of {names[-1]} ({last:.2g})")
     return None
 
 
@@ -149,7 +169,7 @@ def over_fitting(history: dict) -> str | None:
         return None
     best = min(range(len(val)), key=val.__getitem__)
     rising = len(val) - 1 - best
-    if rising >= OVERFIT_EPOCHS and train[-1] < train[best]:
+    if rising >= OVERFIT_EPOCHS and val[-1] > val[best] * (1 + RISE) and train[-1] < train[best]:
         return (f"over-fitting: validation loss rose for {rising} epochs, {val[best]:.4f} "
                 f"(epoch {best + 1}) -> {val[-1]:.4f}, while the training loss fell "
                 f"{train[best]:.4f} -> {train[-1]:.4f}")

@@ -6,9 +6,13 @@
     python -m stage2_perinstance --activation tanh --accumulate 10 --out runs/s2-tanh
     python -m stage2_perinstance --fast                  # the same steps, in place (fast.py)
 
-Writes ``record.json`` (a run record, ``shared.records``), ``loss_curve.png`` (drawn from the
-record) and ``weights.json`` (the trained weights, shared format; not for a diverged run) to
-``--out``. Runs inside ``shared.errors.run_main``: bad input ends in one line naming the flag
+Every epoch is evaluated on the validation split held out of the training data; after training
+the test split (the image data sets have one) is evaluated once. Writes ``record.json`` (a run
+record, ``shared.records``, with the evaluation: confusion matrix, per-class accuracy),
+``loss_curve.png`` (drawn from the record), ``confusion.png`` and, for images, ``mistakes.png``
+(the most confidently wrong ones), and ``weights.json`` (the trained weights, shared format; not
+for a diverged run) to ``--out``; it prints the training doctor's lines (``shared.doctor``).
+Runs inside ``shared.errors.run_main``: bad input ends in one line naming the flag
 (exit status 2), a diverged run in one line (exit status 1).
 """
 
@@ -17,6 +21,8 @@ from __future__ import annotations
 import argparse
 import random
 import time
+
+import numpy as np
 
 from shared.cli import nonnegative_int, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, check_output_dir, run_main
@@ -107,53 +113,59 @@ def check_size(sizes: list[int], dtype: str) -> None:
     check_fits(nbytes, f"the network {sizes} in {dtype}", flag="--hidden")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.fast and args.backward != "fused":
-        raise ConfigError("--fast computes the fused output gradient only; leave out "
-                          "--backward jacobian or --fast")
+def run_config(args, sizes: list[int], n_train: int, n_val: int) -> dict:
+    """The run's configuration, as its record keeps it (and its key is computed from)."""
+    return {"stage": "stage2_perinstance", "dataset": args.dataset, "sizes": sizes,
+            "activation": args.activation, "epochs": args.epochs, "lr": args.lr,
+            "accumulate": args.accumulate, "backward": args.backward, "seed": args.seed,
+            "limit": args.limit, "dtype": args.dtype, "log_every": args.log_every,
+            "n_train": n_train, "n_val": n_val,
+            "init": "shared.weights.init_weights(random.Random(seed)), std 1/sqrt(fan_in)",
+            "shuffle": "np.random.default_rng(seed).permutation per epoch"}
 
-    import numpy as np
-    from tqdm import tqdm
 
+def load_test(name: str):
+    """``(Xte, cte)``, the test split of an image data set (evaluated once, after training), or
+    None for data sets without one (synth)."""
+    from shared.data import load_dataset
+
+    if name == "synth":
+        return None
+    _, test, _ = load_dataset(name, final=True)
+    return test
+
+
+def evaluate_once(weights: dict, args, test, val, out) -> tuple[dict, list]:
+    """The confusion-matrix evaluation (``shared.evaluation``) of the trained weights on the
+    test split (else the validation split), with ``confusion.png`` and, for images,
+    ``mistakes.png`` in ``out`` unless ``--no-plot``; returns ``(evaluation dict, paths)``."""
+    from shared.evaluation import class_names, evaluate_predictions, plot_confusion, plot_mistakes
+    from shared.plotting import save_figure
+
+    from . import predict_proba
+
+    split, (X, c) = ("test", test) if test is not None else ("validation", val)
+    Y = predict_proba(weights, X)
+    ev = evaluate_predictions(Y, c, class_names(args.dataset, Y.shape[1]), split)
+    paths = []
+    if not args.no_plot:
+        title = f"stage 2, {args.dataset}"
+        paths.append(save_figure(plot_confusion(ev, title), out / "confusion.png"))
+        if X.shape[1] == 784:
+            paths.append(save_figure(plot_mistakes(ev, X, Y, c, title), out / "mistakes.png"))
+    return {**ev.to_dict(), "loss": float(np.mean(-np.log(np.maximum(Y[np.arange(len(c)), c],
+                                                                   1e-300))))}, paths
+
+
+def write_outputs(args, config, history, weights, wall, out) -> tuple[dict, list]:
+    """``record.json``, ``weights.json`` (not for a diverged run) and ``loss_curve.png``;
+    returns ``(record, paths written)``."""
     from shared import records
     from shared.threads import blas_threads
     from shared.weights import save_json
 
-    from .network import init_weights
-    from .train import fit, plot_record
+    from .train import plot_record
 
-    t_start = time.perf_counter()
-    (X, c), (Xv, cv), num_classes = load(args.dataset, args.seed, args.limit)
-    sizes = [int(X.shape[1]), *args.hidden, int(num_classes)]
-    check_size(sizes, args.dtype)
-    config = {"stage": "stage2_perinstance", "dataset": args.dataset, "sizes": sizes,
-              "activation": args.activation, "epochs": args.epochs, "lr": args.lr,
-              "accumulate": args.accumulate, "backward": args.backward, "seed": args.seed,
-              "limit": args.limit, "dtype": args.dtype, "log_every": args.log_every,
-              "n_train": len(X), "n_val": len(Xv),
-              "init": "shared.weights.init_weights(random.Random(seed)), std 1/sqrt(fan_in)",
-              "shuffle": "np.random.default_rng(seed).permutation per epoch"}
-    key = records.config_key(config)
-    out = check_output_dir(args.out or f"runs/stage2_perinstance/{args.dataset}-{key}",
-                           flag="--out")
-    print(f"data {args.dataset}: {len(X)} training / {len(Xv)} validation samples, "
-          f"{X.shape[1]} features in [{X.min():.3g}, {X.max():.3g}] (mean {X.mean():.3g}), "
-          f"{num_classes} classes")
-
-    weights = init_weights(sizes, random.Random(args.seed), dtype=args.dtype,
-                           activation=args.activation)
-    print(f"network {sizes} ({args.activation} hidden, softmax output), {args.dtype}, SGD lr "
-          f"{args.lr}, {args.accumulate} sample(s) per update, {args.epochs} epochs, "
-          f"{'fast.py (in place)' if args.fast else 'network.py'}")
-    weights, history = fit(weights, (X, c), (Xv, cv), epochs=args.epochs, lr=args.lr,
-                           accumulate=args.accumulate, rng=np.random.default_rng(args.seed),
-                           fused=args.backward == "fused", fast=args.fast,
-                           progress=not args.no_progress, log_every=args.log_every,
-                           log=tqdm.write)
-    wall = time.perf_counter() - t_start
-    config["path"] = history["path"]
-    config["skip_zero_inputs"] = history["skip_zero_inputs"]
     last = history["epochs"][-1] if history["epochs"] else {}
     metrics = {**history, "final_train_loss": last.get("train_loss"),
                "final_train_acc": last.get("train_acc"), "final_val_loss": last.get("val_loss"),
@@ -168,12 +180,78 @@ def main(argv: list[str] | None = None) -> int:
         written.append(out / "weights.json")
     if not args.no_plot:
         written.append(plot_record(record, out / "loss_curve.png"))
-    print("wrote " + ", ".join(str(p) for p in written))
+    return record, written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.fast and args.backward != "fused":
+        raise ConfigError("--fast computes the fused output gradient only; leave out "
+                          "--backward jacobian or --fast")
+    from shared import records
+    from shared.doctor import report
+
+    t_start = time.perf_counter()
+    (X, c), (Xv, cv), num_classes = load(args.dataset, args.seed, args.limit)
+    test = load_test(args.dataset)
+    sizes = [int(X.shape[1]), *args.hidden, int(num_classes)]
+    check_size(sizes, args.dtype)
+    config = run_config(args, sizes, len(X), len(Xv))
+    out = check_output_dir(args.out or f"runs/stage2_perinstance/{args.dataset}-"
+                           f"{records.config_key(config)}", flag="--out")
+    print(f"data {args.dataset}: {len(X)} training / {len(Xv)} validation samples (every epoch "
+          f"is evaluated on these)" + (f", then {len(test[0])} test samples once, after "
+                                       "training" if test is not None else "")
+          + f"; {X.shape[1]} features in [{X.min():.3g}, {X.max():.3g}] (mean {X.mean():.3g}), "
+          f"{num_classes} classes")
+    weights, history = train(args, sizes, (X, c), (Xv, cv))
+    config.update(path=history["path"], skip_zero_inputs=history["skip_zero_inputs"])
+    history["num_classes"] = int(num_classes)
+    evaluation, pictures = ((None, []) if history["status"] != "ok" else
+                            evaluate_once(weights, args, test, (Xv, cv), out))
+    history["evaluation"] = evaluation
+    record, written = write_outputs(args, config, history, weights,
+                                    time.perf_counter() - t_start, out)
+    print("wrote " + ", ".join(str(p) for p in written + pictures))
+    print(report(history))
     if history["status"] != "ok":
         raise DivergedError(history["message"])
-    print(f"done in {wall:.1f} s (training + evaluation {metrics['train_seconds']:.1f} s): "
-          f"validation accuracy {last['val_acc']:.4f}, loss {last['val_loss']:.4f}")
+    finish(record, evaluation)
     return 0
+
+
+def train(args, sizes: list[int], train_set, val_set):
+    """Initial weights from the seed, then :func:`stage2_perinstance.train.fit`."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from .network import init_weights
+    from .train import fit
+
+    weights = init_weights(sizes, random.Random(args.seed), dtype=args.dtype,
+                           activation=args.activation)
+    print(f"network {sizes} ({args.activation} hidden, softmax output), {args.dtype}, SGD lr "
+          f"{args.lr}, {args.accumulate} sample(s) per update, {args.epochs} epochs, "
+          f"{'fast.py (in place)' if args.fast else 'network.py'}")
+    return fit(weights, train_set, val_set, epochs=args.epochs, lr=args.lr,
+               accumulate=args.accumulate, rng=np.random.default_rng(args.seed),
+               fused=args.backward == "fused", fast=args.fast, progress=not args.no_progress,
+               log_every=args.log_every, log=tqdm.write)
+
+
+def finish(record: dict, evaluation: dict) -> None:
+    """The closing lines: time, the last validation figures, the test split's (once)."""
+    from shared.evaluation import from_dict
+
+    m = record["metrics"]
+    print(f"done in {record['wall_time']:.1f} s (training + evaluation "
+          f"{m['train_seconds']:.1f} s): validation accuracy {100 * m['final_val_acc']:.2f} %, "
+          f"loss {m['final_val_loss']:.4f}")
+    ev = from_dict(evaluation)
+    if ev.split == "test":
+        print(f"test accuracy (the test split, evaluated once after training): "
+              f"{100 * ev.accuracy:.2f} %, loss {evaluation['loss']:.4f}")
+    print(ev.summary())
 
 
 if __name__ == "__main__":

@@ -104,9 +104,10 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Gen
 
     Divergence (``shared.divergence``) stops training with status "diverged" and a message (the
     weights returned are those at that point): a sample loss that is inf or nan, or an epoch whose
-    mean step loss is above ``3 ln K`` or whose weights are no longer finite. ``progress``: a tqdm
-    bar over samples (hidden when not a terminal) and one line per epoch (through ``log``,
-    default ``tqdm.write``).
+    mean training loss - after the epoch on the whole training set, or the mean step loss during
+    it; the epoch line shows both - is above ``3 ln K``, or whose weights are no longer finite.
+    ``progress``: a tqdm bar over samples (hidden when not a terminal) and one line per epoch
+    (through ``log``, default ``tqdm.write``).
     """
     w, (X, c), val = _check_fit_arguments(weights, train, val, epochs, lr, accumulate,
                                           log_every, rng, dtype)
@@ -222,14 +223,27 @@ class Watch:
                "val_loss": val_loss, "val_acc": val_acc, "train_loss_running": running,
                "lr": self.lr, "seconds": time.perf_counter() - self.t0}
         self.history["epochs"].append(row)
-        vtxt = "" if val_loss is None else f"  val loss {val_loss:.4f}  val acc {val_acc:.4f}"
-        self.log(f"epoch {epoch}/{self.epochs}: train loss {train_loss:.4f}  train acc "
-                 f"{train_acc:.4f}{vtxt}  ({row['seconds']:.1f} s)")
+        vtxt = ("" if val_loss is None else
+                f"  val loss {val_loss:.4f}  val acc {100 * val_acc:.2f} %")
+        self.log(f"epoch {epoch}/{self.epochs}: train loss {train_loss:.4f} (during the epoch "
+                 f"{running:.4f})  train acc {100 * train_acc:.2f} %{vtxt}  "
+                 f"({row['seconds']:.1f} s)")
         self.epoch_sum, self.epoch_n, self.t0 = 0.0, 0, time.perf_counter()
-        message = epoch_diverged(running, self.K, epoch=epoch, lr=self.lr) or weights_diverged(
+        message = self._epoch_divergence(epoch, train_loss, running)
+        return self._stop(message) if message else True
+
+    def _epoch_divergence(self, epoch: int, train_loss: float, running: float) -> str | None:
+        """shared.divergence's epoch rule on both training losses the epoch line shows (after
+        the epoch, whole training set; and the mean over the samples while training), then
+        the weights' finiteness; the message quotes the number that broke the rule."""
+        message = epoch_diverged(train_loss, self.K, epoch=epoch, lr=self.lr)
+        if message is None and epoch_diverged(running, self.K, epoch=epoch, lr=self.lr):
+            message = epoch_diverged(running, self.K, epoch=epoch, lr=self.lr).replace(
+                f"the mean training loss of epoch {epoch}",
+                f"the mean loss of the samples trained on during epoch {epoch}")
+        return message or weights_diverged(
             all(np.isfinite(la[k]).all() for la in self.w["layers"] for k in ("W", "b")),
             epoch=epoch, lr=self.lr)
-        return self._stop(message) if message else True
 
     def close(self) -> dict:
         self.bar.close()
@@ -290,7 +304,8 @@ def plot_record(record: dict, path: str | Path) -> Path:
     for key, style, label in (("train", "o-", "training set"), ("val", "s-", "validation set")):
         loss = [from_json_float(r[f"{key}_loss"]) if r[f"{key}_loss"] is not None else np.nan
                 for r in m["epochs"]]
-        acc = [r[f"{key}_acc"] if r[f"{key}_acc"] is not None else np.nan for r in m["epochs"]]
+        acc = [100 * r[f"{key}_acc"] if r[f"{key}_acc"] is not None else np.nan
+               for r in m["epochs"]]
         ax_ep.plot(ep, loss, style, label=label)
         ax_acc.plot(ep, acc, style, label=label)
     ax_ep.set_xlabel("epoch")
@@ -298,7 +313,7 @@ def plot_record(record: dict, path: str | Path) -> Path:
     ax_ep.set_title("training vs validation loss")
     ax_ep.legend(fontsize=8)
     ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
+    ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_title("training vs validation accuracy")
     ax_acc.legend(fontsize=8)
     for a in (ax_ep, ax_acc):

@@ -105,6 +105,29 @@ def test_fit_reports_divergence(synth, lr, where, fast):
     assert h["message"].startswith("diverged: ") and where in h["message"]
     assert f"learning rate {lr:g}" in h["message"]
     assert len(h["epochs"]) < 3
+    if h["epochs"]:                                  # the message quotes a number of the table
+        row = h["epochs"][-1]
+        assert (f"{row['train_loss']:.4g}" in h["message"]
+                or f"{row['train_loss_running']:.4g}" in h["message"])
+
+
+def test_divergence_is_judged_on_the_loss_the_epoch_line_shows():
+    """The training loss after the epoch above 3 ln K stops the run, even when the mean over
+    the samples during the epoch stayed below it; the message quotes the table's number."""
+    from stage2_perinstance.train import Watch
+
+    w = s2.init_weights([2, 3, 2], random.Random(0))
+    w = wf.to_arrays(w)
+    w["layers"][1]["W"] *= 1000.0                     # confident, and half the labels disagree
+    X = np.array([[1.0, -1.0]] * 4)
+    watch = Watch(w, (X, np.array([0, 1, 0, 1])), None, epochs=2, lr=0.1, log_every=1,
+                  progress=False, log=None, path="network.py", skip_zero_inputs=False)
+    watch.step(0.5)                                   # the running mean: 0.5 < 3 ln 2
+    train_loss = evaluate(w, X, np.array([0, 1, 0, 1]))[0]
+    assert train_loss > 3 * np.log(2)
+    assert watch.end_epoch(1) is False
+    assert f"the mean training loss of epoch 1 is {train_loss:.4g}" in watch.history["message"]
+    watch.close()
 
 
 @pytest.mark.parametrize("activation", wf.ACTIVATIONS)
@@ -192,6 +215,11 @@ def test_cli_on_the_mnist_sample(tmp_path, capsys):
     assert rec["config"]["path"] == "fast.py"
     assert len(rec["metrics"]["step_loss"]) == 12
     assert (out / "loss_curve.png").exists()
+    assert (out / "confusion.png").exists() and (out / "mistakes.png").exists()
+    ev = rec["metrics"]["evaluation"]
+    assert ev["split"] == "test" and sum(map(sum, ev["confusion"])) == 1000
+    assert "test accuracy (the test split, evaluated once after training)" in \
+        capsys.readouterr().out
 
 
 def test_cli_rejects_bad_values(capsys):

@@ -108,6 +108,23 @@ def test_cli_float64_by_default_float32_on_request(tmp_path, capsys):
             assert f["linear1.W"].dtype == np.dtype(dtype)
 
 
+def test_cli_monitors_validation_and_reads_the_test_split_once(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text, err = cli_run([*TINY, "--out", str(out)], capsys)
+    assert code == 0, err
+    m = record_of(out)["metrics"]
+    assert m["split"] == "test" and (m["n_val"], m["n_test"]) == (1000, 1000)
+    _, (xval, cval), _ = load_dataset("mnist-sample", seed=0)     # the held-out 1,000
+    model = MLP.from_file(out / "model.npz")
+    acc = np.mean(np.argmax(model.forward(xval), axis=1) == cval)
+    np.testing.assert_allclose(acc, m["history"]["epochs"][-1]["val_acc"], rtol=0, atol=1e-12)
+    assert m["evaluation"]["split"] == "test"
+    np.testing.assert_allclose(m["evaluation"]["accuracy"], m["final"]["test_acc"], rtol=0,
+                               atol=1e-12)
+    assert (out / "confusion.png").exists() and (out / "mistakes.png").exists()
+    assert "final test accuracy" in text and "evaluated once, after training" in text
+
+
 # --------------------------------------------------------------------------- one run
 def test_cli_run_writes_record_curves_and_model(tmp_path, capsys):
     out = tmp_path / "run"
@@ -122,6 +139,12 @@ def test_cli_run_writes_record_curves_and_model(tmp_path, capsys):
     assert record["threads"] == record["config"]["threads"] == blas_threads()
     assert record["metrics"]["n_train"] == 2000
     assert (out / "curves.png").stat().st_size > 1000
+    assert (out / "confusion.png").exists() and not (out / "mistakes.png").exists()  # not images
+    ev = record["metrics"]["evaluation"]
+    assert ev["split"] == "validation" and ev["classes"] == ["class 0", "class 1"]
+    assert sum(map(sum, ev["confusion"])) == 10_000
+    assert record["metrics"]["final"]["test_acc"] is None
+    assert "doctor: " in text and "most confused" in text
     assert record["metrics"]["final"]["val_acc"] > 0.8
     model = MLP.from_file(out / "model.npz")            # rebuilt from the file alone
     assert model.num_parameters() == 2 * 8 + 8 + 8 * 2 + 2

@@ -38,7 +38,7 @@ def test_fit_learns_and_records_a_history():
     assert hist.epochs[-1]["val_acc"] > 0.95 and hist.epochs[-1]["train_acc"] > 0.9
     assert hist.epochs[-1]["train_loss"] < hist.epochs[0]["train_loss"]
     assert set(hist.epochs[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                                   "lr", "seconds"}
+                                   "lr", "seconds", "layers"}
     assert evaluate(model, loss, X[500:], c[500:]) == pytest.approx(
         (hist.epochs[-1]["val_loss"], hist.epochs[-1]["val_acc"]))
     json.dumps(hist.to_dict())                                    # plain data

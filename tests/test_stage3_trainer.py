@@ -113,9 +113,11 @@ def test_history_plot_draws_loss_and_accuracy_train_against_validation():
     hist = trained()
     fig = hist.plot()
     loss_ax, acc_ax = fig.axes
-    assert [line.get_label() for line in loss_ax.lines] == ["train loss", "val loss"]
-    assert [line.get_label() for line in acc_ax.lines] == ["train acc", "val acc"]
-    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), hist.epoch_values("val_acc"))
+    assert [line.get_label() for line in loss_ax.lines] == ["train loss", "validation loss"]
+    assert [line.get_label() for line in acc_ax.lines] == ["train acc", "validation acc"]
+    assert acc_ax.get_ylabel() == "accuracy (%)"
+    np.testing.assert_allclose(acc_ax.lines[1].get_ydata(), 100 * hist.epoch_values("val_acc"),
+                               rtol=1e-15, atol=0)
     np.testing.assert_array_equal(loss_ax.lines[0].get_xdata(), [1, 2, 3])
     from shared.plotting import pyplot
     pyplot().close(fig)
