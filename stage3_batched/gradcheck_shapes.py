@@ -46,6 +46,7 @@ IN, OUT = 4, 3                 # default widths: different, so a transposed grad
 ACTIVATION_NAMES = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
 GRAD_NAMES = ("grad_{}", "d{}", "{}_grad", "d_{}")
 DICT_PLACES = (("params", "grads"), ("parameters", "gradients"))
+NETWORKS = "a whole network is checked by python -m stage4_analysis.compare --rung"
 LOOKED_FOR = ("the dicts params / grads and parameters / gradients (same keys), and attributes "
               "NAME with grad_NAME, dNAME or NAME_grad (W with grad_W or dW)")
 
@@ -127,6 +128,10 @@ def load_target(spec: str) -> Target:
     obj = getattr(module, name, None)
     pair = (getattr(module, f"{base}_forward", None), getattr(module, f"{base}_backward", None))
     if inspect.isclass(obj):
+        if not (callable(getattr(obj, "forward", None))
+                and callable(getattr(obj, "backward", None))):
+            raise ConfigError(f"{spec}: {name} has no forward and backward; gradcheck checks "
+                              f"layers and losses ({NETWORKS})")
         kind = "loss" if _is_loss_class(obj) else "class"
         return Target(kind, name, (obj,), where, path)
     if all(callable(f) for f in pair):
@@ -142,7 +147,8 @@ def load_target(spec: str) -> Target:
         raise ConfigError(f"{where} has no {name!r}" + (f"; its layers: {', '.join(found)}"
                                                         if found else ""))
     raise ConfigError(f"{spec} is not a class (a layer or a loss), a pair {base}_forward / "
-                      f"{base}_backward, a function with its {name}_deriv, or a loss function")
+                      f"{base}_backward, a function with its {name}_deriv, or a loss function "
+                      f"({NETWORKS})")
 
 
 def load_class(spec: str):
@@ -160,11 +166,19 @@ def find_course(target: Target, forced: str | None = None):
     from stage4_analysis import courses  # stage 4 is needed only here, and only now
 
     if forced is not None:
-        return courses.get(forced)
+        return _refuse_network(courses.get(forced), target)
     if target.path is None:
         return courses.get("ladder") if target.where.startswith("stage3_batched") else None
     name = courses.detect(target.path)
-    return None if name in (None, "ladder") else courses.get(name)
+    return None if name in (None, "ladder") else _refuse_network(courses.get(name), target)
+
+
+def _refuse_network(course, target: Target):
+    """The course, unless the target is one of its whole networks (``GRADCHECK["networks"]``)."""
+    if target.name in course_data(course).get("networks", ()):
+        raise ConfigError(f"{target.where}:{target.name} is {course.NAME}'s whole network: "
+                          f"{NETWORKS} {target.where} --course {course.NAME}")
+    return course
 
 
 def course_data(course) -> dict:
@@ -499,7 +513,7 @@ class LossCall:
     """How one loss is called: ``form`` "method" (``forward(a, b)`` then ``backward()``),
     "method2" (``backward(a, b)`` with the same arguments) or "function" (``f(a, b) -> (loss,
     dx)``); ``order`` "pred_target" or "target_pred"; ``labels`` "int" (N,) or "onehot" (N, K);
-    ``input`` "logits" or "probabilities"."""
+    ``input`` "logits", "probabilities" or "other" (not a cross-entropy: no reference)."""
 
     form: str
     order: str = "pred_target"
@@ -527,7 +541,8 @@ class LossCall:
 
     def describe(self) -> str:
         a = "labels (N,)" if self.labels == "int" else "one-hot labels (N, K)"
-        x = "logits (N, K)" if self.input == "logits" else "probabilities (N, K)"
+        x = {"logits": "logits (N, K)", "probabilities": "probabilities (N, K)"}.get(
+            self.input, "predictions (N, K)")
         first, second = (x, a) if self.order == "pred_target" else (a, x)
         call = {"method": "forward({0}, {1}); backward()", "function": "({0}, {1}) -> (loss, dx)",
                 "method2": "forward({0}, {1}); backward({0}, {1})"}[self.form]
@@ -579,6 +594,8 @@ def loss_call(loss, name: str, data: dict, probs, c) -> LossCall:
     "probabilities" when its value is the cross-entropy of probs as probabilities."""
     form = loss_form(loss)
     spec = dict(data.get("losses", {}).get(name, {}))
+    if spec.get("input") == "unsupported":
+        raise ConfigError(f"{name}: {spec.get('why', 'gradcheck checks losses over K classes')}")
     call = LossCall(form, spec.get("order", loss_order(loss, form)))
     if "labels" in spec:
         call.labels = spec["labels"]

@@ -334,6 +334,46 @@ def test_the_ladders_losses_pass(name):
     assert max(r.errors.values()) < 1e-8
 
 
+def test_the_ladders_other_losses(capsys):
+    [r] = gc.check_target("stage3_batched.losses:SquaredError")
+    assert r.ok and set(r.errors) == {"input"} and "not a cross-entropy" in r.notes[0]
+    assert run_main(gc.main, ["stage3_batched.losses:LogisticLoss"]) == 2
+    assert "gradcheck checks losses over K classes" in capsys.readouterr().err
+
+
+MOVED = """
+from my_layers import MyLinear
+
+
+class Moved(MyLinear):
+    WHERE, BY = ("W", (0, 0)), 0.0
+
+    def backward(self, dY):
+        dX = super().backward(dY)
+        name, j = self.WHERE
+        g = self.grads[name] if name != "input" else dX
+        g[j] += self.BY * np.linalg.norm(g)
+        return dX
+"""
+
+
+@pytest.mark.parametrize("where", [("W", (0, 0)), ("W", (3, 2)), ("b", (1,)), ("input", (4, 0))])
+@pytest.mark.parametrize("by", [1e-5, -3e-5])
+def test_any_one_entry_moved_by_a_little_more_than_the_tolerance_fails(tmp_path, where, by):
+    """One entry of one gradient moved by a few times the tolerance (relative to the whole
+    gradient's norm) is a failure; unmoved, the same layer passes."""
+    import shutil
+
+    shutil.copy(RUNGS / "my_layers.py", tmp_path / "my_layers.py")
+    path = write(tmp_path, "moved.py", MOVED)
+    cls = gc.load_class(f"{path}:Moved")
+    assert gc.check_layer(cls, args=(4, 3), shape=(5, 4)).ok
+    cls.WHERE, cls.BY = where, by
+    r = gc.check_layer(cls, args=(4, 3), shape=(5, 4))
+    assert not r.ok and r.errors[where[0]] > gc.TOL
+    assert all(e < 1e-8 for k, e in r.errors.items() if k != where[0])
+
+
 def test_stage3_does_not_import_stage4_until_it_needs_a_course():
     import subprocess
     import sys
@@ -384,3 +424,18 @@ class Unseen(Seen):
     assert not r.ok and "bias averaged instead of summed" in r.hints["b"]
     [r] = gc.check_target(f"{path}:Unseen")
     assert not r.ok and "layer.W (4, 3)" in r.problems["parameters"]
+
+
+@pytest.mark.parametrize("course, name, message", [
+    ("cs3317", "optimizer.py:SGD", "SGD has no forward and backward"),
+    ("cs3317", "model.py:MLP", "cs3317's whole network: a whole network is checked by python -m "
+                               "stage4_analysis.compare --rung"),
+    ("byomlp", "mlp.py:MLP", "--course byomlp"),
+    ("vu", "backprop.py:backward", "a whole network is checked by"),
+])
+def test_what_is_not_a_layer_points_to_the_tool_that_checks_it(capsys, course, name, message):
+    from stage4_analysis import courses
+
+    assert run_main(gc.main, [f"{courses.solution_folder(course) / name}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

@@ -18,11 +18,14 @@ describes one course:
 * ``GRADCHECK`` (optional, at the end of the module) - what ``python -m stage3_batched.gradcheck``
   needs to know about the course's layers and losses, a dict with the optional keys
   ``"checks"`` - the names worth checking, ``("layers.py:Linear", ...)``;
+  ``"networks"`` - class names that are the course's whole network (refused, pointing to
+  ``compare --rung``);
   ``"build"`` - ``{class name: [constructor arguments, ...]}``, one check per tuple (ECE421's
   ``Activation``: one per activation name);
   ``"losses"`` - ``{loss name: {"order": "pred_target" | "target_pred", "labels": "int" |
-  "onehot", "input": "logits" | "probabilities"}}``, how the loss takes its arguments (what is
-  left out is found by calling it).
+  "onehot", "input": "logits" | "probabilities" | "other"}}``, how the loss takes its arguments
+  (what is left out is found by calling it; "other": not a cross-entropy, checked against
+  central differences only; ``{"input": "unsupported", "why": ...}`` refuses it with the why).
 
 Adding a course is adding one module here and naming it in :data:`ORDER`. ``solutions/<name>/``
 holds the course's reference solution: the functions a student writes carry ``# BEGIN SOLUTION:

@@ -221,4 +221,4 @@ def training_run(files, refs, data, seed: int = 0):
 # ----------------------------------------------------------------------------- gradcheck
 #: What ``python -m stage3_batched.gradcheck`` checks in these files (see __init__): the provided
 #: activations against their derivatives; the student's MLP is checked by ``compare --rung``.
-GRADCHECK = {"checks": ("mlp.py:logistic", "mlp.py:leaky_relu")}
+GRADCHECK = {"checks": ("mlp.py:logistic", "mlp.py:leaky_relu"), "networks": ("MLP",)}

@@ -170,5 +170,6 @@ GRADCHECK = {
     "checks": ("layers.py:Linear", "layers.py:ReLU", "layers.py:Sigmoid",
                "losses.py:CrossEntropyLoss"),
     "build": {"Linear": [(4, 3)]},
+    "networks": ("MLP",),
     "losses": {"CrossEntropyLoss": {"order": "pred_target", "labels": "int", "input": "logits"}},
 }

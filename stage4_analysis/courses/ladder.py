@@ -57,5 +57,9 @@ GRADCHECK = {
                                        "input": "logits"},
                "CrossEntropyLoss": {"order": "pred_target", "labels": "int", "input": "logits"},
                "CrossEntropy": {"order": "pred_target", "labels": "int",
-                                "input": "probabilities"}},
+                                "input": "probabilities"},
+               "SquaredError": {"order": "pred_target", "labels": "onehot", "input": "other"},
+               "LogisticLoss": {"input": "unsupported",
+                                "why": "a loss of one output per sample (N, 1) with 0/1 "
+                                       "targets; gradcheck checks losses over K classes"}},
 }
