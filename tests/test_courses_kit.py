@@ -116,6 +116,11 @@ HOSTILE = {
         "optimizer.py", "    def step(self):\n",
         "    def step(self):\n        from stage3_batched.optim import SGD  # noqa\n",
         {"sgd", "convergence"}, "may not import stage3_batched"),
+    "imports the ladder by importlib": (
+        "model.py", "from layers import Linear, ReLU, Sigmoid\n",
+        "from layers import Linear, ReLU, Sigmoid\nimport importlib\n"
+        "importlib.import_module('stage3_batched.model')\n",
+        {"mlp", "convergence"}, "may not import stage3_batched"),
     "imports the reference": ("model.py", "from layers import Linear, ReLU, Sigmoid\n",
                               "from layers import Linear, ReLU, Sigmoid\n"
                               "import stage4_analysis.courses.solutions\n",
@@ -192,6 +197,9 @@ def test_handout_refuses_a_folder_in_use_and_keeps_what_is_there(tmp, capsys):
     (["grade", "cs3317", "/no/such/folder"], "error: DIR /no/such/folder: no such folder"),
     (["grade", "cs231n", "."], "error: COURSE cs231n: no grader"),
     (["handout", "nope", "--out", "x"], "error: COURSE nope"),
+    (["grade", "cs3317", ".", "--all"], "error: --all needs --csv"),
+    (["grade", "cs3317", str(courses.solution_folder("cs3317")), "--json", "/no/such/r.json"],
+     "error: --json /no/such/r.json: no folder"),
 ])
 def test_bad_input_is_one_error_line(capsys, argv, says):
     assert cli.run_main(cli.main, argv) == 2

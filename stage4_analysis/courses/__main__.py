@@ -65,6 +65,7 @@ def do_grade(args) -> int:
     if args.all:
         if not args.csv:
             raise ConfigError("--all needs --csv FILE (where the scores go)")
+        grading.writable(args.csv, "--csv")
         rows = grading.grade_all(course, args.dir, args.csv, args.time_limit, args.memory_mb)
         out_of = sum(p for _, _, p in course.RUBRIC)
         print(f"graded {len(rows)} submissions into {args.csv} (out of {out_of} points)")
@@ -72,6 +73,8 @@ def do_grade(args) -> int:
     if args.csv:
         raise ConfigError("--csv applies with --all (a folder of submissions)")
     folder = grading.check_folder(course, args.dir)
+    if args.json:
+        grading.writable(args.json, "--json")
     grades = grading.grade(course, folder, args.time_limit, args.memory_mb)
     if args.json:
         grading.write_json(grades, args.json)

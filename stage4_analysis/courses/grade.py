@@ -12,11 +12,13 @@ written answers, code quality), which need a person.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import ConfigError
+from shared.records import atomic_write_text
 from stage4_analysis.courses import sandbox
 
 
@@ -81,8 +83,18 @@ def gradescope(grades) -> dict:
                        "output": "\n".join(g.feedback)} for g in grades]}
 
 
+def writable(path, flag: str) -> Path:
+    """``path`` when its folder exists (checked before any grading); :class:`ConfigError`."""
+    path = Path(path)
+    if path.is_dir() or not path.parent.is_dir():
+        raise ConfigError(f"{flag} {path}: " + ("a folder is there; give a file name"
+                                                if path.is_dir() else
+                                                f"no folder {path.parent}; create it first"))
+    return path
+
+
 def write_json(grades, path) -> None:
-    Path(path).write_text(json.dumps(gradescope(grades), indent=1) + "\n")
+    atomic_write_text(path, json.dumps(gradescope(grades), indent=1) + "\n")
 
 
 def submissions(root) -> list[Path]:
@@ -117,8 +129,9 @@ def grade_all(course, root, csv_path, time_limit: float = sandbox.TIME_LIMIT,
         row["total"] = sum(scores.values())
         rows.append(row)
     fields = ["submission", *(key for key, _, _ in course.RUBRIC), "total", "note"]
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(csv_path, text.getvalue())
     return rows

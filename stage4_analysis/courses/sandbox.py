@@ -62,11 +62,13 @@ def _from_submission(folder: str) -> bool:
 
 class ImportBlocker(importlib.abc.MetaPathFinder):
     """Refuses the ladder's packages to the submission: as a meta-path finder (modules not yet
-    imported, ``importlib.import_module``) and around ``__import__`` (those imported already)."""
+    imported) and around ``__import__`` and ``importlib.import_module`` (those imported
+    already, which the finder never sees)."""
 
     def __init__(self, folder: Path):
         self.folder = str(folder.resolve()) + os.sep
         self.original = builtins.__import__
+        self.original_import_module = importlib.import_module
 
     def refuse(self, name: str):
         raise ImportError(f"a submission may not import {name} (the grader's own code)")
@@ -81,9 +83,15 @@ class ImportBlocker(importlib.abc.MetaPathFinder):
             self.refuse(name)
         return self.original(name, globals, locals, fromlist, level)
 
+    def guarded_import_module(self, name, package=None):
+        if _blocked(name) and _from_submission(self.folder):
+            self.refuse(name)
+        return self.original_import_module(name, package)
+
     def install(self):
         sys.meta_path.insert(0, self)
         builtins.__import__ = self.guarded_import
+        importlib.import_module = self.guarded_import_module
 
 
 def prepare(course, key: str) -> dict:
