@@ -12,7 +12,8 @@ in the shape the student's course gave it.
 How the name is found - a layer class, an activation with ``backward(Z, dY)``, a CS231n function
 pair, a function with its derivative, a loss; parameters in ``params`` / ``grads``, ``parameters``
 / ``gradients``, or ``W`` with ``grad_W`` / ``dW``, any layout, a bias (n,) or (1, n) - is
-:mod:`stage3_batched.gradcheck_shapes`. The course (``--course NAME``, else found from the files
+:mod:`stage3_batched.gradcheck_shapes`; how a loss is called is
+:mod:`stage3_batched.gradcheck_losses`. The course (``--course NAME``, else found from the files
 next to the named one) says how to build its classes, how its loss takes labels, and whether its
 backward adds to the gradients.
 
@@ -55,6 +56,7 @@ import numpy as np
 
 from shared.cli import positive_float
 from shared.errors import ConfigError, one_line, run_main
+from stage3_batched import gradcheck_losses as losses
 from stage3_batched import gradcheck_shapes as shapes
 from stage3_batched.gradcheck_shapes import load_class, load_target  # noqa: F401 - the API
 
@@ -414,11 +416,11 @@ def check_loss(target: shapes.Target, *, data: dict | None = None, seed: int = 0
     the course marks ``"input": "other"`` (not a cross-entropy) against central differences
     only."""
     rng = np.random.default_rng(seed)
-    loss, how = shapes.build_loss(target, data or {})
+    loss, how = losses.build_loss(target, data or {})
     n = shapes.pick_batch([K_CLASSES])
     c = rng.permutation(np.arange(n) % K_CLASSES)             # every class present
     probs = _softmax(rng.standard_normal((n, K_CLASSES)))
-    call = shapes.loss_call(loss, target.name, data or {}, probs, c)
+    call = losses.loss_call(loss, target.name, data or {}, probs, c)
     pred = _softmax(rng.standard_normal((n, K_CLASSES))) if call.input == "probabilities" \
         else 2.0 * rng.standard_normal((n, K_CLASSES))
     result = GradCheck(how, pred.shape, (), tol=tol,
