@@ -92,11 +92,13 @@ def test_every_graded_course_plants_at_least_three_bugs(name):
 
 
 @pytest.mark.parametrize("name,bug", BUGS)
-def test_a_planted_bug_loses_exactly_the_points_of_its_items(graded, name, bug):
-    items = next(b for b in courses.get(name).BUGS if b.name == bug).items
+def test_a_planted_bug_loses_exactly_the_points_of_its_items_and_is_named(graded, name, bug):
+    planted = next(b for b in courses.get(name).BUGS if b.name == bug)
     result = graded(name, bug)
-    want = {k: (0 if k in items else p) for k, p in points(name).items()}
+    want = {k: (0 if k in planted.items else p) for k, p in points(name).items()}
     assert {k: s for k, (s, _) in result.items()} == want, result
+    feedback = " ".join(result[k][1] for k in planted.items).lower()
+    assert planted.names.lower() in feedback, (planted.names, feedback)   # the cause is named
 
 
 HOSTILE = {

@@ -12,10 +12,9 @@ import io
 
 import numpy as np
 
-import stage3_batched.losses
 import stage3_batched.optim
 from shared import weights as wf
-from stage3_batched import gradcheck
+from stage3_batched import gradcheck, gradcheck_shapes
 from stage4_analysis import rungcheck
 from stage4_analysis.diagnosis import predict_reference
 
@@ -23,48 +22,36 @@ TOL = gradcheck.TOL
 rel_error = gradcheck.rel_error
 
 
-def _meaning(hint: str | None, n: int) -> str:
-    """The gradcheck hint, and what a factor of 1/N (N rows) means."""
-    if not hint:
-        return ""
-    try:
-        k = float(hint.split(" times ")[0])
-    except ValueError:
-        return f" ({hint})"
-    if n > 1 and abs(k * n - 1) <= 1e-5:            # the hint has 6 significant digits
-        return f" (1/{n} of the right gradient, {n} rows: averaged over the batch, not summed)"
-    return f" ({hint})"
-
-
-def gradient_check(layer, shape, label: str, seed: int = 0):
-    """``check_layer`` on a built layer (it reads ``params``, ``grads`` and ``zero_grad``):
-    ``(ok, [feedback lines])``, each naming ``label``."""
-    result = gradcheck.check_layer(layer, shape=tuple(shape), seed=seed,
-                                   accumulates=False)     # the item checks it, by the course
+def _lines(result, label: str) -> list[str]:
+    """The failing rows of a :class:`~stage3_batched.gradcheck.GradCheck`, each naming
+    ``label``, with gradcheck's likely cause."""
     lines = []
-    for name in result.shapes:
-        what = "dX" if name == "input" else f"d{name}"
+    for name in list(result.shapes) + [k for k in result.problems if k not in result.shapes]:
+        what = "dX" if name == "input" else gradcheck.ROW_NAMES.get(name, f"d{name}")
         if name in result.problems:
             lines.append(f"{label}: {what}: {result.problems[name]}")
-        elif result.errors[name] > result.tol:
-            lines.append(f"{label}: {what} against central differences: relative error "
-                         f"{result.errors[name]:.2e}"
-                         + _meaning(result.hints.get(name), int(shape[0])))
-    return result.ok, lines
+        elif result.errors.get(name, 0.0) > result.tol:
+            hint = result.hints.get(name)
+            lines.append(f"{label}: {what}: relative error {result.errors[name]:.2e}"
+                         + (f" ({hint})" if hint else ""))
+    return lines
 
 
-def numeric_gradient(f, values: np.ndarray) -> np.ndarray:
-    """Central differences of the scalar ``f()`` w.r.t. every entry of ``values`` (in place)."""
-    return gradcheck.numeric_gradient(f, values)
+def gradient_check(layer, label: str, accumulates: bool, seed: int = 0):
+    """gradcheck's ``check_layer`` on a built layer of any course's shape (parameters and
+    gradients wherever the course keeps them; ``backward(Z, dY)``; with ``accumulates`` a
+    second backward must double the gradients): ``(ok, [feedback lines])``."""
+    result = gradcheck.check_layer(layer, seed=seed, accumulates=accumulates)
+    return result.ok, _lines(result, label)
 
 
-def ladder_loss(pred, target, on: str):
-    """Stage 3's mean cross-entropy and its gradient: ``on`` "logits" (integer labels) or
-    "probabilities" (one-hot targets)."""
-    loss = (stage3_batched.losses.SoftmaxCrossEntropy() if on == "logits"
-            else stage3_batched.losses.CrossEntropy())
-    value = loss.forward(np.asarray(pred, np.float64), target)
-    return value, loss.backward()
+def loss_check(cls, course, seed: int = 0):
+    """gradcheck's ``check_loss`` on the student's loss class, called as the course calls it:
+    its gradient against central differences of its own value, value and gradient against the
+    ladder's cross-entropy. ``(ok, [feedback lines])``."""
+    target = gradcheck_shapes.Target("loss", cls.__name__, (cls,), "the submission")
+    result = gradcheck.check_loss(target, data=gradcheck_shapes.course_data(course), seed=seed)
+    return result.ok, _lines(result, f"{cls.__name__}()")
 
 
 def ladder_sgd(params: dict, grads: dict, lr: float, momentum: float):

@@ -4,10 +4,12 @@ sandboxed child process on the student's modules.
 Every check returns ``(passed, [feedback lines])``; an item scores all its points or none.
 
 * "layer": forward against the reference solution's on the same input and parameters; backward
-  against central differences of the student's own forward (``check_layer``); for a course whose
-  backward adds to the gradients, a second backward without ``zero_grad`` must double them.
-* "loss": the value against stage 3's mean cross-entropy; the gradient against central
-  differences of the student's own loss and against stage 3's.
+  by gradcheck's ``check_layer`` (central differences of the student's own forward, and for a
+  course whose backward adds to the gradients, a second backward without ``zero_grad`` must
+  double them), with its likely cause.
+* "loss": gradcheck's loss check, called as the course calls it: the value against stage 3's
+  mean cross-entropy, the gradient against central differences of the student's own loss and
+  against stage 3's.
 * "forward": the network's output on the rung problems (with random biases) against the
   ladder's probabilities, and the course's own ``forward_checks``.
 * "network": the rung check of the course's network (the student's assembly, the reference
@@ -27,7 +29,7 @@ import types
 
 import numpy as np
 
-from stage4_analysis.courses import checks, onehot
+from stage4_analysis.courses import checks
 
 FORWARD_RTOL = 1e-10
 
@@ -142,22 +144,6 @@ def _forward_lines(mine, ref, what: str) -> list[str]:
     return []
 
 
-def _accumulates(layer, X, rng) -> list[str]:
-    """A second backward without zero_grad must add the same gradients again."""
-    layer.zero_grad()
-    dY = rng.standard_normal(np.shape(layer.forward(X)))
-    layer.backward(dY)
-    once = {k: np.array(v, np.float64) for k, v in layer.grads.items()}
-    layer.backward(dY)
-    for k, v in layer.grads.items():
-        if np.shape(v) == once[k].shape and not np.allclose(v, 2 * once[k], rtol=1e-10,
-                                                            atol=1e-12):
-            return [f"a second backward without zero_grad() did not add to grad_{k} (it was "
-                    "overwritten?): backward must add (+=) its gradients, zero_grad() resets "
-                    "them"]
-    return []
-
-
 def check_layer(course, item, mine, refs, prep):
     rng = np.random.default_rng(0)
     X = rng.standard_normal(item.shape)
@@ -170,61 +156,20 @@ def check_layer(course, item, mine, refs, prep):
     label = f"{item.name}({', '.join(map(repr, item.args))})"
     lines = _forward_lines(student.forward(X), np.asarray(reference.forward(X)),
                            f"{label}.forward(X {item.shape})")
-    ok, grad_lines = checks.gradient_check(student, item.shape, label)
+    ok, grad_lines = checks.gradient_check(student.layer, label,
+                                           bool(course.ACCUMULATES and params))
     lines += grad_lines
-    if course.ACCUMULATES and params:
-        lines += _accumulates(student, X, rng)
     passed = not lines and ok
     return passed, lines or [f"{label}: forward matches the reference, backward matches central "
                              "differences"]
 
 
-def _loss_problem(item, rng):
-    N, K = item.shape
-    logits = rng.standard_normal((N, K))
-    c = np.arange(N) % K
-    if item.style == "logits":
-        return logits, c, c
-    E = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return E / E.sum(axis=1, keepdims=True), onehot(c, K), onehot(c, K)
-
-
-def _factor_hint(grad, want, N) -> str:
-    k = float(np.vdot(grad, want) / np.vdot(want, want))
-    if checks.rel_error(grad, k * want) > checks.TOL:
-        return ""
-    if abs(k - N) <= 1e-6 * N:
-        return f" ({N} times the right gradient, N = {N}: the 1/N of the mean is missing)"
-    if abs(k + 1) <= 1e-6:
-        return " (the right gradient with the opposite sign)"
-    return f" ({k:.6g} times the right gradient)"
-
-
 def check_loss(course, item, mine, refs, prep):
-    """Value and gradient of the student's loss (``item.style``: "logits" with integer labels,
-    else one-hot targets first and probabilities second)."""
-    pred, target, ladder_target = _loss_problem(item, np.random.default_rng(0))
-    loss = build(mine, item)
-    if item.style == "logits":
-        f, g = (lambda: float(loss.forward(pred, target))), (lambda: loss.backward())
-    else:
-        f, g = (lambda: float(loss.forward(target, pred))), (lambda: loss.backward(target, pred))
-    want, dwant = checks.ladder_loss(pred, ladder_target, item.style)
-    value = f()
-    grad = np.asarray(g(), np.float64)
-    N, lines = len(pred), []
-    if not np.isclose(value, want, rtol=1e-10, atol=1e-12):
-        total = " (the sum over the batch, not the mean)" if np.isclose(value, N * want) else ""
-        lines.append(f"forward: {value:.10g}, stage 3's mean cross-entropy is {want:.10g}{total}")
-    if grad.shape != dwant.shape:
-        return False, lines + [f"backward has shape {grad.shape}, it must be {dwant.shape}"]
-    own = checks.rel_error(grad, checks.numeric_gradient(f, pred))
-    ladder = checks.rel_error(grad, dwant)
-    if own > checks.TOL or ladder > checks.TOL:
-        lines.append(f"backward: relative error {own:.2e} against central differences of your "
-                     f"loss, {ladder:.2e} against stage 3" + _factor_hint(grad, dwant, N))
-    return not lines, lines or ["forward equals stage 3's mean cross-entropy, backward its "
-                                "gradient and central differences"]
+    """The student's loss class as the course calls it (gradcheck's loss check)."""
+    module = getattr(mine, item.files[0].removesuffix(".py"))
+    ok, lines = checks.loss_check(getattr(module, item.name), course)
+    return ok, lines or ["forward equals the ladder's mean cross-entropy, backward its gradient "
+                         "and central differences of your loss"]
 
 
 def check_network(course, item, mine, refs, prep):
