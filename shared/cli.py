@@ -1,6 +1,9 @@
 """Argument types the command-line tools share (pure Python: stage 1 uses them too).
 
 Each turns a bad value into an ``argparse`` error that says what was given and what is allowed.
+Values far beyond any real run are refused here, at the edge, with the range that is accepted
+(:func:`learning_rate`, :func:`epoch_count`), rather than overflowing somewhere downstream (a
+learning rate of 1e300 makes a log-scale axis of infinite width).
 """
 
 from __future__ import annotations
@@ -33,6 +36,32 @@ def positive_float(text: str) -> float:
     v = parse_number(text, float, "a positive number")
     if not v > 0 or math.isinf(v):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
+    return v
+
+
+#: Learning rates a command accepts: far wider than any run needs (a divergence study included),
+#: narrow enough that ``lr * gradient`` and a log-scale axis of rates stay finite.
+LR_RANGE = (1e-10, 1e10)
+#: The most epochs a command accepts (a run that long is a typo, not a plan).
+MAX_EPOCHS = 1_000_000
+
+
+def learning_rate(text: str) -> float:
+    """``argparse`` type: a learning rate in :data:`LR_RANGE`."""
+    v = parse_number(text, float, "a learning rate")
+    low, high = LR_RANGE
+    if not low <= v <= high:
+        raise argparse.ArgumentTypeError(
+            f"expected a learning rate from {low:g} to {high:g}, got {text}")
+    return v
+
+
+def epoch_count(text: str) -> int:
+    """``argparse`` type: a number of epochs from 1 to :data:`MAX_EPOCHS`."""
+    v = parse_number(text, int, "a whole number of epochs")
+    if not 1 <= v <= MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of epochs from 1 to {MAX_EPOCHS:,}, got {text}")
     return v
 
 

@@ -20,7 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from shared.cli import finite_float, nonnegative_int, parse_number, positive_float, positive_int
+from shared.cli import (
+    epoch_count,
+    finite_float,
+    nonnegative_int,
+    parse_number,
+    positive_float,
+    positive_int,
+)
 from shared.errors import ConfigError, DivergedError, SizeError, check_output_dir, run_main
 from shared.weights import ACTIVATIONS, activation_of, count_parameters, load_json
 
@@ -122,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "loss_curve.png to --out. A diverged run is recorded as such, its weights "
                     "are not saved, and the command exits with status 1.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    tr.add_argument("--epochs", type=positive_int, default=5, help="passes over the data")
+    tr.add_argument("--epochs", type=epoch_count, default=5, help="passes over the data")
     tr.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate")
     add_network_flags(tr)
     tr.add_argument("--activation", choices=ACTIVATIONS, default=None,

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from shared.cli import nonnegative_int, positive_float, positive_int
+from shared.cli import epoch_count, nonnegative_int, positive_float, positive_int
 from shared.errors import ConfigError, DivergedError, check_output_dir, run_main
 from shared.weights import ACTIVATIONS
 
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=DATASETS, default="mnist-sample",
                    help="data set (default mnist-sample: the shipped sample of real MNIST; "
                         "mnist: 55k/5k split; fashion-mnist; synth: the hand-out's 2-class data)")
-    p.add_argument("--epochs", type=positive_int, default=5,
+    p.add_argument("--epochs", type=epoch_count, default=5,
                    help="passes over the training data (default 5)")
     p.add_argument("--lr", type=positive_float, default=0.1, help="SGD learning rate (default 0.1)")
     p.add_argument("--accumulate", type=positive_int, default=1, metavar="K",

@@ -33,6 +33,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
+from shared.cli import epoch_count
 from shared.errors import ConfigError, DivergedError, OutputPathError, check_output_dir, run_main
 from shared.records import no_empty_folders_left
 from stage3_batched.layers import ACTIVATIONS, INITS
@@ -100,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
                    help="dropout probability after each hidden activation (default: 0)")
     p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
                    help=f"(default: {d.batch_size})")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=epoch_count, default=None,
                    help=f"(default: {d.epochs}; {QUICK_EPOCHS} with --quick)")
     p.add_argument("--init", choices=INITS, default=d.init,
                    help=f"weight initialisation (default: {d.init})")

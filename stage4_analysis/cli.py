@@ -34,6 +34,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+from shared.cli import epoch_count
 from shared.errors import ConfigError, LadderError, check_output_dir, run_main
 from shared.threads import cpu_count
 
@@ -46,10 +47,12 @@ from .runs import (
     dask_client,
     dedupe,
     execute,
+    interrupt,
     name_of,
     normalise,
     positive_int,
     stop_workers,
+    writer_lock,
 )
 
 PACKAGE = "stage4_analysis.experiments"
@@ -262,6 +265,7 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
     unplanned, planned, finished = list(chosen), {}, set()
     running: set = set()  # (folder, key) of runs handed out and not yet recorded
     batches = 0  # batches handed out and not yet ended
+    threads: list[threading.Thread] = []  # those executing batches
     kw = dict(jobs=jobs, client=client, newer_than=t_start if fresh else None,
               progress=progress)
     try:
@@ -282,8 +286,10 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
                 if jobs <= 1 and client is None:  # one run at a time, in this process
                     _execute_batch(*args, desc=desc, **kw)
                 else:
-                    threading.Thread(target=_execute_batch, args=args, name="runs",
-                                     kwargs=dict(kw, desc=desc), daemon=True).start()
+                    threads.append(threading.Thread(target=_execute_batch, args=args,
+                                                    name="runs", kwargs=dict(kw, desc=desc),
+                                                    daemon=True))
+                    threads[-1].start()
             done = [n for n, runs in planned.items()
                     if not any((r.folder, r.key) in running for r in runs)]
             for n in done:
@@ -299,8 +305,8 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
             batches -= _handle(*events.get(), running, result, log)
         while batches:  # the last batches' summaries
             batches -= _handle(*events.get(), running, result, log)
-    except BaseException:  # Ctrl-C (or a bug): stop the workers first
-        stop_workers()
+    except BaseException:  # Ctrl-C, SIGTERM (or a bug): stop the workers and runs first
+        interrupt(threads)
         raise
     wall = time.perf_counter() - t0
     result["report"] = write_report(ctx, modules, command=command, wall_time=wall,
@@ -363,7 +369,7 @@ def build_parser(mods: list[ModuleType], single: str | None = None) -> argparse.
                    help=f"output folder (default {DEFAULT_OUT}/quick or {DEFAULT_OUT}/full)")
     p.add_argument("--fresh", action="store_true",
                    help="run every run again, even those with a record (after a code change)")
-    p.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+    p.add_argument("--epochs", type=epoch_count, default=None, metavar="N",
                    help="override every experiment's number of epochs (smoke runs)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="use only the first N training samples in every run (smoke runs)")
@@ -415,14 +421,15 @@ def main(argv: list[str] | None = None, only: list[str] | None = None,
     kw = dict(quick=quick, out=out, jobs=args.jobs, options=options, modules=mods,
               progress=not args.no_progress, command=cmd, fresh=args.fresh,
               speed=("quick" if quick else "full") if want_speed else None)
-    if args.backend == "dask":
-        with dask_client(args.scheduler) as client:
-            res = reproduce(names, client=client, **kw)
-    else:
-        try:
-            res = reproduce(names, **kw)
-        finally:
-            stop_workers()
+    with writer_lock(out, "--out"):
+        if args.backend == "dask":
+            with dask_client(args.scheduler) as client:
+                res = reproduce(names, client=client, **kw)
+        else:
+            try:
+                res = reproduce(names, **kw)
+            finally:
+                stop_workers()
     print(f"report: {res['report']}  ({res['executed']} runs executed, {res['reused']} reused, "
           f"{len(res['failed'])} failed, {res['wall_time']:.1f} s)")
     status = 0

@@ -23,15 +23,25 @@ What this adds over calling a trainer in a loop:
   full mode, the output folder, the command-line options, the records of other experiments.
   :class:`SkipExperiment` is how ``plan`` says "cannot run here" (the report shows why).
 
-What it leaves out: locking between two reproductions writing one folder at once (each record
-file stays whole; the second writer wins), and retrying a failed run within one invocation.
+* :func:`writer_lock`: one reproduction writes into a folder at a time; a second one started
+  into the same ``--out`` is refused, naming the process that writes there (readers - a report
+  viewer, the records of a finished study - take no lock).
+* Ctrl-C or SIGTERM (``shared.errors.run_main``) stops everything at once (:func:`interrupt`):
+  the workers are killed, no further record is written, and the rerun resumes from the records
+  written so far. Workers start deaf to those signals, so they print nothing.
+
+What it leaves out: retrying a failed run within one invocation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -179,7 +189,13 @@ def dedupe(runs: Iterable[Run]) -> list[Run]:
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None) -> Iterator:
     """A ``distributed.Client`` of the cluster at ``scheduler`` ("tcp://host:8786"), or of a
-    two-process local cluster on 127.0.0.1 (one thread each, no dashboard) when None."""
+    two-process local cluster on 127.0.0.1 (one thread each, no dashboard) when None.
+
+    The local cluster's scratch space is a private temporary folder (never the working folder),
+    removed when the cluster closes; one left by a process killed outright is removed by the
+    next local cluster (:func:`clean_stale_scratch`). Its processes start deaf to SIGINT: Ctrl-C
+    reaches this process only, which closes the cluster (quietly: the workers' complaints about
+    cancelled runs are not shown)."""
     from shared.errors import ConfigError
 
     try:
@@ -195,9 +211,51 @@ def dask_client(scheduler: str | None = None) -> Iterator:
         with client:
             yield client
         return
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        yield client
+    clean_stale_scratch()
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+    try:
+        with signals_blocked([signal.SIGINT]):  # inherited by the cluster's processes
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                   processes=True, dashboard_address=None,
+                                   local_directory=scratch, silence_logs=logging.CRITICAL)
+        with cluster, Client(cluster) as client:
+            yield client
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+SCRATCH_PREFIX = "mlp-ladder-dask-"
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def signals_blocked(signals: Sequence[int] = _SIGNALS) -> Iterator[None]:
+    """Block ``signals`` in this thread for the block, and (main thread only) ignore them: the
+    threads and processes started in it inherit that, so they never see Ctrl-C. A signal that
+    arrives meanwhile stays pending and is handled as usual when the block ends."""
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, signal.SIG_IGN) for s in signals} if main else {}
+    try:
+        yield
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+def clean_stale_scratch() -> list[Path]:
+    """Remove the Dask scratch folders of local clusters whose process is gone (killed outright);
+    returns them."""
+    from shared.records import pid_alive
+
+    removed = []
+    for p in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = p.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)) and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None,
@@ -227,9 +285,11 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
     counts = {"ok": 0, "diverged": 0, "failed": 0}
     bar = tqdm(total=len(todo), desc=f"{desc} ({result['reused']} reused)", unit="run",
                disable=None if progress else True, dynamic_ncols=True)
-    done = set()
+    done, started = set(), time.monotonic()
     try:
         for i, rec in _results(todo, str(root), jobs, client):
+            if _INTERRUPTED[0] >= started:  # this process is stopping: no more records
+                return result
             write_record(todo[i].path(root), rec)
             note(rec)
             done.add(i)
@@ -238,6 +298,8 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
             bar.set_postfix(counts, refresh=False)
             bar.update(1)
     except _WorkerDied as e:  # out of memory, killed, crashed: the rest is retried next time
+        if _INTERRUPTED[0] >= started:  # the workers were stopped on purpose
+            return result
         for i, run in enumerate(todo):
             if i not in done:
                 rec = make_record(run.folder, run.config, {}, status="failed",
@@ -279,9 +341,11 @@ def _results(todo: list[Run], root: str, jobs: int, client) -> Iterator[tuple[in
 
     parent = os.getpid()
     # (always ``jobs`` workers: batches running side by side share one pool of that size)
-    with parallel_config(backend="loky", n_jobs=jobs, inner_max_num_threads=1):
-        gen = Parallel(return_as="generator_unordered")(
-            delayed(_indexed)(i, run, root, parent) for i, run in enumerate(todo))
+    with parallel_config(backend="loky", n_jobs=jobs, inner_max_num_threads=1,
+                         initializer=_deaf_worker):
+        with signals_blocked():  # the workers start (and stay) deaf to Ctrl-C and SIGTERM
+            gen = Parallel(return_as="generator_unordered")(
+                delayed(_indexed)(i, run, root, parent) for i, run in enumerate(todo))
         try:
             yield from gen
         except TerminatedWorkerError as e:
@@ -296,6 +360,10 @@ def _results(todo: list[Run], root: str, jobs: int, client) -> Iterator[tuple[in
             raise
 
 
+#: When this process was last told to stop its runs (``time.monotonic()``; see :func:`interrupt`).
+_INTERRUPTED = [float("-inf")]
+
+
 def stop_workers() -> None:
     """Stop joblib's idle worker processes now (they would wait a few minutes for more work)."""
     from joblib.externals.loky import reusable_executor
@@ -305,8 +373,99 @@ def stop_workers() -> None:
         executor.shutdown(wait=True)
 
 
+def interrupt(threads: Sequence[threading.Thread] = ()) -> None:
+    """Stop everything at once (Ctrl-C, SIGTERM, a bug): kill joblib's workers without waiting
+    for their runs, make every :func:`execute` still going stop without writing another record,
+    and wait briefly for ``threads`` (those running :func:`execute`) to end, so that no record
+    is being written when the process exits."""
+    _INTERRUPTED[0] = time.monotonic()
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
+    for t in threads:
+        t.join(timeout=10)
+
+
+def _deaf_worker() -> None:
+    """In a joblib worker, first thing: ignore Ctrl-C and SIGTERM (the process that started it
+    handles them, and stops it)."""
+    for s in _SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def _indexed(i: int, run: Run, root: str, parent: int) -> tuple[int, dict]:
     return i, run_one(run, root, 1, parent)
+
+
+# --------------------------------------------------------------------------- one writer per folder
+LOCK_NAME = ".writer.lock"
+
+
+@contextlib.contextmanager
+def writer_lock(folder: str | Path, flag: str = "--out") -> Iterator[None]:
+    """Be the only process writing into ``folder`` for the block: an exclusive ``fcntl.flock``
+    on ``folder/.writer.lock``, which names its holder. A second writer is refused at once
+    (:class:`shared.errors.OutputPathError` naming the process that holds the lock); readers
+    take no lock. The lock file is removed when the block ends; the kernel releases the lock of
+    a process killed outright."""
+    import fcntl
+    import socket
+
+    path = Path(folder) / LOCK_NAME
+    while True:
+        fd = _open_lock_file(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 500).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise _busy(folder, flag, holder) from None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # its previous holder removed it meanwhile: lock the new one
+    try:
+        _write_holder(fd, path, f"process {os.getpid()} on {socket.gethostname()}, since "
+                                f"{time.strftime('%H:%M:%S')}")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _open_lock_file(path: Path) -> int:
+    from shared.errors import output_error
+
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise (output_error(e, path) or e) from None
+
+
+def _write_holder(fd: int, path: Path, text: str) -> None:
+    from shared.errors import output_error
+
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, text.encode())
+    except OSError as e:
+        raise (output_error(e, path) or e) from None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _busy(folder, flag: str, holder: str):
+    from shared.errors import OutputPathError
+
+    return OutputPathError(f"{flag} {folder}: another run is writing there ({holder}); wait for "
+                           f"it to finish, or choose another {flag}")
 
 
 # --------------------------------------------------------------------------- arrays in records

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared.cli import learning_rate
+
 from ..plots import band, epochs_axis, finish, legend_below, mark_failed
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
-from ..runs import Context, option, positive_float
+from ..runs import Context, option
 from . import vu
 
 NAME = "lr-study"
@@ -27,7 +29,7 @@ RATES = vu.HANDOUT_RATES
 #: enough to break (shown as diverged). ``--lrs`` replaces them.
 EXTRA_RATES = (0.1, 0.3, 1.0, 3.0, 100.0)
 OPTIONS = [vu.SEEDS_OPTION,
-           option("--lrs", type=positive_float, nargs="*", metavar="LR",
+           option("--lrs", type=learning_rate, nargs="*", metavar="LR",
                   help="learning rates added to the hand-out's 0.001 0.003 0.01 0.03, replacing "
                   "the default extra rates (" + " ".join(f"{r:g}" for r in EXTRA_RATES)
                   + "); with no value: only the four")]
