@@ -312,7 +312,8 @@ def validate_record(rec: Any, path: str | os.PathLike = "<record>",
 
     Checked: the schema header and version; ``name``, ``key``, ``created`` strings; ``config``,
     ``metrics``, ``versions`` objects; ``status`` one of :data:`STATUSES`; ``error`` null or a
-    string; ``wall_time`` null or a number >= 0; ``key`` equal to the hash of ``config`` (a
+    string; ``wall_time`` null or a number >= 0; ``data_files`` (when present) an object of
+    lists of strings; ``key`` equal to the hash of ``config`` (a
     record edited by hand or cut short does not pass). A run marked ``"ok"`` must have no error
     and non-empty metrics holding every name in ``required_metrics``.
     """
@@ -331,6 +332,10 @@ def validate_record(rec: Any, path: str | os.PathLike = "<record>",
         raise bad(f"status {rec.get('status')!r} is not one of {', '.join(STATUSES)}")
     if rec.get("error") is not None and not isinstance(rec["error"], str):
         raise bad("'error' is neither null nor a string")
+    files = rec.get("data_files", {})   # older records have none
+    if not (isinstance(files, dict) and all(
+            isinstance(v, list) and all(isinstance(f, str) for f in v) for v in files.values())):
+        raise bad("'data_files' is not an object of lists of file names")
     wall = rec.get("wall_time")
     if wall is not None and not (_number(wall) and math.isfinite(wall) and wall >= 0):
         raise bad(f"wall_time {wall!r} is not a number >= 0")

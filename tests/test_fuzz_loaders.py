@@ -181,9 +181,10 @@ def test_records_one_field_replaced(scratch, data, value):
     except records.RecordError:
         return
     # accepted: only fields the schema leaves free, with a value of the right kind
-    assert back == rec
+    assert json.dumps(back, sort_keys=True) == json.dumps(rec, sort_keys=True)  # NaN != NaN
     assert field in ("name", "created", "versions", "wall_time", "metrics", "error") or (
-        field == "status" and value in records.STATUSES)
+        field == "status" and value in records.STATUSES) or (
+        field == "data_files" and isinstance(value, dict))
 
 
 @FUZZ
