@@ -242,3 +242,21 @@ def test_list_shows_files_and_rubric(capsys):
     out = capsys.readouterr().out
     assert "layers.py, losses.py, model.py, optimizer.py" in out
     assert "rubric (75 points)" in out and "rubric (80 points)" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in courses.ORDER if n != "ladder"])
+def test_every_check_command_of_the_student_readme_passes_on_the_reference(tmp, name,
+                                                                           monkeypatch, capsys):
+    import importlib
+
+    folder = submission(tmp, name, "readme")
+    text = (folder / "README.md").read_text()
+    commands = text.split("```bash\n")[1].split("```")[0].splitlines()
+    assert commands and all(c.startswith("python -m ") for c in commands)
+    monkeypatch.chdir(folder)
+    for command in commands:
+        module, *argv = command.split()[2:]
+        main = importlib.import_module(module if module != "stage4_analysis.courses"
+                                       else "stage4_analysis.courses.__main__").main
+        assert cli.run_main(main, argv) == 0, (command, capsys.readouterr())

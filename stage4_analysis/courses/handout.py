@@ -79,11 +79,8 @@ def _first_line(text: str) -> str:
 
 def check_commands(course) -> list[str]:
     """The commands a student runs to check their files against the ladder."""
-    lines = []
-    for item in getattr(course, "GRADING", {}).values():
-        if item.kind == "layer" and item.style != "z":
-            args = f" --args {' '.join(map(str, item.args))}" if item.args else ""
-            lines.append(f"python -m stage3_batched.gradcheck {item.files[0]}:{item.name}{args}")
+    lines = [f"python -m stage3_batched.gradcheck {spec}"
+             for spec in getattr(course, "GRADCHECK", {}).get("checks", ())]
     lines.append(f"python -m stage4_analysis.compare --rung . --course {course.NAME}")
     if getattr(course, "GRADING", None):
         lines.append(f"python -m stage4_analysis.courses grade {course.NAME} .")
