@@ -228,8 +228,10 @@ def test_a_signal_stops_a_joblib_study_cleanly_and_the_rerun_resumes(tmp_path, s
     if sig == "SIGTERM":
         return            # the same records as after Ctrl-C: one rerun below is enough
     from stage4_analysis.cli import main
+    from stage4_analysis.experiments import disc
 
-    assert run_main(main, STUDY + ["--jobs", "1", "--out", str(out)]) == 0
+    rerun = STUDY + ["--jobs", "1", "--out", str(out)]
+    assert run_main(lambda argv: main(argv, modules=[disc]), rerun) == 0
     assert f"{done} reused, {3 - done} executed" in capsys.readouterr().err
 
 
