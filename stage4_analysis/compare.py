@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import sys
 from collections.abc import Callable
 
@@ -32,7 +31,7 @@ from shared import weights as wf
 from shared.cli import nonnegative_int, positive_int
 from shared.data import DATASETS
 from shared.errors import ConfigError, run_main
-from stage4_analysis.problems import WRITERS, build_problem
+from stage4_analysis.problems import WRITERS, build_problem, check_problem_flags
 from stage4_analysis.rungs import difference, implementations, named_tensors
 
 DEFAULT_TOL = 1e-12
@@ -132,12 +131,7 @@ def main(argv=None) -> int:
             raise ConfigError(f"{flag} applies only with --rung")
     p = parser()
     args = p.parse_args(argv)
-    if args.sizes and args.weights:
-        p.error("give --sizes or --weights, not both")
-    if args.sizes and (len(args.sizes) < 2 or min(args.sizes) < 1):
-        p.error(f"--sizes needs at least two positive sizes, got {args.sizes}")
-    if not (math.isfinite(args.tol) and args.tol > 0):
-        raise ConfigError(f"--tol must be a finite number > 0, got {args.tol}")
+    check_problem_flags(p, args)
     weights, X, c, where = build_problem(args)
     if len(c) and (min(c) < 0 or max(c) >= weights["sizes"][-1]):
         p.error(f"class labels must lie in [0, {weights['sizes'][-1]}), got {sorted(set(c))}")

@@ -12,6 +12,7 @@ the reason.
 
 from __future__ import annotations
 
+import math
 import random
 import zipfile
 from pathlib import Path
@@ -123,6 +124,17 @@ def read_weights(path, activation: str | None = None) -> dict:
 
 
 # --------------------------------------------------------------------------- inputs
+def check_problem_flags(parser, args) -> None:
+    """The flags that describe a problem, checked before any work: --sizes or --weights (not
+    both), at least two positive sizes, a finite positive --tol."""
+    if args.sizes and args.weights:
+        parser.error("give --sizes or --weights, not both")
+    if args.sizes and (len(args.sizes) < 2 or min(args.sizes) < 1):
+        parser.error(f"--sizes needs at least two positive sizes, got {args.sizes}")
+    if not (math.isfinite(args.tol) and args.tol > 0):
+        raise ConfigError(f"--tol must be a finite number > 0, got {args.tol}")
+
+
 def _network(args, act):
     """``(weights or None, description)`` from --weights or --sizes (None: neither given)."""
     if args.weights:

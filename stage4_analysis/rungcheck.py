@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
-import math
 import random
 import sys
 import traceback
@@ -661,16 +660,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from stage4_analysis.problems import build_problem
+    from stage4_analysis.problems import build_problem, check_problem_flags
 
     p = parser()
     args = p.parse_args(argv)
-    if args.sizes and args.weights:
-        p.error("give --sizes or --weights, not both")
-    if args.sizes and (len(args.sizes) < 2 or min(args.sizes) < 1):
-        p.error(f"--sizes needs at least two positive sizes, got {args.sizes}")
-    if not (math.isfinite(args.tol) and args.tol > 0):
-        raise ConfigError(f"--tol must be a finite number > 0, got {args.tol}")
+    check_problem_flags(p, args)
     if args.json:
         raise ConfigError("--json does not apply with --rung (its report is a table)")
     shape, files, _ = open_rung(args.rung, args.course)   # bad path: one line before any work
