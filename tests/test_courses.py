@@ -175,3 +175,31 @@ def test_the_command_line_reads_a_course_folder(tmp_path, capsys):
     bug = courses.get("ece421").BUGS[0]
     assert compare.main(["--rung", str(planted(tmp_path, "ece421", bug))]) == 1
     assert "a transposed dW" in capsys.readouterr().out
+
+
+def test_handout_writes_the_solution_and_plants_a_named_bug(tmp_path, capsys):
+    from stage4_analysis.courses import __main__ as kit
+
+    assert run_main_quiet(kit.main, ["handout", "cs3317", "--solution", "--out",
+                                     str(tmp_path / "sol")]) == 0
+    assert not any("SOLUTION" in p.read_text() for p in (tmp_path / "sol").glob("*.py"))
+    assert check(tmp_path / "sol", "cs3317")[0]
+    assert run_main_quiet(kit.main, ["handout", "cs3317", "--solution", "--bug",
+                                     "transposed grad_W", "--out", str(tmp_path / "bug")]) == 0
+    ok, _, text = check(tmp_path / "bug", "cs3317")
+    assert not ok and "diagnosis" in text and "a transposed dW" in text
+    capsys.readouterr()
+    assert run_main_quiet(kit.main, ["handout", "cs3317", "--bug", "x", "--out",
+                                     str(tmp_path / "x")]) == 2
+    assert "give --solution too" in capsys.readouterr().err
+    assert run_main_quiet(kit.main, ["handout", "cs3317", "--solution", "--bug", "x", "--out",
+                                     str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such planted bug; its bugs: transposed grad_W" in err
+    assert not (tmp_path / "x").exists()
+
+
+def run_main_quiet(main, argv):
+    from shared.errors import run_main
+
+    return run_main(main, argv)

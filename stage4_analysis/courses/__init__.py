@@ -32,8 +32,10 @@ holds the course's reference solution: the functions a student writes carry ``# 
 <what to do>`` / ``# END SOLUTION`` around their bodies, so a starter is the same file with those
 bodies replaced by ``raise NotImplementedError``.
 
-What it leaves out: running a course's provided trainer or data loaders; only the files a student
-writes are adapted.
+The instructor's kit on top of these (``python -m stage4_analysis.courses list | handout |
+grade``) writes starters from the solutions and grades submissions item by item. What it leaves
+out: a course's own provided files beyond what its grader runs; only the files a student writes
+are adapted to the ladder.
 """
 
 from __future__ import annotations

@@ -49,13 +49,21 @@ def do_list(args) -> int:
             print("\n".join(f"    {title:<48} {points:>3}" for _, title, points in rubric))
         else:
             print("  rubric: none yet (handout only)")
+        if course.BUGS:
+            print(f"  planted bugs (handout {name} --solution --bug NAME): "
+                  + "; ".join(b.name for b in course.BUGS))
     return 0
 
 
 def do_handout(args) -> int:
     course = course_named(args.course)
-    written = handout.write(course, args.out, force=args.force)
-    print(f"wrote the {course.NAME} starter to {args.out}: "
+    if args.bug and not args.solution:
+        raise ConfigError("--bug plants a bug in the reference solution: give --solution too")
+    bug = handout.planted(course, args.bug)
+    written = handout.write(course, args.out, force=args.force, solution=args.solution, bug=bug)
+    what = "starter" if not args.solution else (
+        "reference solution" + (f" with the bug {bug.name!r}" if bug else ""))
+    print(f"wrote the {course.NAME} {what} to {args.out}: "
           + ", ".join(p.name for p in written))
     return 0
 
@@ -93,6 +101,11 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     h.add_argument("--force", action="store_true",
                    help="write into a folder that is not empty (overwrites the starter's files)")
+    h.add_argument("--solution", action="store_true",
+                   help="write the reference solution instead (to try the checks and the grader)")
+    h.add_argument("--bug", metavar="NAME",
+                   help="with --solution: plant one of the course's bugs (see list), e.g. "
+                        "--bug 'transposed grad_W'")
     g = sub.add_parser("grade", help="grade a submission folder (or, with --all, a folder of "
                                      "them) item by item")
     g.add_argument("course", metavar="COURSE", help=", ".join(COURSES))

@@ -6,7 +6,9 @@ its signature and its docstring with the maths. Files without markers (a trainer
 are the provided parts and are copied as they are. A README.md tells the student what to
 implement and how to check it.
 
-What it leaves out: notebooks and the hand-out's text; the starter is code only.
+``--solution`` writes the reference solution itself (the markers taken out), and ``--bug NAME``
+plants one of the course's planted bugs in it: to try the checks and the grader on a known
+answer. What it leaves out: notebooks and the hand-out's text; the starter is code only.
 """
 
 from __future__ import annotations
@@ -111,16 +113,39 @@ def readme(course, texts: dict[str, str]) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def render(course) -> dict[str, str]:
-    """File name -> text of the starter: the stripped solution files and the README."""
-    texts = {}
-    for path in sources(course):
-        texts[path.name] = starter_text(path.read_text(), str(path))
+def solution_text(text: str) -> str:
+    """``text`` with the solution markers taken out and the bodies kept: the reference
+    solution as a student's finished file."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not (BEGIN.match(line) or END.match(line)))
+
+
+def planted(course, bug_name: str | None):
+    """The course's :class:`~stage4_analysis.courses.Bug` called ``bug_name`` (None: none);
+    :class:`ConfigError` listing the course's bugs otherwise."""
+    if bug_name is None:
+        return None
+    for bug in course.BUGS:
+        if bug.name == bug_name:
+            return bug
+    names = "; ".join(b.name for b in course.BUGS) or "none"
+    raise ConfigError(f"--bug {bug_name!r}: {course.NAME} has no such planted bug; its bugs: "
+                      f"{names}")
+
+
+def render(course, solution: bool = False, bug=None) -> dict[str, str]:
+    """File name -> text of the starter (the stripped solution files and the README); with
+    ``solution``, of the reference solution instead, ``bug`` (a Bug) planted in it."""
     originals = {p.name: p.read_text() for p in sources(course)}
+    if bug is not None:
+        originals[bug.file] = originals[bug.file].replace(bug.old, bug.new, 1)
+    make = solution_text if solution else starter_text
+    texts = {name: make(text) if solution else make(text, name)
+             for name, text in originals.items()}
     return {**texts, "README.md": readme(course, originals)}
 
 
-def write(course, out, force: bool = False) -> list[Path]:
+def write(course, out, force: bool = False, solution: bool = False, bug=None) -> list[Path]:
     """Write the starter of ``course`` into the folder ``out``; the paths written. An existing
     folder that is not empty is refused unless ``force`` (then the starter's files of the same
     names are overwritten and nothing else is touched)."""
@@ -130,7 +155,7 @@ def write(course, out, force: bool = False) -> list[Path]:
     if out.is_dir() and any(out.iterdir()) and not force:
         raise ConfigError(f"--out {out}: the folder exists and is not empty; choose a new one "
                           "or pass --force (it overwrites the starter's files there only)")
-    files, existed = render(course), out.exists()
+    files, existed = render(course, solution, bug), out.exists()
     written = []
     try:
         with no_empty_folders_left(out):
