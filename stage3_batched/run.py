@@ -292,8 +292,7 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
     (``final=True``) - the test figures, measured once, after training (None otherwise). A
     diverged run (``shared.divergence``) keeps the last finished epoch's figures and is not
     evaluated on the test split. ``data = ((xtr, ctr), (xval, cval), num_classes)`` skips loading
-    (cast to the config's dtype if needed, cut to ``limit``); ``test = (xte, cte)`` gives the test
-    split with it. Before the model is built, :func:`check_size` makes sure it fits in memory.
+    (``test = (xte, cte)`` gives the test split with it); memory is checked before building.
     ``return_model=True`` adds the trained model under ``"model"`` and the evaluated data
     ``(X, c)`` under ``"evaluated"``. ``on_epoch(row)`` is called after every epoch;
     ``fast=True`` trains with ``fit``'s opt-in fast path; ``download=False`` never downloads
@@ -303,20 +302,11 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
 
     config.validate(flags)
     t0 = time.perf_counter()
-    if data is None:
-        data, test = load_data(config, download=download), load_test(config, download=download)
-    (xtr, ctr), (xva, cva), k = data
-    if config.limit is not None:
-        xtr, ctr = xtr[:config.limit], ctr[:config.limit]
-    check_size(config, len(xtr) + len(xva), xtr.shape[1], int(k), flags)
-    dtype = np.dtype(config.dtype)
-    xtr, xva = np.asarray(xtr, dtype=dtype), np.asarray(xva, dtype=dtype)
+    (xtr, ctr), (xva, cva), k, test = _prepared(config, data, test, download, flags)
     model, loss_fn, opt, sched, shuffle_rng = build(config, xtr.shape[1], int(k))
     hist = fit(model, loss_fn, opt, (xtr, ctr), (xva, cva), epochs=config.epochs,
                batch_size=config.batch_size, rng=shuffle_rng, scheduler=sched,
                progress=progress, on_epoch=on_epoch, fast=fast)
-    test = None if test is None or not has_test_split(config) else \
-        (np.asarray(test[0], dtype=dtype), test[1])
     final, evaluation, evaluated = _final_figures(config, model, loss_fn, hist, (xtr, ctr),
                                                   (xva, cva), test)
     out = {"config": config.to_dict(), "history": hist.to_dict(), "final": final,
@@ -328,6 +318,21 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
     if return_model:
         out["model"], out["evaluated"] = model, evaluated
     return out
+
+
+def _prepared(config: RunConfig, data, test, download: bool, flags):
+    """The run's data ``(xtr, ctr), (xva, cva), k, test`` in its dtype, loaded unless given,
+    the training part cut to ``limit``, its size checked (:func:`check_size`)."""
+    if data is None:
+        data, test = load_data(config, download=download), load_test(config, download=download)
+    (xtr, ctr), (xva, cva), k = data
+    if config.limit is not None:
+        xtr, ctr = xtr[:config.limit], ctr[:config.limit]
+    check_size(config, len(xtr) + len(xva), xtr.shape[1], int(k), flags)
+    dtype = np.dtype(config.dtype)
+    test = None if test is None or not has_test_split(config) else \
+        (np.asarray(test[0], dtype=dtype), test[1])
+    return ((np.asarray(xtr, dtype=dtype), ctr), (np.asarray(xva, dtype=dtype), cva), k, test)
 
 
 def _final_figures(config, model, loss_fn, hist, train, val, test):

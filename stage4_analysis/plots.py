@@ -93,3 +93,53 @@ def mark_failed(ax, xs, texts, color: str = "crimson") -> None:
                    clip_on=False)
         ax.text(x, 0.08, text, transform=trans, ha="center", va="bottom", fontsize=7,
                 color=color)
+
+
+def mark_test(ax, x, acc: float | None, label: str, color=None, scale: float = 100,
+              below: bool = False) -> None:
+    """The test accuracy, measured once after training, as a star at epoch ``x`` with its value
+    written beside it, above (or ``below``) the star (``scale`` 100: the axis is in %). Nothing
+    for a missing value."""
+    if acc is None or not np.isfinite(acc):
+        return
+    ax.plot([x], [scale * acc], "*", ms=13, color=color, mec="k", mew=0.6, zorder=7,
+            label=f"{label}: {scale * acc:.2f}{' %' if scale == 100 else ''}")
+    ax.annotate(f"{scale * acc:.2f}{' %' if scale == 100 else ''}", (x, scale * acc),
+                xytext=(-8, -14 if below else 6), textcoords="offset points", ha="right",
+                fontsize=8,
+                color=color, fontweight="bold")
+
+
+def seeds_text(n: int) -> str:
+    """"mean ± std over n seeds" only with two or more seeds, else "one seed"."""
+    return f"mean ± std over {n} seeds" if n >= 2 else "one seed"
+
+
+def confusion_figure(evaluation: dict | None, title: str, path):
+    """``confusion.png``-style figure (counts and row-normalised) of a record's evaluation
+    (``shared.evaluation``); returns the path, or None without an evaluation."""
+    if not evaluation:
+        return None
+    from shared.evaluation import from_dict, plot_confusion
+    from shared.plotting import save_figure
+
+    return save_figure(plot_confusion(from_dict(evaluation), title), path)
+
+
+def confused_text(evaluation: dict | None) -> str:
+    """"most confused: A taken for B N times (of M)" for a report, or "" without one."""
+    if not evaluation:
+        return ""
+    from shared.evaluation import from_dict
+
+    ev = from_dict(evaluation)
+    true, pred, n = ev.most_confused()
+    total = int(ev.counts[ev.names.index(true)].sum())
+    return f"most confused pair: {true} taken for {pred}, {n} of the {total} {true} images"
+
+
+def percent(agg: Aggregate) -> Aggregate:
+    """``agg`` of fractions in % (mean, std and values times 100), for accuracy axes."""
+    from dataclasses import replace
+
+    return replace(agg, mean=100 * agg.mean, std=100 * agg.std, values=100 * agg.values)

@@ -165,6 +165,31 @@ def data_description(dataset: str, final: bool, n_train: int | None = None,
     return f"{name}, final={final} split{sizes}"
 
 
+def test_description(dataset: str, n_train=None, n_val=None, n_test=None) -> str:
+    """E.g. "Fashion-MNIST: 55,000 train / 5,000 validation (every epoch) / 10,000 test (once,
+    after training)" - the splits of a run that ends with one test evaluation."""
+    name = NAMES.get(dataset, dataset)
+    if None in (n_train, n_val, n_test):
+        return f"{name}: train / validation (every epoch) / test (once, after training)"
+    return (f"{name}: {int(n_train):,} train / {int(n_val):,} validation (every epoch) / "
+            f"{int(n_test):,} test (once, after training)")
+
+
+def test_accs(records: Iterable[dict]) -> list[float]:
+    """The test accuracies (measured once, after training) of the finished runs."""
+    return [r["metrics"]["final"]["test_acc"] for r in records if r.get("status") == "ok"
+            and (r["metrics"].get("final") or {}).get("test_acc") is not None]
+
+
+def pm_list(values: Sequence[float]) -> str:
+    """"mean ± std (n seeds)" of fractions as %, "x% (one seed)" for one, "–" for none."""
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{pct(values[0])} (one seed)"
+    return f"{pm(float(np.mean(values)), float(np.std(values, ddof=DDOF)), as_pct=True)}"
+
+
 def num(v, digits: int = 4) -> str:
     """A number for a table; NaN / None as an en dash."""
     if v is None:
@@ -291,3 +316,18 @@ def write_report(ctx: Context, modules, command: str = "", wall_time: float | No
     if speed:
         lines += ['<a id="speed"></a>', speed.rstrip(), ""]
     return atomic_write_text(ctx.out / "report.md", "\n".join(lines).rstrip() + "\n")
+
+
+def doctor_text(rec: dict | None, label: str) -> str:
+    """The training doctor's verdict (``shared.doctor``) on one run record, as a report line."""
+    from shared.doctor import diagnose
+
+    if rec is None:
+        return ""
+    m = rec.get("metrics") or {}
+    history = {"epochs": m.get("epochs", []), "status": rec.get("status"),
+               "message": rec.get("error"), "num_classes": m.get("num_classes", 10)}
+    lines = diagnose(history)
+    if not lines:
+        return f"\nTraining doctor, {label}: no symptom found."
+    return f"\nTraining doctor, {label}:\n" + "\n".join(f"- {line}" for line in lines)

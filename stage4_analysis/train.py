@@ -35,7 +35,7 @@ def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr
         "momentum": float(momentum), "weight_decay": float(weight_decay),
         "nesterov": bool(nesterov), "dropout": float(dropout), "batch_size": int(batch_size),
         "epochs": int(epochs), "seed": int(seed), "dtype": dtype, "init": init,
-        "lr_decay": lr_decay,
+        "lr_decay": lr_decay, "monitor": "validation",   # final: the test split once, at the end
     }
 
 
@@ -50,12 +50,16 @@ def stage2_config(*, dataset: str, final: bool, sizes, lr: float, epochs: int, s
 
 def execute_stage3(config: dict) -> dict:
     """Train one stage-3 model described by a :func:`stage3_config` dict; returns
-    ``{"metrics", "status", "message"}`` for the runner."""
+    ``{"metrics", "status", "message"}`` for the runner. Every epoch is monitored on the
+    validation split held out of the training data; a ``final`` run is then evaluated once on
+    the test split (``metrics["final"]["test_acc"]``, ``metrics["evaluation"]``: its confusion
+    matrix)."""
     from dataclasses import fields
 
     from stage3_batched.run import RunConfig, run
 
-    data = load_data(config["dataset"], config["final"], config["dtype"], config.get("limit"))
+    data = load_data(config["dataset"], False, config["dtype"], config.get("limit"))
+    test = load_data(config["dataset"], True, config["dtype"])[1] if config["final"] else None
     names = {f.name for f in fields(RunConfig)}
     kw = {k: v for k, v in config.items() if k in names}
     kw["hidden_dims"] = tuple(config["hidden_dims"])
@@ -65,15 +69,15 @@ def execute_stage3(config: dict) -> dict:
     kw["lr_decay"] = config.get("lr_decay")
     rc = RunConfig(**kw)
     rc.validate()
-    out = run(rc, progress=False, data=data)
+    out = run(rc, progress=False, data=data, test=test)
     hist = out["history"]
     status, message = out.get("status") or hist.get("status") or "ok", out.get("message")
     (xtr, _), (xval, _), _ = data
     metrics = {
         "step_loss": hist.get("step_loss", []),
         "epochs": hist.get("epochs", []),
-        "final": out.get("final", {}),
-        "n_train": int(len(xtr)), "n_val": int(len(xval)),
+        "final": out.get("final", {}), "evaluation": out.get("evaluation"),
+        "n_train": int(len(xtr)), "n_val": int(len(xval)), "n_test": out.get("n_test", 0),
         "train_wall_time": out.get("wall_time"),
         "run_config": out.get("config"),
     }

@@ -23,11 +23,11 @@ PROMISED = {
     "train-val": ["train_val_mnist-sample.png"],
     "seeds": ["seeds_mnist-sample.png"],
     "lr-study": ["lr_study_mnist-sample.png"],
-    "final": ["final_mnist-sample.png"],
+    "final": ["final_mnist-sample.png", "final_mnist-sample_confusion.png"],
     "sweeps": [f"sweep_{s}.png" for s in ("width", "depth", "learning_rate", "activation",
                                            "momentum", "batch_size")],
     "best-config": ["best_config.png"],
-    "logreg": ["mlp_vs_logreg.png"],
+    "logreg": ["mlp_vs_logreg.png", "mlp_vs_logreg_confusion.png"],
 }
 
 

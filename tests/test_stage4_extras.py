@@ -118,17 +118,24 @@ def test_pack_roundtrip():
 
 # --- digits -------------------------------------------------------------------
 
-def test_digits_records_have_train_and_test_per_epoch(run):
+def test_digits_records_have_train_and_validation_per_epoch_and_test_once(run):
     out, _ = run
     recs = records(out, "digits")
     assert sorted(tuple(r["config"]["hidden_dims"]) for r in recs) == [(20,), (40, 20)]
     for r in recs:
         ep = r["metrics"]["epochs"]
         assert len(ep) == EPOCHS and r["metrics"]["n_train"] == LIMIT
+        assert (r["metrics"]["n_val"], r["metrics"]["n_test"]) == (1000, 1000)
         for e in ep:
-            assert 0 <= e["train_acc"] <= 1 and 0 <= e["test_acc"] <= 1
+            assert 0 <= e["train_acc"] <= 1 and 0 <= e["val_acc"] <= 1 and "test_acc" not in e
+        ev = r["metrics"]["evaluation"]
+        assert ev["split"] == "test" and sum(map(sum, ev["confusion"])) == 1000
+        np.testing.assert_allclose(ev["accuracy"], r["metrics"]["final"]["test_acc"],
+                                   rtol=0, atol=1e-12)
     section = (out / "sections" / "digits.md").read_text()
     assert "| A: 784-20-10 |" in section and "| B: 784-40-20-10 |" in section
+    assert "most confused pair:" in section and "Training doctor" in section
+    assert (out / "figures" / "digits" / "digits_confusion.png").exists()
 
 
 def test_digits_and_autoencoder_skip_without_their_data(monkeypatch):
@@ -195,7 +202,10 @@ def test_pca_record_matches_the_oracle_on_its_training_data(run):
 
     out, _ = run
     (rec,) = [r for r in records(out, "autoencoder") if r["config"]["experiment"] == "pca"]
-    (X, _), _, _ = load_mnist_sample(final=True, dtype=np.float32)
+    from stage4_analysis.data import DATA_SEED
+
+    # the training part the autoencoder trains on (its validation digits held out)
+    (X, _), _, _ = load_mnist_sample(final=False, seed=DATA_SEED, dtype=np.float32)
     Xc = X[:LIMIT].astype(np.float64)
     Xc -= Xc.mean(axis=0)
     # oracle: the non-zero eigenvalues of the covariance are those of the (N, N) Gram matrix

@@ -63,7 +63,7 @@ BATCH_SIZE = 16
 GAMMA = 0.5                    # StepDecay factor
 DTYPE = "float32"
 SEED = 0
-FINAL = True                   # train on the training part, show the test digits
+FINAL = True                   # monitor on validation digits, show the test digits once
 QUICK = {"dataset": QUICK_IMAGES, "epochs": 8, "lr": 2e-3, "decay_every": 2}
 FULL = {"dataset": "mnist", "epochs": 5, "lr": 1e-3, "decay_every": 1}
 #: The hand-out's own training settings, run for comparison (1e-4 on batch-summed gradients =
@@ -92,7 +92,8 @@ def plan(ctx: Context):
     if problem:
         raise SkipExperiment(f"{s['dataset']} is not available here (nothing was substituted): "
                              f"{problem}")
-    data = {"dataset": s["dataset"], "final": FINAL, "limit": s["limit"], "dtype": DTYPE,
+    data = {"dataset": s["dataset"], "final": FINAL, "monitor": "validation",
+            "limit": s["limit"], "dtype": DTYPE,
             "examples_per_class": EXAMPLES_PER_CLASS, "grid": GRID, "knn_k": KNN_K,
             "knn_reference": KNN_REFERENCE}
     pca = dict(data, experiment="pca", components_kept=PCA_COMPONENTS_KEPT, box=list(PCA_BOX))
@@ -230,9 +231,12 @@ def squared_loss(A, B) -> float:
 
 
 def _load(config):
+    """``(xtr, ytr), (xte, yte), k``: the training part (validation digits held out of it, as
+    the autoencoder trains on) and the test digits."""
     from ..data import load_data
 
-    return load_data(config["dataset"], config["final"], config["dtype"], config.get("limit"))
+    train, _, k = load_data(config["dataset"], False, config["dtype"], config.get("limit"))
+    return train, load_data(config["dataset"], config["final"], config["dtype"])[1], k
 
 
 # ----------------------------------------------------------------------------- executors
@@ -267,7 +271,11 @@ def execute(config: dict, artifact_dir=None) -> dict:
     from shared.records import config_key
     from stage3_batched import SGD, Adam, SquaredError, StepDecay, fit
 
-    (xtr, ytr), (xte, yte), _ = _load(config)
+    from ..data import load_data
+
+    (xtr, ytr), (xva, yva), _ = load_data(config["dataset"], False, config["dtype"],
+                                          config.get("limit"))
+    xte, yte = _load(config)[1]                   # used once, after training
     rng = np.random.default_rng(config["seed"])
     model = build_model(rng, config["encoder"], config["latent"], config["slope"],
                         config["init"], np.dtype(config["dtype"]), xtr.shape[1])
@@ -276,13 +284,13 @@ def execute(config: dict, artifact_dir=None) -> dict:
     sched = StepDecay(opt, gamma=config["gamma"], every=config["decay_every"])
     nref = config["knn_reference"]
 
-    def on_epoch(row):     # the 2-D codes' k-NN accuracy after each epoch
-        row["knn_acc"] = knn_accuracy(encode(model, xtr[:nref]), ytr[:nref], encode(model, xte),
-                                      yte, config["knn_k"])
+    def on_epoch(row):     # the 2-D codes' k-NN accuracy on the validation digits, each epoch
+        row["knn_acc"] = knn_accuracy(encode(model, xtr[:nref]), ytr[:nref], encode(model, xva),
+                                      yva, config["knn_k"])
         model.train()
 
     t0 = time.perf_counter()
-    hist = fit(model, SquaredError(), opt, (xtr, xtr), (xte, xte), epochs=config["epochs"],
+    hist = fit(model, SquaredError(), opt, (xtr, xtr), (xva, xva), epochs=config["epochs"],
                batch_size=config["batch_size"], rng=rng, scheduler=sched, progress=False,
                metric=None, on_epoch=on_epoch)
     train_time = time.perf_counter() - t0
@@ -307,9 +315,11 @@ def execute(config: dict, artifact_dir=None) -> dict:
         "traversal": _img(decode(model, circle_codes(*config["circle"], config["traversal"]))),
         "train_wall_time": train_time,
     }
-    if hist.epochs:
-        last = hist.epochs[-1]
-        metrics["test_loss"], metrics["knn_acc"] = last["val_loss"], last["knn_acc"]
+    if hist.epochs:                               # the test digits, once, after training
+        model.eval()
+        metrics["test_loss"] = squared_loss(model.forward(xte), xte)
+        metrics["knn_acc"] = knn_accuracy(encode(model, xtr[:nref]), ytr[:nref], zte, yte,
+                                          config["knn_k"])
     folder = artifact_dir
     if folder and hist.status == "ok" and config.get("variant") == "main":
         path = model.save(Path(folder) / f"{config_key(config)}.npz")
@@ -435,27 +445,28 @@ def plot(records, fig_dir, ctx):
                 label=f"training (mean over {m['loss_block']} updates)")
         ep = m["epochs"]
         ax.plot([e["epoch"] for e in ep], [e["val_loss"] for e in ep], "o-", color="C3",
-                label="test digits (after each epoch)")
+                label="validation digits (after each epoch)")
         hand = _find(records, "autoencoder", "handout")
         if hand is not None:
             he = hand["metrics"]["epochs"]
             ax.plot([e["epoch"] for e in he], [e["val_loss"] for e in he], "s:", color="k",
-                    label="hand-out settings (SGD), test digits")
+                    label="hand-out settings (SGD), validation digits")
         if pca is not None:
             ax.axhline(pca["metrics"]["test_loss"], color="gray", ls="--",
                        label="PCA, 2 components (test)")
         finish(ax, "epoch", "squared loss per image (0.5 · sum over pixels)",
                "reconstruction loss")
         ax = axes[0, 1]
-        ax.plot([e["epoch"] for e in ep], [e["knn_acc"] for e in ep], "o-", color="C0",
+        ax.plot([e["epoch"] for e in ep], [100 * e["knn_acc"] for e in ep], "o-", color="C0",
                 label="autoencoder codes")
         if hand is not None:
-            ax.plot([e["epoch"] for e in he], [e["knn_acc"] for e in he], "s:", color="k",
-                    label="hand-out settings (SGD)")
+            ax.plot([e["epoch"] for e in he], [100 * e["knn_acc"] for e in he], "s:",
+                    color="k", label="hand-out settings (SGD)")
         if pca is not None:
-            ax.axhline(pca["metrics"]["knn_acc"], color="gray", ls="--", label="PCA codes")
-        ax.set_ylim(0, 1)
-        finish(ax, "epoch", "5-NN accuracy on the test digits (fraction)",
+            ax.axhline(100 * pca["metrics"]["knn_acc"], color="gray", ls="--",
+                       label="PCA codes")
+        ax.set_ylim(0, 100)
+        finish(ax, "epoch", "5-NN accuracy on the validation digits (%)",
                "how well the 2-D codes separate the digits")
         fig.suptitle(f"Autoencoder training — {c['optimizer']} lr {c['lr']:g}, halved every "
                      f"{c['decay_every']} epoch(s), batch {c['batch_size']}", fontsize=11)
@@ -512,8 +523,9 @@ def summarize(records, figures, ctx):
            f"(logistic output); leaky ReLU (slope {SLOPE:g}) elsewhere; squared loss "
            "(0.5 · sum over pixels, mean over images).",
            "Data: " + data_description(c["dataset"], FINAL, m["n_train"], m["n_test"])
-           + "; both methods are fitted on the training part, all figures and numbers below "
-           "are on the test digits."]
+           + "; both methods are fitted on the training part (the autoencoder monitored every "
+           "epoch on validation digits held out of it: the training curves); every other "
+           "figure and number below is on the test digits, read once after training."]
     if ae is not None:
         ac, am = ae["config"], ae["metrics"]
         out.append(f"\nAutoencoder training: {ac['optimizer'].capitalize()} at lr "

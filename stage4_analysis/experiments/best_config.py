@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from shared.weights import count_parameters
 
-from ..plots import epochs_axis, finish
+from ..plots import epochs_axis, finish, seeds_text
 from ..report import aggregate, data_description, epoch_series, md_table, pct, pm
 from ..runs import Context, SkipExperiment
 from . import cs3317, sweeps, vu
@@ -141,18 +141,23 @@ def plot(records, fig_dir, ctx):
             a = aggregate(ok, lambda r, k=key: epoch_series(r, k))
             x = epochs_axis(a.mean.size)
             ax.plot(x, scale * a.mean, color=color, lw=1.6, label=f"{lab} (n={a.n})")
+            if key == "val_acc" and a.n:
+                ax.annotate(f"{scale * a.final_mean:.2f} %", (x[-1], scale * a.final_mean),
+                            xytext=(3, 0), textcoords="offset points", fontsize=7,
+                            color=color, va="center", fontweight="bold")
             if a.n > 1:
                 ax.fill_between(x, scale * (a.mean - a.std), scale * (a.mean + a.std),
                                 color=color, alpha=0.2, lw=0)
     lo = [ax_acc.get_ylim()[0]]
     top = ax_acc.get_ylim()[1]
     ax_acc.set_ylim(max(lo[0], top - 15), top)   # the last epochs, not the first one's climb
-    finish(ax_acc, "epoch", "validation accuracy (%)", "validation accuracy, mean ± std",
-           legend_title="candidate", fontsize=7, loc="lower right")
-    finish(ax_loss, "epoch", "validation loss (nats)", "validation loss, mean ± std",
+    n = len(cs3317.seeds(ctx))
+    finish(ax_acc, "epoch", "validation accuracy (%)", f"validation accuracy, {seeds_text(n)}; "
+           "the last epoch's value written", legend_title="candidate", fontsize=7,
+           loc="lower right")
+    finish(ax_loss, "epoch", "validation loss (nats)", f"validation loss, {seeds_text(n)}",
            legend=False)
     d = records[0]["config"]["dataset"] if records else "?"
-    n = len(cs3317.seeds(ctx))
     fig.suptitle(f"Joint candidates on {d} (validation split), {n} seed(s) each; recipe: "
                  f"lr × {LR_DECAY}/epoch, dropout {DROPOUT}, weight decay {WEIGHT_DECAY:g}",
                  fontsize=9)

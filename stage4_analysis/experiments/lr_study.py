@@ -16,7 +16,7 @@ import numpy as np
 
 from shared.cli import learning_rate
 
-from ..plots import band, epochs_axis, finish, legend_below, mark_failed
+from ..plots import band, epochs_axis, finish, legend_below, mark_failed, percent, seeds_text
 from ..report import aggregate, data_description, epoch_series, group_by, md_table, pm
 from ..runs import Context, option
 from . import vu
@@ -92,40 +92,52 @@ def plot(records, fig_dir, ctx):
                 continue
             if row["diverged"]:
                 lab += f" ({row['diverged']} of {row['n']} seeds diverged)"
-            band(ax_acc, epochs_axis(row["acc"].mean.size), row["acc"], lab, color)
+            band(ax_acc, epochs_axis(row["acc"].mean.size), percent(row["acc"]), lab, color)
             band(ax_loss, epochs_axis(row["train_loss"].mean.size), row["train_loss"], lab,
                  color)
-        finish(ax_acc, "epoch", "validation accuracy (fraction)",
-               "validation accuracy, mean ± std over seeds", legend=False)
+        n = max((r["n"] for r in rows), default=0)
+        finish(ax_acc, "epoch", "validation accuracy (%)",
+               f"validation accuracy, {seeds_text(n)}", legend=False)
         ax_loss.set_yscale("log")
         finish(ax_loss, "epoch", "training loss (nats, log scale)",
-               "training loss (mean over each epoch), mean ± std", legend=False)
+               f"training loss (mean over each epoch), {seeds_text(n)}", legend=False)
         ok = [r for r in rows if r["acc"].n > 0 and not r["diverged"] and not r["failed"]]
         ok_ids = {id(r) for r in ok}
         for color, r in zip(colors, rows):
             if id(r) in ok_ids:
-                ax_lr.errorbar([r["lr"]], [r["acc"].final_mean],
-                               yerr=[np.nan_to_num(r["acc"].final_std)], marker="o",
+                ax_lr.errorbar([r["lr"]], [100 * r["acc"].final_mean],
+                               yerr=[100 * np.nan_to_num(r["acc"].final_std)], marker="o",
                                color=color, capsize=3)
-        ax_lr.plot([r["lr"] for r in ok], [r["acc"].final_mean for r in ok], color="grey",
-                   lw=0.8, zorder=0)
+        ax_lr.plot([r["lr"] for r in ok], [100 * r["acc"].final_mean for r in ok],
+                   color="grey", lw=0.8, zorder=0)
+        _write_best(ax_lr, ok)
         bad = [r for r in rows if id(r) not in ok_ids]
         ax_lr.set_xscale("log")
         lrs = [r["lr"] for r in rows]
         ax_lr.set_xlim(min(lrs) / 2, max(lrs) * 2)
         if ok:   # the axis covers the rates that learned; a diverged rate is a ✗ at the bottom
             lo = min(r["acc"].final_mean - np.nan_to_num(r["acc"].final_std) for r in ok)
-            ax_lr.set_ylim(max(0.0, lo - 0.15), 1.0)
+            ax_lr.set_ylim(100 * max(0.0, lo - 0.15), 100.0)
         mark_failed(ax_lr, [r["lr"] for r in bad],
                     ["diverged" if r["diverged"] else "failed" for r in bad])
-        finish(ax_lr, "learning rate (log scale)", "validation accuracy after the last epoch",
-               "final accuracy against the rate (mean ± std)", legend=False)
+        finish(ax_lr, "learning rate (log scale)", "validation accuracy after the last epoch (%)",
+               f"final accuracy against the rate ({seeds_text(n)})", legend=False)
         legend_below(fig, [ax_acc], title="learning rate (colour = the same rate in every panel)",
                      ncol=5)
         fig.suptitle(f"Learning-rate study — {vu.HIDDEN}-unit sigmoid MLP, {dataset} "
                      f"(validation split)", fontsize=11)
         figs.append(save_figure(fig, fig_dir / f"lr_study_{dataset}.png"))
     return figs
+
+
+def _write_best(ax, ok: list) -> None:
+    """Write the best rate's final validation accuracy on the summary panel."""
+    if not ok:
+        return
+    b = max(ok, key=lambda r: r["acc"].final_mean)
+    ax.annotate(f"{100 * b['acc'].final_mean:.2f} %", (b["lr"], 100 * b["acc"].final_mean),
+                xytext=(0, 8), textcoords="offset points", ha="center", fontsize=8,
+                fontweight="bold")
 
 
 def _colors(n):

@@ -184,13 +184,14 @@ def plot(records, fig_dir, ctx):
             kw = {k: v for k, v in st.items() if k != "name"}
             for split, color, what in (("train", "C1", "training"), ("val", "C0", "validation")):
                 y = as_floats(row.get(f"{split}_{kind}") for row in m[who])
+                y = 100 * y if kind == "acc" else y
                 ax.plot(epochs_axis(y.size), y, color=color, label=f"{what}, {st['name']}",
                         **kw)
-    ax_acc.axhline(TARGET, color="k", lw=0.7, ls=":")
-    ax_acc.annotate(f"hand-out target {TARGET:.0%}", (1, TARGET), xytext=(0, 3),
+    ax_acc.axhline(100 * TARGET, color="k", lw=0.7, ls=":")
+    ax_acc.annotate(f"hand-out target {TARGET:.0%}", (1, 100 * TARGET), xytext=(0, 3),
                     textcoords="offset points", fontsize=7)
     finish(ax_loss, "epoch", "cross-entropy loss (nats)", "loss per epoch", fontsize=7)
-    finish(ax_acc, "epoch", "accuracy (fraction)", "accuracy per epoch", fontsize=7,
+    finish(ax_acc, "epoch", "accuracy (%)", "accuracy per epoch", fontsize=7,
            loc="center right")
     c = r["config"]
     fig.suptitle(f"Stage 3 vs PyTorch, same start and batches — {c['dataset']}, hidden "

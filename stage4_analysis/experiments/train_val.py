@@ -13,7 +13,7 @@ the running mean the trainer logs).
 
 from __future__ import annotations
 
-from ..plots import band, epochs_axis, finish
+from ..plots import band, epochs_axis, finish, percent, seeds_text
 from ..report import aggregate, epoch_series, group_by
 from ..runs import Context
 from . import vu
@@ -38,15 +38,16 @@ def plot(records, fig_dir, ctx):
     for dataset, rs in group_by(records, lambda r: r["config"]["dataset"]).items():
         fig, axes = new_figure(ncols=2, width=5.5, height=4.0, layout="constrained")
         for ax, kind, unit in ((axes[0, 0], "loss", "cross-entropy loss (nats)"),
-                               (axes[0, 1], "acc", "accuracy (fraction)")):
+                               (axes[0, 1], "acc", "accuracy (%)")):
             n = 0
             for split, color, lab in (("train", "C1", "training (mean over the epoch)"),
                                       ("val", "C0", "validation (after the epoch)")):
                 a = aggregate(rs, lambda r, f=f"{split}_{kind}": epoch_series(r, f))
-                band(ax, epochs_axis(a.mean.size), a, lab, color)
+                band(ax, epochs_axis(a.mean.size), percent(a) if kind == "acc" else a, lab,
+                     color)
                 n = a.n
             finish(ax, "epoch", unit, f"{'loss' if kind == 'loss' else 'accuracy'} per epoch"
-                   + (f", mean ± std over {n} seeds" if n > 1 else ""))
+                   + f", {seeds_text(n)}")
         fig.suptitle(f"Training vs validation — 784-{vu.HIDDEN}-10, lr={LR:g}, {dataset}",
                      fontsize=11)
         figs.append(save_figure(fig, fig_dir / f"train_val_{dataset}.png"))
