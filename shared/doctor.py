@@ -19,6 +19,9 @@ import math
 #: The update ratio ||dw|| / ||w|| of a healthy SGD step is around 1e-3 (a step changes a
 #: weight matrix by about a thousandth); 100x that rewrites the weights every few steps.
 HIGH_UPDATE_RATIO = 1e-1
+#: A run that diverged although its steps stayed below this update ratio did not diverge because
+#: of the step size: the initial weights or the inputs are the first suspects.
+SMALL_STEPS = 1e-2
 #: 1000x below the healthy 1e-3: a thousand epochs would not move the weights as far as one should.
 LOW_UPDATE_RATIO = 1e-6
 #: A training loss that rose between this fraction of consecutive epochs (or more) oscillates;
@@ -73,9 +76,14 @@ def _typical_update(history: dict) -> float | None:
 
 
 def lr_too_high(history: dict) -> str | None:
-    """Diverged, a training loss that ends above its first epoch, oscillates
+    """Diverged (with small steps - :data:`SMALL_STEPS` - it says so instead), a training loss
+    that ends above its first epoch, oscillates
     (:data:`OSCILLATING_FRACTION`), or update ratios above :data:`HIGH_UPDATE_RATIO`."""
     if history.get("status") == "diverged":
+        steps = _typical_update(history)
+        if steps is not None and steps < SMALL_STEPS:
+            return (f"diverged with small steps (update ratio {steps:.2g}): check the initial "
+                    f"weights and the inputs before the learning rate: {history.get('message')}")
         return f"learning rate too high: {history.get('message')}"
     loss = _column(history.get("epochs", []), "train_loss")
     top = _typical_update(history)

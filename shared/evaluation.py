@@ -175,7 +175,7 @@ def plot_mistakes(ev: Evaluation, images: np.ndarray, Y: np.ndarray, c: np.ndarr
     for ax, i in zip(axes.flat, idx):
         ax.imshow(np.asarray(images[i]).reshape(side, side), cmap="gray_r")
         p = int(np.argmax(Y[i]))
-        ax.set_title(f"true {ev.names[int(c[i])]}\npred {ev.names[p]}\np = {Y[i, p]:.2f}",
+        ax.set_title(f"true {ev.names[int(c[i])]}\npred {ev.names[p]}\np = {Y[i, p]:.3f}",
                      fontsize=7)
     wrong = int(ev.counts.sum() - np.trace(ev.counts))
     fig.suptitle(f"{title}{' - ' if title else ''}the {len(idx)} most confidently wrong of "
