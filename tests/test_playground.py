@@ -248,3 +248,32 @@ def test_the_readmes_tries_do_what_it_says():
         xor = Session(Settings(dataset="xor", hidden=hidden, activation="tanh", lr=0.3))
         xor.run(30 * xor.steps_per_epoch)
         assert low <= xor.last["val_acc"] <= high, hidden
+
+
+def test_the_training_doctor_speaks_when_training_goes_wrong_and_not_otherwise():
+    healthy = Session()
+    healthy.run(healthy.steps_per_epoch * 25)
+    assert len(healthy.epochs) == 25 and healthy.doctor() == []
+    assert healthy.last["val_acc"] > 0.85
+    hot = Session(Settings(lr=30.0))
+    hot.run(hot.steps_per_epoch * 6)
+    lines = hot.doctor()
+    assert any(line.startswith("learning rate too high") for line in lines), lines
+    assert any(line.startswith("saturated units") and "sigmoid1" in line for line in lines)
+    cold = Session(Settings(lr=1e-6))
+    cold.run(cold.steps_per_epoch * 3)
+    assert any(line.startswith("learning rate too low") for line in cold.doctor())
+    fresh = Session()
+    fresh.run(fresh.steps_per_epoch - 1)               # no epoch finished: nothing to say yet
+    assert fresh.epochs == [] and fresh.doctor() == []
+
+
+def test_the_doctor_leaves_the_trajectory_as_fit_has_it():
+    with_doctor = Session()
+    with_doctor.run(with_doctor.steps_per_epoch * 2 + 3)
+    plain = Session()
+    plain._close_epoch = lambda probe=256: None        # the same run, the doctor not measuring
+    plain.run(plain.steps_per_epoch * 2 + 3)
+    for a, b in zip(with_doctor.weights(), plain.weights()):
+        assert_allclose(a["W"], b["W"], rtol=0, atol=0)
+        assert_allclose(a["b"], b["b"], rtol=0, atol=0)

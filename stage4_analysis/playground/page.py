@@ -87,10 +87,12 @@ def status(session: Session) -> None:
     """The numbers of the current step, and whether the rungs agree on the next one."""
     r = session.last
     st.markdown(f"**step {r['step']}**, epoch {r['epoch']} &nbsp; · &nbsp; training loss "
-                f"{r['train_loss']:.6f}, accuracy {r['train_acc']:.3f} &nbsp; · &nbsp; "
-                f"validation loss {r['val_loss']:.6f}, accuracy {r['val_acc']:.3f}")
+                f"{r['train_loss']:.6f}, accuracy {100 * r['train_acc']:.1f} % &nbsp; · &nbsp; "
+                f"validation loss {r['val_loss']:.6f}, accuracy {100 * r['val_acc']:.1f} %")
     if session.message:
         st.warning(session.message + " (reset to start over)")
+    for line in session.doctor():
+        st.info(f"training doctor: {line}")
     idx = session.next_batch()
     check = agreement(session.model.to_weights(), session.train[0][idx], session.train[1][idx])
     if check["skipped"] and not check["rungs"]:
@@ -114,7 +116,7 @@ def pictures(session: Session) -> None:
     cols = views.curves(session)
     right.vega_lite_chart(views.chart(cols, ("train_loss", "val_loss"), "loss"),
                           width="stretch")
-    right.vega_lite_chart(views.chart(cols, ("train_acc", "val_acc"), "accuracy"),
+    right.vega_lite_chart(views.chart(cols, ("train_acc", "val_acc"), "accuracy (%)"),
                           width="stretch")
     for i, images in enumerate(views.unit_images(session)):
         st.caption(f"hidden layer {i + 1}: each unit's " + ("output over the input plane"

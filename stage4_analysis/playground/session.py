@@ -21,6 +21,10 @@ After every step the history gets one row: the batch's loss (before its update) 
 and accuracy of the whole training and validation sets (``stage3_batched.evaluate``). A NaN or
 infinite batch loss stops training with ``shared.divergence``'s message; ``reset()`` starts over.
 
+At the end of every epoch a row for the training doctor (``shared.doctor``) is kept: the epoch's
+losses and accuracies and stage 3's per-layer statistics (mean |gradient|, update ratio,
+saturated or dead units) on a probe batch; :meth:`Session.doctor` says what it finds.
+
 Leaves out: drawing (``views.py``), the cross-rung check (``agree.py``), Streamlit (``page.py``).
 Momentum is stage 3's alone (the ``sgd_train`` of stages 1 and 2 is plain SGD), so momentum with
 stage 1 or 2 is refused with a message.
@@ -37,10 +41,12 @@ import stage1_scalar
 import stage2_perinstance
 from shared.data import as_lists
 from shared.divergence import step_diverged
+from shared.doctor import diagnose
 from shared.errors import ConfigError
 from shared.weights import count_parameters
 from stage3_batched import MLP, SGD, SoftmaxCrossEntropy, evaluate
 from stage3_batched.layers import Linear
+from stage3_batched.trainer import layer_stats
 
 from .data import DATASETS, make
 
@@ -159,6 +165,7 @@ class Session:
         self.order, self.position = None, 0
         self.steps, self.epoch, self.message, self.last_batch = 0, 0, None, None
         self.history: list[dict] = []
+        self.epochs: list[dict] = []                  # one row per finished epoch, for the doctor
         self._record(float("nan"))
 
     def apply(self, settings: Settings) -> bool:
@@ -211,6 +218,8 @@ class Session:
         self.steps += 1
         self.last_batch = idx
         self._record(loss)
+        if self.position >= len(self.order):
+            self._close_epoch()
         return True
 
     def run(self, n: int) -> int:
@@ -253,6 +262,23 @@ class Session:
         self.history.append({"step": self.steps, "epoch": self.epoch, "batch_loss": batch_loss,
                              "train_loss": train_loss, "train_acc": train_acc,
                              "val_loss": val_loss, "val_acc": val_acc})
+
+    def _close_epoch(self, probe: int = 256) -> None:
+        """The epoch's row for the training doctor: the last losses and accuracies, the rate, and
+        stage 3's per-layer statistics on the first ``probe`` training samples."""
+        X, c = self.train[0][:probe], self.train[1][:probe]
+        row = {k: self.last[k] for k in ("epoch", "train_loss", "val_loss", "train_acc",
+                                         "val_acc")}
+        row.update(lr=self.settings.lr,
+                   layers=layer_stats(self.model, self.loss_fn, self.optimizer, X, c))
+        self.epochs.append(row)
+
+    def doctor(self) -> list[str]:
+        """The training doctor's lines (``shared.doctor``) on the finished epochs, one per
+        symptom; empty for a healthy run or before the first epoch ends."""
+        history = {"epochs": self.epochs, "num_classes": self.num_classes,
+                   "status": "diverged" if self.message else "ok", "message": self.message}
+        return diagnose(history) if self.epochs or self.message else []
 
     # ------------------------------------------------------------------ reading
     def weights(self) -> list[dict]:

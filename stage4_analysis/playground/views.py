@@ -162,7 +162,10 @@ def curves(session, most: int = 400) -> dict[str, list]:
         keep = np.unique(np.linspace(0, len(rows) - 1, most).round().astype(int))
         rows = [rows[i] for i in keep]
     keys = ("step", "train_loss", "val_loss", "train_acc", "val_acc")
-    return {k: [r[k] for r in rows] for k in keys}
+    cols = {k: [r[k] for r in rows] for k in keys}
+    for k in ("train_acc", "val_acc"):                 # accuracy in %, as in every figure
+        cols[k] = [100 * v if v is not None else v for v in cols[k]]
+    return cols
 
 
 def chart(columns: dict[str, list], keys: tuple[str, ...], title: str) -> dict:
