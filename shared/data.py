@@ -22,7 +22,9 @@ Where full MNIST / Fashion-MNIST files come from, in order (each file separately
 1. the ``data_dir`` argument (the folder itself or its ``<name>/`` subfolder), or else the
    ``MLP_LADDER_DATA`` environment variable (a root folder: files in ``$MLP_LADDER_DATA/<name>/``);
 2. the per-user cache, ``~/.cache/mlp-ladder/<name>/`` (see :func:`shared.download.cache_root`);
-3. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist/`` (``dataset-fashion-mnist``);
+3. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist/`` (``dataset-fashion-mnist``),
+   unless the ``MLP_LADDER_SYSTEM_DATA`` environment variable is ``0`` (what a machine without
+   the package sees; the test suite sets it, so no test reads system data);
 4. a download from a public mirror into the cache (``download=True``) with pooch
    (:mod:`shared.download`): progress bar, MD5 check against the published checksums, the file
    renamed into place only once verified; what a killed download left is removed at the next
@@ -209,6 +211,17 @@ def _mirrors(spec: IDXSet, mirrors: Sequence[str] | None) -> list[str]:
     return [m if m.endswith("/") else m + "/" for m in mirrors if m]
 
 
+#: Set this environment variable to 0 to ignore the system-wide folders (``IDXSet.system_dirs``).
+SYSTEM_DATA_ENV = "MLP_LADDER_SYSTEM_DATA"
+
+
+def system_dirs(spec: IDXSet) -> tuple[tuple[str, str], ...]:
+    """``spec.system_dirs``, or none when ``$MLP_LADDER_SYSTEM_DATA`` is 0 / off / no."""
+    if os.environ.get(SYSTEM_DATA_ENV, "").strip().lower() in ("0", "off", "no", "false"):
+        return ()
+    return spec.system_dirs
+
+
 def _places(spec: IDXSet, data_dir, cache_dir) -> list[tuple[Path, str]]:
     """The folders searched, in order, each with where it comes from."""
     places: list[tuple[Path, str]] = []
@@ -219,7 +232,7 @@ def _places(spec: IDXSet, data_dir, cache_dir) -> list[tuple[Path, str]]:
         places.append((data_env() / spec.name, "MLP_LADDER_DATA environment variable"))
     cache = Path(cache_dir).expanduser() if cache_dir is not None else cache_root() / spec.name
     places.append((cache, "per-user cache"))
-    places += [(Path(d), what) for d, what in spec.system_dirs]
+    places += [(Path(d), what) for d, what in system_dirs(spec)]
     return places
 
 
@@ -311,7 +324,7 @@ def _missing_message(spec: IDXSet, missing: Sequence[str], data_dir, cache_dir,
             f"reachable, or put the files (raw or .gz) in <folder>/{spec.name}/ and set "
             f"MLP_LADDER_DATA=<folder>; `python -m shared.data` lists their addresses and MD5 "
             "checksums for a manual download.")
-    for folder, what in spec.system_dirs:
+    for folder, what in spec.system_dirs:           # how to get them, even when ignored
         if "package" in what:
             text += f" On Debian/Ubuntu: sudo apt install {what.split()[-1]} (installs {folder})."
     return text

@@ -72,6 +72,9 @@ def parse_header(head: bytes, name: str = "<bytes>") -> tuple[np.dtype, tuple[in
         raise IDXError(f"{name}: truncated: the header needs {header_len} bytes for {ndim} "
                        f"dimensions, the file has {len(head)}")
     dims = struct.unpack(f">{ndim}I", head[4:header_len])
+    if 0 in dims and math.prod(d for d in dims if d) > np.iinfo(np.intp).max:
+        # no payload is needed, but numpy cannot shape even an empty array like that
+        raise IDXError(f"{name}: header dimensions {dims} are too large for an array")
     return IDX_TYPES[type_code], dims, header_len
 
 
@@ -176,8 +179,8 @@ def read_idx_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike
 
     Returns ``images`` uint8 ``(N, *image_shape)`` and ``labels`` uint8 ``(N,)``. Raises
     :class:`IDXError` naming the file when the images are not uint8 of ``image_shape`` (``None``:
-    any), the labels are not a uint8 vector with values below ``num_classes`` (``None``: any), or
-    the two counts differ.
+    any), the labels are not a uint8 vector with values below ``num_classes`` (``None``: any),
+    the two counts differ, or there are no images at all.
     """
     images = read_idx(images_path)
     labels = read_idx(labels_path)
@@ -193,6 +196,9 @@ def read_idx_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike
     if len(images) != len(labels):
         raise IDXError(f"{images_path} has {len(images)} images but {labels_path} has "
                        f"{len(labels)} labels: the counts must match")
+    if len(images) == 0:
+        raise IDXError(f"{images_path}: the file holds no images (its header says 0); replace "
+                       "it with the data set's real file")
     if num_classes is not None and len(labels) and int(labels.max()) >= num_classes:
         raise IDXError(f"{labels_path}: label {int(labels.max())} out of range "
                        f"0..{num_classes - 1}")

@@ -54,6 +54,13 @@ LEAKY_SLOPE = 0.01
 DEFAULT_ACTIVATION = "sigmoid"
 
 
+#: Where weight files come from: the commands that write them (added to the error messages of
+#: every command that reads one).
+WEIGHT_FILES_HINT = ("weight files are written by python -m stage1_scalar train (weights.json), "
+                     "python -m stage1_scalar example --save-weights FILE, python -m "
+                     "stage2_perinstance (weights.json) and python -m stage3_batched (model.npz)")
+
+
 class WeightFormatError(LadderError, ValueError):
     """A weight structure or file that does not follow the format; the message says where."""
 

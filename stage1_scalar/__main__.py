@@ -29,7 +29,13 @@ from shared.cli import (
     positive_int,
 )
 from shared.errors import ConfigError, DivergedError, SizeError, check_output_dir, run_main
-from shared.weights import ACTIVATIONS, activation_of, count_parameters, load_json
+from shared.weights import (
+    ACTIVATIONS,
+    WEIGHT_FILES_HINT,
+    activation_of,
+    count_parameters,
+    load_json,
+)
 
 DESCRIPTION = """\
 Stage 1 of mlp-ladder: a sigmoid (or relu, tanh)/softmax/cross-entropy network in pure Python,
@@ -53,9 +59,10 @@ The maths behind every printed number: stage1_scalar/README.md."""
 
 DEFAULT_OUT = "runs/stage1_scalar/<config key>"
 
-#: The most scalar multiply-adds ``train`` takes on (about three per parameter per training step,
-#: one per parameter per evaluated sample): beyond it a pure-Python run would take days.
-MAX_MULTIPLY_ADDS = 10**12
+#: The longest run ``train`` starts without ``--allow-long``: its time is estimated from the
+#: scalar multiply-adds it needs (about three per parameter per training step, one per
+#: parameter per evaluated sample) and the rate this machine runs stage 1's own step at.
+MAX_SECONDS = 15 * 60
 DEFAULT_GRAPH = "runs/stage1_scalar/computation_graph.<format>"
 
 
@@ -75,9 +82,10 @@ def read_weights(path: str, flag: str) -> dict:
     try:
         return load_json(path)
     except OSError as e:
-        raise ConfigError(f"{flag} {path}: cannot read it ({e.strerror or e})") from None
+        raise ConfigError(f"{flag} {path}: cannot read it ({e.strerror or e}); "
+                          f"{WEIGHT_FILES_HINT}") from None
     except ValueError as e:  # WeightFormatError: the message already names the file
-        raise ConfigError(f"{flag}: {e}") from None
+        raise ConfigError(f"{flag}: {e}; {WEIGHT_FILES_HINT}") from None
 
 
 def add_network_flags(parser: argparse.ArgumentParser) -> None:
@@ -148,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start from these weights (shared JSON format) instead of random ones")
     tr.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                     help="output folder; <config key> is replaced by a hash of the flags")
+    tr.add_argument("--allow-long", action="store_true",
+                    help=f"start even when the estimated run time is over "
+                         f"{MAX_SECONDS // 60} minutes")
     tr.add_argument("--no-plot", action="store_true", help="skip the loss-curve figure")
     tr.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                     help="tqdm progress bar (auto: only on a terminal)")
@@ -282,18 +293,47 @@ def check_train_size(sizes: list[int], samples: int, val_samples: int) -> None:
                      "and Python lists", flag="--samples / --val-samples")
 
 
-def check_train_work(sizes: list[int], epochs: int, samples: int, val_samples: int) -> None:
-    """Refuse a run whose count of scalar multiply-adds is beyond :data:`MAX_MULTIPLY_ADDS`: per
-    epoch ``3 P`` per training sample (forward, ``dW``, update) and ``P`` per validation sample,
-    ``P`` the parameters."""
+def multiply_add_rate(seconds: float = 0.05) -> float:
+    """Scalar multiply-adds per second of stage 1's own training step on this machine, now:
+    steps of a 2-100-2 network (903 parameters) for about ``seconds``."""
+    import random
+    import time
+
+    from shared.weights import init_weights
+
+    from .network import backward, forward, sgd_update
+
+    w = init_weights([2, 100, 2], random.Random(0))
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        grads, _ = backward(w, forward(w, [0.5, -0.5]), 0)
+        sgd_update(w, grads, 0.01)
+        steps += 1
+    return 3 * count_parameters([2, 100, 2]) * steps / (time.perf_counter() - t0)
+
+
+def check_train_work(sizes: list[int], epochs: int, samples: int, val_samples: int,
+                     allow_long: bool = False, rate: float | None = None) -> float:
+    """Estimate the run's time - per epoch ``3 P`` multiply-adds per training sample (forward,
+    ``dW``, update) and ``P`` per validation sample, ``P`` the parameters, at
+    :func:`multiply_add_rate` (or ``rate``) - and refuse a run over :data:`MAX_SECONDS` unless
+    ``allow_long``. Returns the estimate in seconds."""
     P = count_parameters(sizes)
     work = epochs * (3 * P * samples + P * val_samples) + P * val_samples
-    if work > MAX_MULTIPLY_ADDS:
+    seconds = work / (rate or multiply_add_rate())
+    if seconds > MAX_SECONDS and not allow_long:
         raise SizeError(f"the stage-1 network {sizes} ({P:,} parameters) would take about "
-                        f"{work:.1e} scalar multiply-adds for {epochs} epochs of {samples} "
-                        f"samples, more than the {MAX_MULTIPLY_ADDS:.0e} this command takes on "
-                        "(pure Python would run for days); use a smaller --hidden (or fewer "
-                        "--samples / --epochs), or stage 2 / stage 3 for big networks")
+                        f"{_duration(seconds)} here ({work:.1e} scalar multiply-adds for "
+                        f"{epochs} epoch(s) of {samples} samples); use a smaller --hidden (or "
+                        "fewer --samples / --epochs), stage 2 / stage 3 for big networks, or "
+                        "--allow-long to start it anyway")
+    return seconds
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.0f} hours" if seconds < 2 * 86400 else f"{seconds / 86400:.0f} days"
 
 
 def run_train(args) -> int:
@@ -317,8 +357,9 @@ def run_train(args) -> int:
         raise ConfigError(f"--unrolled is written for sigmoid hidden layers only, not "
                           f"{activation}; leave out --unrolled to train through network.py")
     check_train_size(sizes, args.samples, args.val_samples)
-    check_train_work(sizes, args.epochs, args.samples, args.val_samples)
-    key = config_key({k: v for k, v in vars(args).items() if k not in ("out", "progress")})
+    check_train_work(sizes, args.epochs, args.samples, args.val_samples, args.allow_long)
+    key = config_key({k: v for k, v in vars(args).items()
+                      if k not in ("out", "progress", "allow_long")})
     out = check_output_dir(args.out.replace("<config key>", key), flag="--out")
     progress = {"auto": None, "on": True, "off": False}[args.progress]
     record = train(epochs=args.epochs, lr=args.lr, hidden=args.hidden, samples=args.samples,

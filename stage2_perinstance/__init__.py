@@ -4,12 +4,12 @@ Exports the ladder interface (``shared/README.md``): :func:`loss_and_grads`, :fu
 :func:`predict_proba`; the per-sample building blocks of :mod:`stage2_perinstance.network` (the
 same names as stage 1, each forward next to its local derivative; :data:`ACTIVATIONS`, the table
 of hidden activations and their derivatives); :func:`fit` for training with epochs, shuffling and
-a history (:mod:`stage2_perinstance.train`); and the opt-in in-place path :class:`InPlaceSGD`
-(:mod:`stage2_perinstance.fast`). ``python -m stage2_perinstance`` trains the hand-out's MNIST
-network. The maths, loop by loop against stage 1: ``README.md`` here.
+a history (:mod:`stage2_perinstance.train`). The opt-in in-place path lives in
+:mod:`stage2_perinstance.fast` (``fit(..., epoch=fast.InPlaceEpoch())``) and is not imported
+here. ``python -m stage2_perinstance`` trains the hand-out's MNIST network. The maths, loop by
+loop against stage 1: ``README.md`` here.
 """
 
-from .fast import InPlaceSGD
 from .network import (
     ACTIVATIONS,
     TINY,
@@ -43,7 +43,6 @@ from .train import evaluate, fit
 __all__ = [
     "ACTIVATIONS",
     "TINY",
-    "InPlaceSGD",
     "as_arrays",
     "backward",
     "cross_entropy",

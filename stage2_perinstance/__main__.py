@@ -121,7 +121,8 @@ def run_config(args, sizes: list[int], n_train: int, n_val: int) -> dict:
             "limit": args.limit, "dtype": args.dtype, "log_every": args.log_every,
             "n_train": n_train, "n_val": n_val,
             "init": "shared.weights.init_weights(random.Random(seed)), std 1/sqrt(fan_in)",
-            "shuffle": "np.random.default_rng(seed).permutation per epoch"}
+            "shuffle": "np.random.default_rng(seed).permutation per epoch",
+            "path": "fast.py" if args.fast else "network.py"}   # --fast: a folder of its own
 
 
 def load_test(name: str):
@@ -235,8 +236,17 @@ def train(args, sizes: list[int], train_set, val_set):
           f"{'fast.py (in place)' if args.fast else 'network.py'}")
     return fit(weights, train_set, val_set, epochs=args.epochs, lr=args.lr,
                accumulate=args.accumulate, rng=np.random.default_rng(args.seed),
-               fused=args.backward == "fused", fast=args.fast, progress=not args.no_progress,
-               log_every=args.log_every, log=tqdm.write)
+               fused=args.backward == "fused", epoch=epoch_function(args.fast),
+               progress=not args.no_progress, log_every=args.log_every, log=tqdm.write)
+
+
+def epoch_function(fast: bool):
+    """``train.sgd_epoch`` (network.py's steps), or with ``--fast`` the in-place epoch."""
+    if not fast:
+        from .train import sgd_epoch
+        return sgd_epoch
+    from .fast import InPlaceEpoch
+    return InPlaceEpoch()
 
 
 def finish(record: dict, evaluation: dict) -> None:

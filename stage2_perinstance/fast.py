@@ -1,7 +1,8 @@
 """The same per-sample SGD step as :mod:`stage2_perinstance.network`, with in-place updates.
 
-Opt-in (``fit(..., fast=True)``, ``python -m stage2_perinstance --fast``); the default training
-path is the readable one of ``network.py``. Adds over it: speed, and nothing else. The forward
+Opt-in (``fit(..., epoch=InPlaceEpoch())``, ``python -m stage2_perinstance --fast``); the default
+training path is the readable one of ``network.py``. This file imports the teaching code, never
+the reverse. Adds over it: speed, and nothing else. The forward
 pass is ``network.forward`` itself; what changes is the backward pass and the update.
 ``network.sgd_update`` builds a gradient structure per sample (``np.outer`` allocates a fresh
 ``dW``), then computes ``W - lr dW`` into yet another array. At 784-300-10 the first layer's
@@ -39,7 +40,7 @@ from shared.weights import activation_of
 from .network import ACTIVATIONS, cross_entropy, forward, softmax_cross_entropy_derivative
 
 #: Inputs with at least this fraction of exact zeros train with ``skip_zero_inputs`` when
-#: ``fit(..., fast=True)`` is left to choose (MNIST: about 81% zeros).
+#: :class:`InPlaceEpoch` is left to choose (MNIST: about 81% zeros).
 SPARSE_FRACTION = 0.5
 
 
@@ -151,3 +152,32 @@ class InPlaceSGD:
         for n in order:
             yield self.step(X[n], int(c[n]))
         self.flush()
+
+
+class InPlaceEpoch:
+    """An epoch function for :func:`stage2_perinstance.train.fit` (``fit(..., epoch=
+    InPlaceEpoch())``): the arguments and the losses of ``train.sgd_epoch``, the steps of
+    :class:`InPlaceSGD`. ``skip_zero_inputs``: True / False, or None to choose it from the
+    training inputs (:func:`mostly_zeros`) when ``fit`` calls :meth:`prepare`. The output
+    gradient is the fused one only (``fused=False`` is refused)."""
+
+    path = "fast.py"
+
+    def __init__(self, skip_zero_inputs: bool | None = None):
+        self.skip_zero_inputs = skip_zero_inputs
+
+    def prepare(self, X: np.ndarray, fused: bool) -> bool:
+        """Check the options against the training inputs X (N, n_in); returns the skip used."""
+        if not fused:
+            raise ValueError("the in-place epoch computes the fused output gradient "
+                             "y - onehot(c) only; use fused=True, or the default epoch for the "
+                             "Jacobian path")
+        if self.skip_zero_inputs is None:
+            self.skip_zero_inputs = mostly_zeros(X)
+        return bool(self.skip_zero_inputs)
+
+    def __call__(self, weights: dict, X: np.ndarray, c: np.ndarray, order: np.ndarray,
+                 lr: float, accumulate: int = 1, fused: bool = True):
+        skip = self.prepare(X, fused)
+        yield from InPlaceSGD(weights, lr, accumulate=accumulate,
+                              skip_zero_inputs=skip).epoch(X, c, order)

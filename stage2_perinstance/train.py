@@ -11,8 +11,9 @@ figure drawn from a run record. Two parts, kept apart on purpose:
 * :class:`Watch` - everything around it: the progress bar, the learning curve, the evaluation
   after every epoch, divergence, the history.
 
-``fit(..., fast=True)`` takes the same steps through :class:`stage2_perinstance.fast.InPlaceSGD`
-(in place, skipping zero inputs on sparse data; the tests check it gives the same weights).
+``fit(..., epoch=...)`` takes any other epoch function with :func:`sgd_epoch`'s arguments and
+losses: ``stage2_perinstance.fast.InPlaceEpoch()`` takes the same steps in place, skipping zero
+inputs on sparse data (the tests check it gives the same weights). This file never imports it.
 What it leaves out: mini-batches as one matrix computation (stage 3).
 """
 
@@ -27,7 +28,6 @@ import numpy as np
 
 from shared.divergence import epoch_diverged, step_diverged, weights_diverged
 
-from .fast import SPARSE_FRACTION, InPlaceSGD, mostly_zeros
 from .network import (
     add_into,
     as_arrays,
@@ -39,7 +39,7 @@ from .network import (
     sgd_update,
 )
 
-__all__ = ["SPARSE_FRACTION", "Watch", "evaluate", "fit", "plot_record", "sgd_epoch", "smooth"]
+__all__ = ["Watch", "evaluate", "fit", "plot_record", "sgd_epoch", "smooth"]
 
 
 def evaluate(weights: dict, X: np.ndarray, c: np.ndarray) -> tuple[float, float]:
@@ -74,9 +74,12 @@ def sgd_epoch(weights: dict, X: np.ndarray, c: np.ndarray, order: np.ndarray, lr
         yield cross_entropy(cache["o"], int(c[n]))
 
 
+sgd_epoch.path = "network.py"   # how a history names it: the file whose steps it takes
+
+
 def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Generator,
-        accumulate: int = 1, fused: bool = True, fast: bool = False,
-        skip_zero_inputs: bool | None = None, progress: bool = True, log_every: int = 1,
+        accumulate: int = 1, fused: bool = True, epoch=sgd_epoch,
+        progress: bool = True, log_every: int = 1,
         dtype: Any = None, log=None) -> tuple[dict, dict]:
     """Train with per-sample SGD; returns ``(weights, history)``.
 
@@ -85,9 +88,10 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Gen
     ``train``, each in the order of one ``rng.permutation(N)`` (nothing else is drawn from
     ``rng``). ``accumulate``: samples whose gradients are averaged per update (equal to stage 3
     with that batch size). ``fused``: the output gradient ``y - onehot(c)`` (else through the
-    softmax Jacobian). ``fast=True``: the in-place steps of :mod:`stage2_perinstance.fast` (fused
-    only) with ``skip_zero_inputs`` (None: chosen when at least half the training inputs are
-    exact zeros). ``dtype``: of the computation (None: the weights' dtype, float64 for lists).
+    softmax Jacobian). ``epoch``: the function that trains one epoch, :func:`sgd_epoch` by default
+    (``stage2_perinstance.fast.InPlaceEpoch()``: the in-place steps, fused only, skipping zero
+    inputs when at least half the training inputs are exact zeros). ``dtype``: of the
+    computation (None: the weights' dtype, float64 for lists).
 
     ``history`` (plain JSON)::
 
@@ -100,7 +104,8 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Gen
                      "train_loss_running",                     # mean step loss of the epoch
                      "lr", "seconds"}, ...],                   # seconds: train + evaluation
          "status": "ok" | "diverged", "message": None | str,
-         "path": "network.py" | "fast.py", "skip_zero_inputs": bool, "dtype": str}
+         "path": "network.py" | "fast.py" (the epoch's ``path``, else its name),
+         "skip_zero_inputs": bool, "dtype": str}
 
     Divergence (``shared.divergence``) stops training with status "diverged" and a message (the
     weights returned are those at that point): a sample loss that is inf or nan, or an epoch whose
@@ -111,23 +116,20 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Gen
     """
     w, (X, c), val = _check_fit_arguments(weights, train, val, epochs, lr, accumulate,
                                           log_every, rng, dtype)
-    if fast and not fused:
-        raise ValueError("fast=True computes the fused output gradient y - onehot(c) only; "
-                         "use fused=True, or fast=False for the Jacobian path")
-    skip = bool(fast and (mostly_zeros(X) if skip_zero_inputs is None else skip_zero_inputs))
-    opt = InPlaceSGD(w, lr, accumulate=accumulate, skip_zero_inputs=skip) if fast else None
+    if not callable(epoch):
+        raise TypeError(f"epoch must be a function like sgd_epoch, got {epoch!r}")
+    skip = epoch.prepare(X, fused) if hasattr(epoch, "prepare") else False
+    path = getattr(epoch, "path", None) or getattr(epoch, "__name__", type(epoch).__name__)
     watch = Watch(w, (X, c), val, epochs=epochs, lr=lr, log_every=log_every, progress=progress,
-                  log=log, path="fast.py" if fast else "network.py", skip_zero_inputs=skip)
+                  log=log, path=path, skip_zero_inputs=skip)
     # a diverging run makes inf/nan on purpose; the watch detects and reports it
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for epoch in range(1, int(epochs) + 1):
+        for n_epoch in range(1, int(epochs) + 1):
             order = rng.permutation(len(X))  # a fresh order every epoch
-            steps = (opt.epoch(X, c, order) if fast else
-                     sgd_epoch(w, X, c, order, lr, accumulate=accumulate, fused=fused))
-            for loss in steps:
+            for loss in epoch(w, X, c, order, lr, accumulate=accumulate, fused=fused):
                 if not watch.step(loss):  # progress, learning curve, a nan / inf loss
                     break
-            if watch.diverged or not watch.end_epoch(epoch):  # evaluation, the epoch's loss
+            if watch.diverged or not watch.end_epoch(n_epoch):  # evaluation, the epoch's loss
                 break
     return w, watch.close()
 

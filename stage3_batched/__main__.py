@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from dataclasses import fields
 from pathlib import Path
 
 from shared.cli import epoch_count
@@ -45,6 +46,7 @@ from stage3_batched.run import (
     SWEEPS,
     TEST_SPLIT,
     RunConfig,
+    flag_names,
     has_test_split,
     load_data,
     run,
@@ -58,12 +60,44 @@ RUNS = Path("runs") / "stage3"
 OUTPUT_FILES = ("record.json", "curves.png", "model.npz", "sweep.png", "confusion.png",
                 "mistakes.png")
 
-#: RunConfig field -> the flag that sets it (error messages name the flag).
-FLAGS = {"dataset": "--dataset", "hidden_dims": "--hidden-dims", "activation": "--activation",
-         "optimizer": "--optimizer", "lr": "--lr", "momentum": "--momentum",
-         "weight_decay": "--weight-decay", "nesterov": "--nesterov", "dropout": "--dropout",
-         "batch_size": "--batch-size", "epochs": "--epochs", "seed": "--seed",
-         "dtype": "--dtype", "init": "--init", "limit": "--limit", "lr_decay": "--lr-decay"}
+#: RunConfig field -> the flag that sets it (error messages name the flag): derived from the
+#: dataclass, as are the flags themselves (:func:`parser`).
+FLAGS = flag_names()
+#: Choices of the fields that have them.
+CHOICES = {"dataset": DATASETS, "activation": tuple(ACTIVATIONS), "optimizer": tuple(OPTIMIZERS),
+           "dtype": DTYPES, "init": INITS}
+#: Argument types stricter than the field's own (a one-line error for a bad count).
+TYPES = {"epochs": epoch_count}
+#: Fields whose default depends on other flags (--quick, --optimizer): parsed as None, filled in
+#: by :func:`config_from_args`.
+LATE = ("dataset", "hidden_dims", "activation", "lr", "momentum", "batch_size", "epochs",
+        "limit")
+
+
+def _default_text(name: str, d: RunConfig) -> str:
+    value = getattr(d, name)
+    text = " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    extra = {"dataset": f"; with --quick: {QUICK_FALLBACK} when {QUICK_DATASET} is not on this "
+                        "machine",
+             "lr": f" for sgd, {DEFAULT_ADAM_LR} for adam",
+             "epochs": f"; {QUICK_EPOCHS} with --quick",
+             "limit": f"; {QUICK_LIMIT:,} with --quick"}.get(name, "")
+    return f"(default: {'all' if value is None else text}{extra})"
+
+
+def _add_setting(p: argparse.ArgumentParser, f, d: RunConfig) -> None:
+    """One RunConfig field as a flag: its name with dashes, the hand-out's spellings, the help
+    text and type of the field's metadata, its choices, its default (None for :data:`LATE`)."""
+    meta = f.metadata
+    kw = dict(meta["cli"], dest=f.name, help=f"{meta['help']} {_default_text(f.name, d)}")
+    if f.name == "nesterov":
+        kw = {"dest": f.name, "action": "store_true", "help": meta["help"]}
+    else:
+        kw["default"] = None if f.name in LATE else getattr(d, f.name)
+        kw["type"] = TYPES.get(f.name, kw.get("type", str))
+        if f.name in CHOICES:
+            kw["choices"] = CHOICES[f.name]
+    p.add_argument(FLAGS[f.name], *meta["aliases"], **kw)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,43 +108,15 @@ def parser() -> argparse.ArgumentParser:
                     "learning curves and model; or run one of the CS3317 hyper-parameter sweeps. "
                     "Defaults: the CS3317 Fashion-MNIST set-up. The hand-out's spellings "
                     "(--hidden_dims, --learning_rate, --batch_size, ...) are accepted too.")
-    p.add_argument("--dataset", choices=DATASETS, default=None,
-                   help=f"data set to train on (default: {d.dataset}; with --quick: "
-                        f"{QUICK_FALLBACK} when {QUICK_DATASET} is not on this machine)")
-    p.add_argument("--hidden-dims", "--hidden_dims", dest="hidden_dims", type=int, nargs="*",
-                   default=None, metavar="H",
-                   help=f"hidden layer widths; none: softmax regression (default: "
-                        f"{' '.join(map(str, d.hidden_dims))})")
-    p.add_argument("--activation", choices=tuple(ACTIVATIONS), default=None,
-                   help=f"hidden activation (default: {d.activation})")
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=d.optimizer,
-                   help=f"(default: {d.optimizer})")
-    p.add_argument("--lr", "--learning_rate", "--learning-rate", dest="lr", type=float,
-                   default=None, help=f"learning rate (default: {d.lr} for sgd, "
-                                      f"{DEFAULT_ADAM_LR} for adam)")
-    p.add_argument("--momentum", type=float, default=None,
-                   help=f"SGD momentum, in [0, 1) (default: {d.momentum})")
-    p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (SGD)")
-    p.add_argument("--weight-decay", "--weight_decay", dest="weight_decay", type=float,
-                   default=d.weight_decay,
-                   help="L2 weight decay added to the gradient, biases excluded (default: 0)")
-    p.add_argument("--lr-decay", "--lr_decay", dest="lr_decay", type=float, default=d.lr_decay,
-                   help=f"multiply the learning rate by this after every epoch; 1 = constant "
-                        f"(default: {d.lr_decay})")
-    p.add_argument("--dropout", type=float, default=d.dropout,
-                   help="dropout probability after each hidden activation (default: 0)")
-    p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
-                   help=f"(default: {d.batch_size})")
-    p.add_argument("--epochs", type=epoch_count, default=None,
-                   help=f"(default: {d.epochs}; {QUICK_EPOCHS} with --quick)")
-    p.add_argument("--init", choices=INITS, default=d.init,
-                   help=f"weight initialisation (default: {d.init})")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"(default: {d.seed})")
-    p.add_argument("--dtype", choices=DTYPES, default=d.dtype,
-                   help=f"floating-point type of data and weights (default: {d.dtype})")
-    p.add_argument("--limit", type=int, default=None,
-                   help=f"use only the first LIMIT training samples (default: all; "
-                        f"{QUICK_LIMIT:,} with --quick)")
+    for f in fields(RunConfig):
+        if f.name != "final":                      # --validation, below
+            _add_setting(p, f, d)
+    _add_command_flags(p)
+    return p
+
+
+def _add_command_flags(p: argparse.ArgumentParser) -> None:
+    """The flags that are not run settings: the split, quick mode, sweeps, output, threads."""
     p.add_argument("--validation", action="store_true",
                    help="never touch the test split: report the validation split held out of "
                         "the training data (which every epoch is monitored on anyway)")
@@ -120,7 +126,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", choices=tuple(SWEEPS), default=None,
                    help="train one run per value of a CS3317 sweep and compare them on "
                         "validation data: " + "; ".join(
-                            f"{k} {v['values']}" for k, v in SWEEPS.items()))
+                            f"{k} ({v['what']}) {v['values']}" for k, v in SWEEPS.items()))
     p.add_argument("--out", type=Path, default=None,
                    help=f"output folder (default: {RUNS}/<dataset>-<config key>, or "
                         f"{RUNS}/sweep-<name>-<dataset>-<key> for a sweep)")
@@ -130,9 +136,9 @@ def parser() -> argparse.ArgumentParser:
                    help="BLAS threads for numpy (default: as many as the BLAS library chose); "
                         "1 avoids large slowdowns when other jobs keep the cores busy")
     p.add_argument("--fast", action="store_true",
-                   help="use the library's opt-in fast training path (same results)")
+                   help="train with the opt-in fast epoch of stage3_batched/fast.py (same "
+                        "results; a run folder of its own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
 
 # --------------------------------------------------------------------------- configuration
@@ -165,14 +171,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
     epochs = args.epochs if args.epochs is not None else (
         QUICK_EPOCHS if args.quick else d.epochs)
     limit = args.limit if args.limit is not None else (QUICK_LIMIT if args.quick else None)
-    cfg = RunConfig(
-        dataset=dataset,
-        hidden_dims=tuple(d.hidden_dims if args.hidden_dims is None else args.hidden_dims),
-        activation=args.activation or d.activation, optimizer=args.optimizer, lr=lr,
-        momentum=momentum, weight_decay=args.weight_decay, nesterov=args.nesterov,
-        dropout=args.dropout, batch_size=d.batch_size if args.batch_size is None
-        else args.batch_size, epochs=epochs, seed=args.seed, dtype=args.dtype, init=args.init,
-        final=not args.validation, limit=limit, lr_decay=args.lr_decay)
+    given = {f.name: getattr(args, f.name) for f in fields(RunConfig) if f.name != "final"}
+    late = {name: getattr(d, name) if given[name] is None else given[name] for name in LATE}
+    late.update(dataset=dataset, lr=lr, momentum=momentum, epochs=epochs, limit=limit,
+                hidden_dims=tuple(late["hidden_dims"]))
+    cfg = RunConfig(**{**given, **late, "final": not args.validation})
     cfg.validate(FLAGS)
     if args.quick:
         notes.append(f"quick mode: {cfg.epochs} epoch(s), at most {cfg.limit:,} training samples")
@@ -303,8 +306,15 @@ def plot_evaluation(record: dict, out: Path, evaluated, model) -> list[Path]:
     return paths
 
 
-def _fmt(v, spec):
-    return "-" if v is None else format(v, spec)
+def _fmt(v, spec: str) -> str:
+    """``v`` in the fixed-width ``spec`` (e.g. ``"10.4f"``), in scientific notation where the
+    fixed-point text would not fit (a diverging loss), ``-`` for None: every row keeps the
+    header's column widths."""
+    width = int(spec.split(".")[0])
+    if v is None:
+        return "-".rjust(width)
+    text = format(v, spec)
+    return text if len(text) <= width else format(v, f"{width}.{max(width - 8, 1)}e")
 
 
 def describe_model(cfg: RunConfig) -> str:
@@ -333,6 +343,16 @@ def epoch_table(split: str):
     return on_epoch
 
 
+def epoch_function(fast: bool):
+    """The epoch function ``fit`` trains with: the plain ``train_epoch``, or with ``--fast`` the
+    opt-in ``stage3_batched.fast.train_epoch_fast`` (same weights, tested)."""
+    if not fast:
+        from stage3_batched.trainer import train_epoch
+        return train_epoch
+    from stage3_batched.fast import train_epoch_fast
+    return train_epoch_fast
+
+
 def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: bool,
                    fast: bool, data=None, download: bool = True) -> dict:
     """Train one run, print its per-epoch table and write its folder: ``model.npz`` (only if the
@@ -343,7 +363,7 @@ def train_and_save(cfg: RunConfig, out: Path, key_config: dict, *, progress: boo
 
     split = split_name(cfg)
     result = run(cfg, progress=progress, return_model=True, on_epoch=epoch_table("validation"),
-                 fast=fast, flags=FLAGS, data=data, download=download)
+                 epoch=epoch_function(fast), flags=FLAGS, data=data, download=download)
     model, evaluated = result.pop("model"), result.pop("evaluated")
     metrics = {"history": result["history"], "final": result["final"], "split": split,
                "evaluation": result["evaluation"], "num_parameters": result["num_parameters"],

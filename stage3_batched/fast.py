@@ -1,5 +1,8 @@
-"""An opt-in faster training epoch for SGD (``fit(..., fast=True)``), and the side-by-side speed
-measurement that decides whether it is worth having.
+"""An opt-in faster training epoch for SGD: ``fit(..., epoch=train_epoch_fast)``, or
+``python -m stage3_batched --fast``.
+
+This file imports the teaching code (the trainer, the layers, SGD) and nothing imports it but the
+command line and the benchmark: the plain loop never depends on it.
 
 What it changes, against :func:`stage3_batched.trainer.train_epoch` (the plain loop a student
 reads), and why each saves time: every step of the plain loop makes several passes over each
@@ -19,28 +22,15 @@ float64, rtol 1e-12, with and without momentum and weight decay). One visible di
 fast epoch with plain SGD, ``model.gradients()`` hold ``lr`` times the last batch's gradient.
 Optimizers other than :class:`~stage3_batched.optim.SGD` run the plain loop.
 
-The measurement: ``python -m stage3_batched.fast`` (or :func:`compare` from Python, as the
-stage-4 speed package does) times one epoch of the VU hand-out's network, 784 -> 300 (sigmoid)
--> 10 (softmax cross-entropy), SGD, over 60,000 MNIST-shaped samples, at batch sizes 128 and 32,
-in float32 and float64, with one BLAS thread and one torch thread, the contenders' repeats
-interleaved so all see the same machine load; it reports median seconds per epoch (CPU time of
-the process, and wall time) and the ratios of the medians:
+Whether it earns its place is measured side by side with the plain epoch and PyTorch by
+``python -m stage4_analysis.speed.stage3`` (README.md, "Speed of the plain and the fast epoch").
 
-* ``plain``: :func:`stage3_batched.fit` as every user runs it;
-* ``fast``: the same with ``fast=True``;
-* ``torch``: the same network as ``torch.nn.Linear`` + ``torch.nn.CrossEntropyLoss`` +
-  ``torch.optim.SGD``, the same permutation and batches, the loss read back every step.
-
-Leaves out: GPUs, other network sizes (stage 4 sweeps those), a faster forward pass (the
-layers' own forward is used).
+Leaves out: a faster forward pass (the layers' own forward is used), other optimizers.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import statistics
-import time
 
 import numpy as np
 
@@ -48,12 +38,7 @@ from stage3_batched.layers import Linear
 from stage3_batched.optim import SGD
 from stage3_batched.trainer import EpochResult, train_epoch
 
-SIZES = (784, 300, 10)
-N_SAMPLES = 60_000
-LR = 0.1
 
-
-# --------------------------------------------------------------------------------- fast epoch
 def train_epoch_fast(model, loss_fn, optimizer, X: np.ndarray, c: np.ndarray, batch_size: int,
                      rng: np.random.Generator, *, metric: str | None = "accuracy",
                      on_step=None) -> EpochResult:
@@ -132,151 +117,3 @@ def sgd_step_in_place(opt: SGD, scratch: dict, folded: bool) -> None:
         else:
             np.multiply(v, lr, out=buf)                # w -= lr v
         w -= buf
-
-
-# --------------------------------------------------------------------------------- measurement
-
-
-def make_data(n: int = N_SAMPLES, dtype="float64", seed: int = 0):
-    """MNIST-shaped random data: X (n, 784) in [0, 1) in ``dtype``, labels c (n,) in 0..9 (the
-    speed does not depend on the values)."""
-    rng = np.random.default_rng(seed)
-    return rng.random((n, SIZES[0]), dtype=np.dtype(dtype)), rng.integers(0, SIZES[-1], n)
-
-
-def plain_contender(dtype, fast: bool = False):
-    """``epoch(X, c, batch_size, seed) -> (cpu seconds, wall seconds)`` for
-    :func:`stage3_batched.fit` (``fast=True``: with :func:`train_epoch_fast`)."""
-    from stage3_batched import MLP, SoftmaxCrossEntropy, fit
-
-    model = MLP(SIZES[0], [SIZES[1]], SIZES[2], "sigmoid", init="xavier",
-                rng=np.random.default_rng(0), dtype=np.dtype(dtype))
-    loss_fn, opt = SoftmaxCrossEntropy(), SGD(model, lr=LR)
-
-    def epoch(X, c, batch_size, seed):
-        cpu, wall = time.process_time(), time.perf_counter()
-        hist = fit(model, loss_fn, opt, (X, c), epochs=1, batch_size=batch_size,
-                   rng=np.random.default_rng(seed), progress=False, fast=fast)
-        seconds = time.process_time() - cpu, time.perf_counter() - wall
-        if hist.status != "ok":
-            raise RuntimeError(hist.message)
-        return seconds
-    return epoch
-
-
-def fast_contender(dtype):
-    return plain_contender(dtype, fast=True)
-
-
-def torch_contender(dtype):
-    """The same epoch in PyTorch (one thread): same permutation, batches gathered with
-    ``index_select``, ``CrossEntropyLoss``, ``optim.SGD``, the loss read back every step."""
-    import torch
-
-    torch.manual_seed(0)
-    tdtype = torch.float32 if np.dtype(dtype) == np.float32 else torch.float64
-    net = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.Sigmoid(),
-                              torch.nn.Linear(SIZES[1], SIZES[2])).to(tdtype)
-    loss_fn, opt = torch.nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=LR)
-
-    def epoch(X, c, batch_size, seed):
-        tX, tc = torch.from_numpy(X), torch.from_numpy(c)
-        cpu, wall = time.process_time(), time.perf_counter()
-        order = torch.from_numpy(np.random.default_rng(seed).permutation(len(X)))
-        for s in range(0, len(X), batch_size):
-            idx = order[s:s + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(tX.index_select(0, idx)), tc.index_select(0, idx))
-            loss.backward()
-            opt.step()
-            loss.item()
-        return time.process_time() - cpu, time.perf_counter() - wall
-    return epoch
-
-
-CONTENDERS = {"plain": plain_contender, "fast": fast_contender, "torch": torch_contender}
-
-
-def compare(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int = 3,
-            n: int = N_SAMPLES, contenders: dict | None = None) -> list[dict]:
-    """One row per (dtype, batch size): ``{"dtype", "batch", "<name>": [cpu seconds, ...],
-    "<name>_wall": [wall seconds, ...], "<name>_median", "<name>_wall_median",
-    "<name>/plain" (ratio of CPU medians), "<name>/plain_wall"}`` for every contender (a dict
-    ``name -> make(dtype) -> epoch(X, c, batch_size, seed)``, default :data:`CONTENDERS`; the
-    first is the reference, "plain"). One BLAS thread and one torch thread; the repeats are
-    interleaved in a rotating order."""
-    from shared.errors import ConfigError
-    from shared.threads import limited
-
-    for what, value in (("repeats", repeats), ("samples", n), *(("batch size", b)
-                                                               for b in batch_sizes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")
-    contenders = dict(CONTENDERS if contenders is None else contenders)
-    try:
-        import torch
-        torch.set_num_threads(1)
-    except ImportError:                                # PyTorch is optional
-        contenders.pop("torch", None)
-    rows = []
-    with limited(1):
-        for dtype in dtypes:
-            X, c = make_data(n, dtype)
-            epochs = {name: make(dtype) for name, make in contenders.items()}
-            for batch in batch_sizes:
-                rows.append(_measure(epochs, X, c, dtype, batch, repeats))
-    return rows
-
-
-def _measure(epochs: dict, X, c, dtype, batch: int, repeats: int) -> dict:
-    names = list(epochs)
-    row = {"dtype": dtype, "batch": batch}
-    for name in names:
-        row[name], row[f"{name}_wall"] = [], []
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            cpu, wall = epochs[name](X, c, batch, seed=r)
-            row[name].append(cpu)
-            row[f"{name}_wall"].append(wall)
-    for name in names:
-        row[f"{name}_median"] = statistics.median(row[name])
-        row[f"{name}_wall_median"] = statistics.median(row[f"{name}_wall"])
-    for name in names:
-        row[f"{name}/plain"] = row[f"{name}_median"] / row[f"{names[0]}_median"]
-        row[f"{name}/plain_wall"] = row[f"{name}_wall_median"] / row[f"{names[0]}_wall_median"]
-    return row
-
-
-def table(rows: list[dict]) -> str:
-    """The rows of :func:`compare` as a text table: median CPU and wall seconds per epoch, and
-    each contender's ratio to the first (CPU, wall)."""
-    names = [k[:-len("_wall_median")] for k in rows[0] if k.endswith("_wall_median")]
-    head = ["dtype", "batch", *[f"{m} cpu s" for m in names], *[f"{m} wall s" for m in names],
-            *[f"{m}/{names[0]} cpu (wall)" for m in names[1:]]]
-    lines = [" | ".join(head), " | ".join("---" for _ in head)]
-    for r in rows:
-        cells = [r["dtype"], str(r["batch"]), *[f"{r[f'{m}_median']:.3f}" for m in names],
-                 *[f"{r[f'{m}_wall_median']:.3f}" for m in names],
-                 *[f"{r[f'{m}/plain']:.2f} ({r[f'{m}/plain_wall']:.2f})" for m in names[1:]]]
-        lines.append(" | ".join(cells))
-    return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stage3_batched.fast", description=__doc__
-                                .split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")
-    p.add_argument("--samples", type=int, default=N_SAMPLES, help="samples per epoch")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 32])
-    p.add_argument("--dtypes", nargs="+", default=["float32", "float64"],
-                   choices=["float32", "float64"])
-    args = p.parse_args(argv)
-    rows = compare(args.batch_sizes, args.dtypes, args.repeats, args.samples)
-    print(table(rows))
-    return 0
-
-
-if __name__ == "__main__":
-    from shared.errors import run_main
-
-    raise SystemExit(run_main(main))

@@ -5,8 +5,8 @@ architecture, optimizer, schedule, seed, dtype) and validates it with clear mess
 :func:`run`, which loads the data, checks that the network fits in memory, builds the model,
 trains it and returns plain data (no files: the command line and the stage-4 experiments decide
 where records, curves and models go). :data:`SWEEPS` holds the CS3317 hand-out's
-hyper-parameter sweeps (``python -m stage3_batched --sweep NAME``): which setting each varies and
-its values.
+hyper-parameter sweeps (``python -m stage3_batched --sweep NAME`` and stage 4): which setting
+each varies, its values, and what "width" and "depth" mean.
 
 Seeding: ``seed`` feeds one ``np.random.SeedSequence``; its first child initialises the weights
 (and drives dropout), its second shuffles the batches. The data split uses ``seed`` directly
@@ -19,10 +19,11 @@ Leaves out: early stopping, checkpoints, several seeds per call (stage 4 repeats
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -30,8 +31,8 @@ from shared.errors import ConfigError
 from stage3_batched.layers import ACTIVATIONS, INITS
 from stage3_batched.losses import SoftmaxCrossEntropy
 from stage3_batched.model import MLP
-from stage3_batched.optim import OPTIMIZERS, SGD, Adam, StepDecay
-from stage3_batched.trainer import evaluate, fit
+from stage3_batched.optim import OPTIMIZERS, StepDecay, make_optimizer
+from stage3_batched.trainer import evaluate, fit, train_epoch
 
 DATASETS = ("synth", "mnist-sample", "mnist", "fashion-mnist", "iris", "disc")
 DTYPES = ("float32", "float64")
@@ -39,20 +40,18 @@ TEST_SPLIT = ("mnist", "fashion-mnist", "mnist-sample")   # data sets with a sep
 IDX_DATASETS = ("mnist", "fashion-mnist")                 # files found on disk or downloaded
 DEFAULT_ADAM_LR = 1e-3
 
-#: How the messages of :meth:`RunConfig.validate` and :func:`run` name each field by default;
-#: the command line passes its own flag names instead (``flags=``).
-FIELD_NAMES = {
-    "dataset": "dataset", "hidden_dims": "hidden_dims", "activation": "activation",
-    "optimizer": "optimizer", "lr": "learning rate", "momentum": "momentum",
-    "weight_decay": "weight decay", "nesterov": "nesterov", "dropout": "dropout",
-    "batch_size": "batch size", "epochs": "epochs", "seed": "seed", "dtype": "dtype",
-    "init": "init", "limit": "limit", "lr_decay": "lr_decay",
-}
+def setting(default, what: str, help: str, *, aliases: tuple = (), **cli):
+    """A :class:`RunConfig` field: its default, how messages name it (``what``), the command
+    line's help text, the hand-out's other spellings of its flag (``aliases``) and any further
+    ``argparse`` options (``cli``). The command line, the record keys and stage 4's
+    configurations are all derived from these fields."""
+    return field(default=default, metadata={"what": what, "help": help, "aliases": aliases,
+                                            "cli": cli})
 
 
 @dataclass
 class RunConfig:
-    """Everything that defines a training run.
+    """Everything that defines a training run, with the one set of defaults of the project.
 
     Defaults: the CS3317 hand-out's Fashion-MNIST set-up - hidden layers [128, 64], ReLU,
     30 epochs - with SGD, learning rate 0.05, momentum 0.9, batch size 64, and the rate
@@ -64,33 +63,43 @@ class RunConfig:
     without one report their validation split); ``final=False`` never touches the test split.
     ``limit`` keeps only the first ``limit`` training samples; ``lr_decay`` multiplies the
     learning rate by that factor after every epoch (None or 1.0 = constant rate). ``momentum`` and
-    ``nesterov`` apply to SGD only (Adam uses its betas 0.9, 0.999).
+    ``nesterov`` apply to SGD only (Adam uses its betas 0.9, 0.999). Each field's metadata
+    (:func:`setting`) gives its flag's help text; :func:`flag_names` the flags themselves.
     """
 
-    dataset: str = "fashion-mnist"
-    hidden_dims: tuple = (128, 64)
-    activation: str = "relu"
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    nesterov: bool = False
-    dropout: float = 0.0
-    batch_size: int = 64
-    epochs: int = 30
-    seed: int = 0
-    dtype: str = "float64"
-    init: str = "he"
-    final: bool = True
-    limit: int | None = None
-    lr_decay: float | None = 0.9
+    dataset: str = setting("fashion-mnist", "dataset", "data set to train on")
+    hidden_dims: tuple = setting((128, 64), "hidden_dims",
+                                 "hidden layer widths; none: softmax regression",
+                                 aliases=("--hidden_dims",), type=int, nargs="*", metavar="H")
+    activation: str = setting("relu", "activation", "hidden activation")
+    optimizer: str = setting("sgd", "optimizer", "the update rule (optim.OPTIMIZERS)")
+    lr: float = setting(0.05, "learning rate", "learning rate",
+                        aliases=("--learning_rate", "--learning-rate"), type=float)
+    momentum: float = setting(0.9, "momentum", "SGD momentum, in [0, 1)", type=float)
+    weight_decay: float = setting(0.0, "weight decay", "L2 weight decay added to the gradient, "
+                                  "biases excluded", aliases=("--weight_decay",), type=float)
+    nesterov: bool = setting(False, "nesterov", "Nesterov momentum (SGD)")
+    dropout: float = setting(0.0, "dropout", "dropout probability after each hidden activation",
+                             type=float)
+    batch_size: int = setting(64, "batch size", "samples per update",
+                              aliases=("--batch_size",), type=int)
+    epochs: int = setting(30, "epochs", "passes over the training data", type=int)
+    seed: int = setting(0, "seed", "seeds the weights, dropout, shuffling and split", type=int)
+    dtype: str = setting("float64", "dtype", "floating-point type of data and weights")
+    init: str = setting("he", "init", "weight initialisation")
+    final: bool = setting(True, "final", "evaluate on the test split (else a validation split)")
+    limit: int | None = setting(None, "limit", "use only the first LIMIT training samples",
+                                type=int)
+    lr_decay: float | None = setting(0.9, "lr_decay", "multiply the learning rate by this after "
+                                     "every epoch; 1 = constant", aliases=("--lr_decay",),
+                                     type=float)
 
     def validate(self, flags: Mapping[str, str] | None = None) -> RunConfig:
         """Check every field; raise :class:`~shared.errors.ConfigError` (a ``ValueError``)
         saying which value is wrong and what is allowed. ``flags`` maps field names to the names
         the message should use (the command line's ``--lr`` ...). Returns self (normalising
         ``hidden_dims`` to a tuple of ints)."""
-        names = {**FIELD_NAMES, **(flags or {})}
+        names = {**field_names(), **(flags or {})}
 
         def choice(field, value, allowed):
             if value not in allowed:
@@ -147,30 +156,70 @@ class RunConfig:
         return self
 
     def to_dict(self) -> dict:
+        """The fields as plain JSON data (what run records store and their keys hash):
+        ``hidden_dims`` a list, every number in its field's type (``lr=1`` is stored as 1.0)."""
         d = asdict(self)
-        d["hidden_dims"] = list(self.hidden_dims)
+        d["hidden_dims"] = [int(h) for h in self.hidden_dims]
+        for name in ("lr", "momentum", "weight_decay", "dropout"):
+            d[name] = float(d[name])
+        for name in ("batch_size", "epochs", "seed"):
+            d[name] = int(d[name])
+        d["nesterov"], d["final"] = bool(d["nesterov"]), bool(d["final"])
         return d
 
 
+def field_names() -> dict[str, str]:
+    """RunConfig field -> how messages name it by default (``lr`` -> "learning rate")."""
+    return {f.name: f.metadata["what"] for f in fields(RunConfig)}
+
+
+def flag_names() -> dict[str, str]:
+    """RunConfig field -> its command-line flag: ``--`` and the name with dashes
+    (``hidden_dims`` -> ``--hidden-dims``); ``final`` is the CLI's ``--validation``."""
+    return {f.name: "--" + f.name.replace("_", "-") for f in fields(RunConfig)
+            if f.name != "final"} | {"final": "--validation"}
+
+
 # --------------------------------------------------------------------------- the hand-out's sweeps
-#: ``python -m stage3_batched --sweep NAME``: the setting each CS3317 sweep varies (a RunConfig
-#: field) and its values. The first three are the hand-out's commands (``--sweep hidden_dim``,
-#: ``num_layers``, ``learning_rate``), with the values the hand-out lists; the other three are the
-#: rest of its task-5 list, with the values of stage 4's CS3317 experiment. ``hidden_dim`` trains
-#: one hidden layer of each width; ``num_layers`` 1 to 4 hidden layers of 128 units.
+def width_dims(v: int) -> tuple:
+    """Width ``v``: the default architecture [128, 64] scaled, hidden layers ``(v, v // 2)``."""
+    return (int(v), int(v) // 2)
+
+
+def depth_dims(n: int) -> tuple:
+    """Depth ``n``: ``n`` hidden layers, 128 units and then 64 in every further layer."""
+    return (128,) + (64,) * (int(n) - 1)
+
+
+#: The CS3317 hand-out's hyper-parameter sweeps, the one table that ``python -m stage3_batched
+#: --sweep NAME`` and stage 4's sweeps experiment both read. Keys are the hand-out's names
+#: (``--sweep hidden_dim``, ``num_layers``, ``learning_rate``; the other three complete its
+#: task-5 list); per sweep: ``title`` (how figures and reports name it), the RunConfig ``field``
+#: it sets, the ``values`` (the hand-out's, where it lists them), the ``default`` (the value of
+#: the default configuration, :class:`RunConfig`'s), ``what`` one value means and ``set``
+#: (value -> the field's value). Every other setting stays at the base configuration's.
+#:
+#: What "width" and "depth" mean: the hand-out varies one thing at a time around its default
+#: architecture [128, 64]. Width v is hidden layers (v, v/2), so v = 128 is the default run
+#: and the depth stays 2; depth n is n hidden layers of 128, then 64 units, so n = 2 is the
+#: default run and the first layer's width stays 128.
 SWEEPS = {
-    "hidden_dim": {"field": "hidden_dims", "values": [32, 64, 128, 256, 512],
-                   "what": "one hidden layer of this many units", "set": lambda v: (v,)},
-    "num_layers": {"field": "hidden_dims", "values": [1, 2, 3, 4],
-                   "what": "this many hidden layers of 128 units", "set": lambda v: (128,) * v},
-    "learning_rate": {"field": "lr", "values": [0.001, 0.005, 0.01, 0.05, 0.1],
-                      "what": "learning rate", "set": float},
-    "activation": {"field": "activation", "values": ["relu", "sigmoid"],
-                   "what": "hidden activation", "set": str},
-    "momentum": {"field": "momentum", "values": [0.0, 0.5, 0.9, 0.99],
-                 "what": "SGD momentum", "set": float},
-    "batch_size": {"field": "batch_size", "values": [16, 32, 64, 128, 256],
-                   "what": "batch size (same learning rate)", "set": int},
+    "hidden_dim": {"title": "width", "field": "hidden_dims", "values": [32, 64, 128, 256, 512],
+                   "default": RunConfig().hidden_dims[0], "set": width_dims,
+                   "what": "width v: hidden layers (v, v/2)"},
+    "num_layers": {"title": "depth", "field": "hidden_dims", "values": [1, 2, 3, 4],
+                   "default": len(RunConfig().hidden_dims), "set": depth_dims,
+                   "what": "depth n: n hidden layers, 128 units then 64"},
+    "learning_rate": {"title": "learning rate", "field": "lr",
+                      "values": [0.001, 0.005, 0.01, 0.05, 0.1], "default": RunConfig().lr,
+                      "set": float, "what": "learning rate"},
+    "activation": {"title": "activation", "field": "activation", "values": ["relu", "sigmoid"],
+                   "default": RunConfig().activation, "set": str, "what": "hidden activation"},
+    "momentum": {"title": "momentum", "field": "momentum", "values": [0.0, 0.5, 0.9, 0.99],
+                 "default": RunConfig().momentum, "set": float, "what": "SGD momentum"},
+    "batch_size": {"title": "batch size", "field": "batch_size", "values": [16, 32, 64, 128, 256],
+                   "default": RunConfig().batch_size, "set": int,
+                   "what": "batch size (same learning rate)"},
 }
 
 
@@ -252,30 +301,36 @@ def check_size(config: RunConfig, n_samples: int, input_dim: int, num_classes: i
     nbytes = np.dtype(config.dtype).itemsize
     need = (estimate_network_bytes(sizes, batch=config.batch_size, dtype_bytes=nbytes)
             + estimate_data_bytes(n_samples, input_dim, nbytes))
-    flag = {**FIELD_NAMES, **(flags or {})}["hidden_dims"]
+    flag = {**field_names(), **(flags or {})}["hidden_dims"]
     check_fits(need, f"a {'-'.join(map(str, sizes))} network ({config.dtype}, batches of "
                      f"{config.batch_size}) with {n_samples:,} samples", flag=flag)
 
 
 # --------------------------------------------------------------------------- model and training
+def optimizer_settings(config: RunConfig) -> dict:
+    """The config's settings that the optimizer registered under ``config.optimizer``
+    (:data:`~stage3_batched.optim.OPTIMIZERS`) takes, by the names of its constructor's
+    arguments (SGD: lr, momentum, weight_decay, nesterov; Adam: lr, weight_decay)."""
+    cls = OPTIMIZERS[config.optimizer]                 # validate() refused unknown names
+    accepted = inspect.signature(cls).parameters
+    return {name: getattr(config, name) for name in ("lr", "momentum", "weight_decay", "nesterov")
+            if name in accepted}
+
+
 def build(config: RunConfig, input_dim: int, num_classes: int):
     """``(model, loss_fn, optimizer, scheduler, shuffle_rng)`` for a validated config."""
     init_ss, shuffle_ss = np.random.SeedSequence(config.seed).spawn(2)
     model = MLP(input_dim, config.hidden_dims, num_classes, config.activation,
                 dropout=config.dropout, init=config.init, rng=np.random.default_rng(init_ss),
                 dtype=np.dtype(config.dtype))
-    if config.optimizer == "sgd":
-        opt = SGD(model, lr=config.lr, momentum=config.momentum,
-                  weight_decay=config.weight_decay, nesterov=config.nesterov)
-    else:
-        opt = Adam(model, lr=config.lr, weight_decay=config.weight_decay)
+    opt = make_optimizer(config.optimizer, model, **optimizer_settings(config))
     sched = (StepDecay(opt, gamma=config.lr_decay)
              if config.lr_decay is not None and config.lr_decay != 1 else None)
     return model, SoftmaxCrossEntropy(), opt, sched, np.random.default_rng(shuffle_ss)
 
 
 def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
-        return_model: bool = False, on_epoch=None, fast: bool = False, download: bool = True,
+        return_model: bool = False, on_epoch=None, epoch=train_epoch, download: bool = True,
         flags: Mapping[str, str] | None = None) -> dict:
     """Train the configured model and return plain data::
 
@@ -294,9 +349,11 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
     evaluated on the test split. ``data = ((xtr, ctr), (xval, cval), num_classes)`` skips loading
     (``test = (xte, cte)`` gives the test split with it); memory is checked before building.
     ``return_model=True`` adds the trained model under ``"model"`` and the evaluated data
-    ``(X, c)`` under ``"evaluated"``. ``on_epoch(row)`` is called after every epoch;
-    ``fast=True`` trains with ``fit``'s opt-in fast path; ``download=False`` never downloads
-    data; ``flags`` names fields in messages (as in :meth:`RunConfig.validate`).
+    ``(X, c)`` under ``"evaluated"``. ``on_epoch(row)`` is called after every epoch; ``epoch``
+    is the epoch function ``fit`` trains with (default :func:`~stage3_batched.trainer.train_epoch`;
+    the command line's ``--fast`` passes ``stage3_batched.fast.train_epoch_fast``);
+    ``download=False`` never downloads data; ``flags`` names fields in messages (as in
+    :meth:`RunConfig.validate`).
     """
     from shared.threads import blas_threads
 
@@ -306,7 +363,7 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
     model, loss_fn, opt, sched, shuffle_rng = build(config, xtr.shape[1], int(k))
     hist = fit(model, loss_fn, opt, (xtr, ctr), (xva, cva), epochs=config.epochs,
                batch_size=config.batch_size, rng=shuffle_rng, scheduler=sched,
-               progress=progress, on_epoch=on_epoch, fast=fast)
+               progress=progress, on_epoch=on_epoch, epoch=epoch)
     final, evaluation, evaluated = _final_figures(config, model, loss_fn, hist, (xtr, ctr),
                                                   (xva, cva), test)
     out = {"config": config.to_dict(), "history": hist.to_dict(), "final": final,
@@ -359,5 +416,5 @@ def _final_figures(config, model, loss_fn, hist, train, val, test):
 
 
 __all__ = ["RunConfig", "run", "build", "load_data", "load_test", "has_test_split", "check_size",
-           "split_name", "SWEEPS", "sweep_configs", "DATASETS", "DTYPES", "TEST_SPLIT",
-           "DEFAULT_ADAM_LR"]
+           "split_name", "SWEEPS", "sweep_configs", "width_dims", "depth_dims", "field_names",
+           "flag_names", "setting", "DATASETS", "DTYPES", "TEST_SPLIT", "DEFAULT_ADAM_LR"]

@@ -340,14 +340,6 @@ def _progress_bar(progress: bool, total: int):
     return tqdm(total=total, disable=None, unit="batch", leave=False, dynamic_ncols=True)
 
 
-def _epoch_function(fast: bool):
-    """:func:`train_epoch`, or its measured faster twin in :mod:`stage3_batched.fast`."""
-    if not fast:
-        return train_epoch
-    from stage3_batched.fast import train_epoch_fast
-    return train_epoch_fast
-
-
 def _epoch_row(epoch, result: EpochResult, lr, metric, model, loss_fn, val) -> dict:
     row = {"epoch": epoch, "train_loss": result.loss_sum / result.seen,
            "train_acc": result.correct / result.seen if metric == "accuracy" else None,
@@ -375,7 +367,7 @@ def _epoch_message(row: dict, num_classes: int, metric) -> str | None:
 def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
         batch_size: int, rng: np.random.Generator, scheduler=None, progress: bool = True,
         metric: str | None = "accuracy", on_epoch=None, verbose: bool = False,
-        fast: bool = False) -> History:
+        epoch=train_epoch) -> History:
     """Train ``model`` on ``train = (X (N, D), c (N,))`` and return a :class:`History`.
 
     Every epoch: :func:`train_epoch` (a fresh permutation from ``rng``, an
@@ -387,12 +379,15 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
 
     Divergence (module docstring) stops the run with ``status="diverged"`` and a message; the
     epochs finished before are kept. ``metric=None`` (regression) leaves the accuracy fields None.
-    ``progress`` shows a tqdm bar (not with ``verbose``: the epoch lines are the progress);
-    ``fast=True`` runs the epochs with
-    :func:`stage3_batched.fast.train_epoch_fast` (same weights; it pays at small batch
-    sizes, README.md "Speed of the plain and the fast epoch").
+    ``progress`` shows a tqdm bar (not with ``verbose``: the epoch lines are the progress).
+    ``epoch`` is the function that trains one epoch, :func:`train_epoch` by default; any function
+    with its arguments and result will do, e.g. the opt-in
+    ``stage3_batched.fast.train_epoch_fast`` (same weights; it pays at small batch sizes,
+    README.md "Speed of the plain and the fast epoch").
     """
     _check_fit(metric, rng, epochs)
+    if not callable(epoch):
+        raise TypeError(f"epoch must be a function like train_epoch, got {epoch!r}")
     batch_size = check_batch_size(batch_size)
     X, c = _prepare(model, loss_fn, *train, "training", metric)
     if len(X) == 0:
@@ -402,18 +397,17 @@ def fit(model: Sequential, loss_fn, optimizer, train, val=None, *, epochs: int,
     try:
         with np.errstate(all="ignore"):   # divergence is detected from the loss, not warnings
             return _fit_epochs(model, loss_fn, optimizer, (X, c), val, epochs, batch_size, rng,
-                               scheduler, metric, on_epoch, verbose, fast, bar)
+                               scheduler, metric, on_epoch, verbose, epoch, bar)
     finally:
         if bar is not None:
             bar.close()
 
 
 def _fit_epochs(model, loss_fn, optimizer, train, val, epochs, batch_size, rng, scheduler,
-                metric, on_epoch, verbose, fast, bar) -> History:
+                metric, on_epoch, verbose, run_epoch, bar) -> History:
     """The epochs of :func:`fit`, on checked data."""
     history = History(num_classes=model.output_dim if metric == "accuracy" else None)
     on_step = None if bar is None else (lambda loss: bar.update(1))
-    run_epoch = _epoch_function(fast)
     probe = train[0][:PROBE_SIZE], train[1][:PROBE_SIZE]        # the batch layer_stats reads
     for epoch in range(1, epochs + 1):
         t0, lr = time.perf_counter(), optimizer.lr

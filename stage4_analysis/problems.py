@@ -101,12 +101,18 @@ def read_weights(path, activation: str | None = None) -> dict:
     """Weights (arrays) from a weights JSON file or a stage-3 ``.npz`` model.
 
     ``activation`` (the ``--activation`` flag) overrides the file's own. Bad files raise a
-    :class:`~shared.errors.LadderError` whose message names ``--weights`` and the file."""
+    :class:`~shared.errors.LadderError` whose message names ``--weights`` and the file, and says
+    where weight files come from (``shared.weights.WEIGHT_FILES_HINT``)."""
+    try:
+        return _read_weights_file(path, activation)
+    except (ConfigError, ModelFileError) as e:
+        raise type(e)(f"{one_line(e)}; {wf.WEIGHT_FILES_HINT}") from None
+
+
+def _read_weights_file(path, activation: str | None) -> dict:
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"--weights {path}: no such file (weights come from "
-                          "python -m stage1_scalar train, python -m stage2_perinstance or "
-                          "python -m stage3_batched; see --help)")
+        raise ConfigError(f"--weights {path}: no such file")
     with open(p, "rb") as f:
         magic = f.read(4)
     if magic.startswith(b"PK"):                       # a zip archive: numpy's .npz

@@ -17,26 +17,25 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import fields
 
 from .data import DATA_SEED, load_data
 
 
-def stage3_config(*, dataset: str, final: bool, hidden_dims, activation: str, lr: float,
-                  batch_size: int, epochs: int, seed: int, optimizer: str = "sgd",
-                  momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                  dropout: float = 0.0, dtype: str = "float32", init: str = "he",
-                  limit: int | None = None, lr_decay=None) -> dict:
-    """The full config of one stage-3 run (every field set explicitly, so the key changes
-    whenever anything that changes the result does)."""
-    return {
-        "executor": "stage3", "dataset": dataset, "final": bool(final),
-        "data_seed": DATA_SEED, "limit": limit, "hidden_dims": [int(h) for h in hidden_dims],
-        "activation": activation, "optimizer": optimizer, "lr": float(lr),
-        "momentum": float(momentum), "weight_decay": float(weight_decay),
-        "nesterov": bool(nesterov), "dropout": float(dropout), "batch_size": int(batch_size),
-        "epochs": int(epochs), "seed": int(seed), "dtype": dtype, "init": init,
-        "lr_decay": lr_decay, "monitor": "validation",   # final: the test split once, at the end
-    }
+def stage3_config(*, dataset: str, final: bool, seed: int, **settings) -> dict:
+    """The full config of one stage-3 run: ``stage3_batched.run.RunConfig`` with ``settings``
+    (any of its fields) and its defaults for the rest - the project's one set of defaults - as
+    plain data (``RunConfig.to_dict``), every field set explicitly so the key changes whenever
+    anything that changes the result does; plus the executor, the data seed and what every
+    epoch is monitored on (a final run meets the test split once, at the end)."""
+    from stage3_batched.run import RunConfig
+
+    unknown = sorted(set(settings) - {f.name for f in fields(RunConfig)})
+    if unknown:
+        raise TypeError(f"not RunConfig fields: {', '.join(unknown)}")
+    cfg = RunConfig(dataset=dataset, final=final, seed=seed, **settings)
+    return {"executor": "stage3", "data_seed": DATA_SEED, **cfg.to_dict(),
+            "monitor": "validation"}
 
 
 def stage2_config(*, dataset: str, final: bool, sizes, lr: float, epochs: int, seed: int,
@@ -54,8 +53,6 @@ def execute_stage3(config: dict) -> dict:
     validation split held out of the training data; a ``final`` run is then evaluated once on
     the test split (``metrics["final"]["test_acc"]``, ``metrics["evaluation"]``: its confusion
     matrix)."""
-    from dataclasses import fields
-
     from stage3_batched.run import RunConfig, run
 
     data = load_data(config["dataset"], False, config["dtype"], config.get("limit"))
@@ -64,9 +61,7 @@ def execute_stage3(config: dict) -> dict:
     kw = {k: v for k, v in config.items() if k in names}
     kw["hidden_dims"] = tuple(config["hidden_dims"])
     kw["limit"] = None  # already applied to the cached data
-    # every field explicit, lr_decay included: None means a constant rate here, whatever
-    # RunConfig's own default (0.9, the CLI's recipe) is
-    kw["lr_decay"] = config.get("lr_decay")
+    kw["lr_decay"] = config.get("lr_decay")           # every field explicit (None: constant)
     rc = RunConfig(**kw)
     rc.validate()
     out = run(rc, progress=False, data=data, test=test)

@@ -34,9 +34,11 @@ needs_real_mnist = pytest.mark.skipif(
     not (REAL_MNIST / "t10k-images-idx3-ubyte.gz").is_file(),
     reason=f"the real MNIST test split is not at {REAL_MNIST} (only in the development checkout)")
 needs_debian_fashion = pytest.mark.skipif(
-    not all((DEBIAN_FASHION / f"{p}-{k}.gz").is_file() for p in ("train", "t10k")
-            for k in ("images-idx3-ubyte", "labels-idx1-ubyte")),
-    reason="Debian's dataset-fashion-mnist is not installed (apt install dataset-fashion-mnist)")
+    not data.system_dirs(data.IDX_SETS["fashion-mnist"])
+    or not all((DEBIAN_FASHION / f"{p}-{k}.gz").is_file() for p in ("train", "t10k")
+               for k in ("images-idx3-ubyte", "labels-idx1-ubyte")),
+    reason="Debian's dataset-fashion-mnist is not installed (apt install dataset-fashion-mnist) "
+           "or the system data folders are switched off (MLP_LADDER_SYSTEM_DATA=0)")
 
 
 def _rows(x):
@@ -262,7 +264,7 @@ def test_real_mnist_test_split(tmp_path):
 
 @needs_debian_fashion
 @pytest.mark.slow
-def test_debian_fashion_mnist(monkeypatch, tmp_path):
+def test_debian_fashion_mnist(monkeypatch, tmp_path, system_data):
     monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.delenv("MLP_LADDER_DATA", raising=False)
     found = data.find_idx_files("fashion-mnist")
@@ -383,7 +385,7 @@ def test_limit_on_the_sample_and_bad_limits():
 
 @needs_debian_fashion
 @pytest.mark.slow
-def test_quick_fashion_mnist_load_never_holds_all_images_as_floats():
+def test_quick_fashion_mnist_load_never_holds_all_images_as_floats(system_data):
     """``limit=10000`` on the real files: the peak memory of a fresh process (``ru_maxrss``)
     grows by less than the 70,000 images would take as float64 (439 MB), so they were cut
     while uint8. (The whole load as floats would need at least that much.)"""

@@ -267,7 +267,8 @@ def test_command_line_fetch_and_list(server, fake_mnist, tmp_path, monkeypatch, 
 
 
 # --------------------------------------------------------------------------- offline, lookup order
-def test_offline_missing_message_lists_files_places_and_remedy(monkeypatch, tmp_path):
+def test_offline_missing_message_lists_files_places_and_remedy(monkeypatch, tmp_path,
+                                                              system_data):
     monkeypatch.setenv("MLP_LADDER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("MLP_LADDER_DATA", str(tmp_path / "root"))
     spec = data.IDX_SETS["fashion-mnist"]
@@ -309,7 +310,7 @@ def _write_set(folder, label, n=3):
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.full(n, label, np.uint8))
 
 
-def test_lookup_order(monkeypatch, tmp_path):
+def test_lookup_order(monkeypatch, tmp_path, system_data):
     spec = data.IDX_SETS["fashion-mnist"]
     system = tmp_path / "system"
     monkeypatch.setitem(data.IDX_SETS, "fashion-mnist", dataclasses.replace(

@@ -19,7 +19,8 @@ from shared.errors import run_main
 from shared.records import no_empty_folders_left
 from shared.weights import load_json
 from stage2_perinstance.__main__ import main
-from stage2_perinstance.train import evaluate, smooth
+from stage2_perinstance.fast import InPlaceEpoch
+from stage2_perinstance.train import evaluate, sgd_epoch, smooth
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
 
@@ -58,8 +59,9 @@ def test_fit_is_sgd_train_on_each_epochs_permutation(synth, accumulate, fast):
     (X, c), _ = synth
     X, c = X[:50], c[:50]
     w0 = s2.init_weights([2, 5, 2], np.random.default_rng(1))
-    w, h = s2.fit(w0, (X, c), None, epochs=2, lr=0.2, accumulate=accumulate, fast=fast,
-                  rng=np.random.default_rng(7), progress=False, skip_zero_inputs=False)
+    epoch = InPlaceEpoch(skip_zero_inputs=False) if fast else sgd_epoch
+    w, h = s2.fit(w0, (X, c), None, epochs=2, lr=0.2, accumulate=accumulate, epoch=epoch,
+                  rng=np.random.default_rng(7), progress=False)
     rng = np.random.default_rng(7)
     expect, losses = w0, []
     for _ in range(2):
@@ -100,7 +102,7 @@ def test_fit_reports_divergence(synth, lr, where, fast):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _, h = s2.fit(w0, train, val, epochs=3, lr=lr, rng=np.random.default_rng(0),
-                      progress=False, fast=fast)
+                      progress=False, epoch=InPlaceEpoch() if fast else sgd_epoch)
     assert h["status"] == "diverged"
     assert h["message"].startswith("diverged: ") and where in h["message"]
     assert f"learning rate {lr:g}" in h["message"]
@@ -133,8 +135,8 @@ def test_divergence_is_judged_on_the_loss_the_epoch_line_shows():
 @pytest.mark.parametrize("activation", wf.ACTIVATIONS)
 @pytest.mark.parametrize("accumulate", [1, 4])
 def test_the_fast_path_gives_the_plain_paths_weights(activation, accumulate):
-    """fit(fast=True) (in place, zero inputs skipped on these mostly-zero inputs) ends with the
-    weights of the default fit through network.py: float64, rtol 1e-12."""
+    """fit(epoch=InPlaceEpoch()) (in place, zero inputs skipped on these mostly-zero inputs)
+    ends with the weights of the default fit through network.py: float64, rtol 1e-12."""
     rng = np.random.default_rng(5)
     X = rng.random((60, 12))
     X[rng.random(X.shape) < 0.7] = 0.0
@@ -142,7 +144,7 @@ def test_the_fast_path_gives_the_plain_paths_weights(activation, accumulate):
     w0 = s2.init_weights([12, 6, 5, 3], random.Random(2), activation=activation)
     kw = dict(epochs=2, lr=0.3, accumulate=accumulate, progress=False)
     plain, hp = s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), **kw)
-    fast, hf = s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), fast=True, **kw)
+    fast, hf = s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), epoch=InPlaceEpoch(), **kw)
     assert hp["path"] == "network.py" and not hp["skip_zero_inputs"]
     assert hf["path"] == "fast.py" and hf["skip_zero_inputs"]
     moved = np.abs(plain["layers"][0]["W"] - w0["layers"][0]["W"]).max()
@@ -152,7 +154,8 @@ def test_the_fast_path_gives_the_plain_paths_weights(activation, accumulate):
         assert_allclose(a["b"], b["b"], rtol=1e-12, atol=1e-14)
     assert_allclose(hf["step_loss"], hp["step_loss"], rtol=1e-12)
     with pytest.raises(ValueError, match="fused output gradient"):
-        s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), fast=True, fused=False, **kw)
+        s2.fit(w0, (X, c), None, rng=np.random.default_rng(1), epoch=InPlaceEpoch(), fused=False,
+               **kw)
 
 
 def test_fit_rejects_bad_arguments(synth):
@@ -220,6 +223,18 @@ def test_cli_on_the_mnist_sample(tmp_path, capsys):
     assert ev["split"] == "test" and sum(map(sum, ev["confusion"])) == 1000
     assert "test accuracy (the test split, evaluated once after training)" in \
         capsys.readouterr().out
+
+
+def test_fast_runs_get_a_folder_of_their_own(tmp_path, monkeypatch, capsys):
+    """The default output folder's key covers the path: --fast never replaces a plain run."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--dataset", "synth", "--limit", "50", "--epochs", "1", "--hidden", "3",
+            "--no-progress", "--no-plot"]
+    assert main(argv) == 0 and main([*argv, "--fast"]) == 0, capsys.readouterr().err
+    folders = sorted((tmp_path / "runs" / "stage2_perinstance").iterdir())
+    assert len(folders) == 2
+    paths = sorted(records.read_record(f / "record.json")["config"]["path"] for f in folders)
+    assert paths == ["fast.py", "network.py"]
 
 
 def test_cli_rejects_bad_values(capsys):

@@ -81,12 +81,51 @@ def test_handout_sweep_names_are_accepted():
 def test_sweep_configs_vary_one_setting_on_validation_data():
     base = RunConfig(dataset="mnist-sample", epochs=2).validate()
     runs = sweep_configs(base, "num_layers")
-    assert [cfg.hidden_dims for _, cfg in runs] == [(128,), (128,) * 2, (128,) * 3, (128,) * 4]
+    assert [cfg.hidden_dims for _, cfg in runs] == [(128,), (128, 64), (128, 64, 64),
+                                                    (128, 64, 64, 64)]
+    widths = [cfg.hidden_dims for _, cfg in sweep_configs(base, "hidden_dim")]
+    assert widths == [(32, 16), (64, 32), (128, 64), (256, 128), (512, 256)]
     assert all(not cfg.final and cfg.epochs == 2 and cfg.lr == base.lr for _, cfg in runs)
     assert [cfg.lr for _, cfg in sweep_configs(base, "learning_rate")] == \
         SWEEPS["learning_rate"]["values"]
     with pytest.raises(ConfigError, match="unknown sweep 'depth'"):
         sweep_configs(base, "depth")
+
+
+def test_stage4_sweeps_read_the_same_table_with_the_same_defaults():
+    """One table of sweeps: stage 4's are the CLI's, by title, with the same values, the same
+    meaning of width and depth, and defaults that are RunConfig's (the base run of each sweep
+    is the default configuration)."""
+    from stage4_analysis.experiments import cs3317, sweeps
+
+    d = RunConfig()
+    assert list(sweeps.SWEEPS) == [s["title"] for s in SWEEPS.values()]
+    for s in SWEEPS.values():
+        mine = sweeps.SWEEPS[s["title"]]
+        assert mine["values"] == s["values"] and mine["default"] == s["default"]
+        for v in s["values"]:
+            assert mine["change"](v) == {s["field"]: s["set"](v)}
+        base_value = s["set"](s["default"])
+        assert base_value == getattr(d, s["field"]) == cs3317.BASE[s["field"]]
+
+
+def test_cli_flags_record_keys_and_stage4_configs_come_from_runconfig():
+    from dataclasses import fields
+
+    from stage4_analysis.train import stage3_config
+
+    names = {f.name for f in fields(RunConfig)}
+    assert set(cli.FLAGS) == names
+    p = cli.parser()
+    for flag in cli.FLAGS.values():
+        assert flag in p._option_string_actions, flag
+    cfg = parsed([])
+    key = cli.run_key_config(cfg, threads=1, fast=False)
+    assert set(key) == names | {"threads", "fast"}
+    s4 = stage3_config(dataset="fashion-mnist", final=True, seed=0)
+    assert {k: v for k, v in s4.items() if k in names} == RunConfig().to_dict()
+    with pytest.raises(TypeError, match="not RunConfig fields: hidden"):
+        stage3_config(dataset="synth", final=False, seed=0, hidden=(3,))
 
 
 # --------------------------------------------------------------------------- defaults
@@ -235,8 +274,14 @@ def test_missing_download_leaves_no_empty_folders(tmp_path, capsys, monkeypatch)
 
 
 def test_bad_idx_file_is_one_line(tmp_path, capsys, monkeypatch):
+    """A complete data folder (so nothing else is looked up) whose training images are bad."""
+    from shared.idx import write_idx
+
     folder = tmp_path / "data" / "fashion-mnist"
     folder.mkdir(parents=True)
+    write_idx(folder / "train-labels-idx1-ubyte", np.zeros(4, np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(2, np.uint8))
     (folder / "train-images-idx3-ubyte").write_bytes(b"\x12\x34\x56\x78" + bytes(60))
     monkeypatch.setenv("MLP_LADDER_DATA", str(tmp_path / "data"))
     code, _, err = cli_run(["--epochs", "1", "--no-progress", "--out", str(tmp_path / "o")],
@@ -388,7 +433,7 @@ def test_sweep_hidden_dim_prints_a_value_table_chosen_on_validation(tmp_path, ca
     assert runs == sorted(f"hidden_dim-{v}" for v in SWEEPS["hidden_dim"]["values"])
     for v in SWEEPS["hidden_dim"]["values"]:
         sub = record_of(out / f"hidden_dim-{v}")
-        assert sub["config"]["hidden_dims"] == [v] and sub["config"]["final"] is False
+        assert sub["config"]["hidden_dims"] == [v, v // 2] and sub["config"]["final"] is False
         assert sub["metrics"]["split"] == "validation"
 
 
@@ -437,7 +482,7 @@ def test_mnist_sample_short_run_beats_90_percent_validation():
 
 
 @pytest.mark.slow
-def test_fashion_mnist_two_epochs_beat_80_percent_test():
+def test_fashion_mnist_two_epochs_beat_80_percent_test(system_data):
     try:
         data = load_dataset("fashion-mnist", final=True, download=False, dtype=np.float32)
     except DataNotFoundError as e:

@@ -1,7 +1,8 @@
 """The opt-in fast training epoch (stage3_batched.fast) against the plain loop: the same weights
 (float64, rtol 1e-12) after several steps, for plain SGD (learning rate folded into the output
-gradient), momentum, Nesterov and weight decay; the same history; and a small run of the
-side-by-side measurement (its structure only: no timing is asserted)."""
+gradient), momentum, Nesterov and weight decay; the same history; the import direction (the
+teaching code never imports the fast path); and a small run of the side-by-side measurement in
+stage4_analysis.speed.stage3 (its structure only: no timing is asserted)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import numpy as np
 import pytest
 
 from stage3_batched import MLP, SGD, Adam, Linear, Sequential, Sigmoid, SoftmaxCrossEntropy, fit
-from stage3_batched.fast import compare, table, train_epoch_fast
+from stage3_batched.fast import train_epoch_fast
 from stage3_batched.trainer import train_epoch
+
+EPOCH = {False: train_epoch, True: train_epoch_fast}
 
 
 def data(n=70, seed=40):
@@ -30,7 +33,7 @@ def test_fast_epochs_reach_the_plain_weights(kw):
         model = MLP(5, [7, 4], 3, "sigmoid", init="xavier", rng=np.random.default_rng(5))
         opt = SGD(model, lr=0.3, **kw)
         hist = fit(model, SoftmaxCrossEntropy(), opt, (X, c), (X, c), epochs=3, batch_size=16,
-                   rng=np.random.default_rng(6), progress=False, fast=fast)
+                   rng=np.random.default_rng(6), progress=False, epoch=EPOCH[fast])
         runs.append((model, hist))
     (plain, h_plain), (quick, h_fast) = runs
     start = MLP(5, [7, 4], 3, "sigmoid", init="xavier", rng=np.random.default_rng(5))
@@ -64,7 +67,7 @@ def test_fast_with_adam_runs_the_plain_loop():
     for fast in (False, True):
         model = MLP(5, [4], 3, rng=np.random.default_rng(9))
         fit(model, SoftmaxCrossEntropy(), Adam(model, lr=0.01), (X, c), epochs=2, batch_size=8,
-            rng=np.random.default_rng(1), progress=False, fast=fast)
+            rng=np.random.default_rng(1), progress=False, epoch=EPOCH[fast])
         weights.append(model.parameters())
     for k, w in weights[0].items():
         np.testing.assert_array_equal(weights[1][k], w)
@@ -76,18 +79,32 @@ def test_fast_path_stops_on_divergence_like_the_plain_one():
     for fast in (False, True):
         model = MLP(5, [8], 3, "relu", rng=np.random.default_rng(0))
         hist = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=1e6), (X, c), epochs=3,
-                   batch_size=5, rng=np.random.default_rng(0), progress=False, fast=fast)
+                   batch_size=5, rng=np.random.default_rng(0), progress=False, epoch=EPOCH[fast])
         msgs.append((hist.status, hist.message))
     assert msgs[0] == msgs[1] and msgs[0][0] == "diverged"
 
 
-def test_compare_reports_medians_and_ratios_for_every_contender():
-    pytest.importorskip("torch")
-    rows = compare(batch_sizes=(16,), dtypes=("float64",), repeats=2, n=64)
-    assert [(r["dtype"], r["batch"]) for r in rows] == [("float64", 16)]
-    row = rows[0]
-    for name in ("plain", "fast", "torch"):
-        assert len(row[name]) == 2 and len(row[f"{name}_wall"]) == 2
-        assert row[f"{name}/plain"] == pytest.approx(row[f"{name}_median"] / row["plain_median"])
-    assert row["plain/plain"] == 1.0
-    assert "fast/plain" in table(rows).splitlines()[0]
+def test_fit_refuses_an_epoch_that_is_not_a_function():
+    X, c = data(10)
+    model = MLP(5, [4], 3, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="epoch must be a function"):
+        fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.1), (X, c), epochs=1, batch_size=4,
+            rng=np.random.default_rng(0), progress=False, epoch=True)
+
+
+def test_the_benchmark_times_plain_fast_and_torch_side_by_side(monkeypatch):
+    """stage4_analysis.speed.stage3 interleaves the plain epoch, the fast one and (when
+    installed) PyTorch; the plain / fast ratio comes with its range over the repeats."""
+    from stage4_analysis.speed import stage3 as bench
+
+    monkeypatch.setattr(bench, "peak_matmul_gflops", lambda dtype: 1.0)     # skip the 2048^2
+    monkeypatch.setattr(bench, "shaped_matmul_gflops", lambda dtype, bs: 1.0)
+    res = bench.benchmark(batch_sizes=(16,), dtypes=("float64",), repeats=2, n=64, memory=False,
+                          log=lambda line: None)
+    row = res["results"]["float64"][16]
+    assert len(row["stage3"]["all"]) == 2 and len(row["fast"]["all"]) == 2
+    assert row["fast_speedup"] == pytest.approx(row["stage3"]["median"] / row["fast"]["median"])
+    lo, hi = row["fast_speedup_range"]
+    assert lo <= hi and lo > 0
+    assert ("torch" in row) == (res["torch"] is not None)
+    assert "--fast" in bench.format_row("float64", 16, row)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.records import iter_records
+from stage3_batched.run import RunConfig
 from stage4_analysis.cli import discover, reproduce
 from stage4_analysis.experiments import lr_study, vu
 from stage4_analysis.runs import Run, execute, name_of, read
@@ -187,11 +188,12 @@ def test_module_command_line_runs_in_parallel_workers(tmp_path):
 
 
 def test_stage3_executor_keeps_a_constant_rate_unless_asked():
-    """lr_decay=None in a study's config means a constant rate, whatever the library's CLI
-    default is (a silent decay would change every study's meaning)."""
+    """lr_decay=None in a study's config means a constant rate (a study that wants one says
+    so: stage3_config takes RunConfig's defaults, the x 0.9 decay among them)."""
     kw = dict(dataset="mnist-sample", final=False, hidden_dims=(16,), activation="sigmoid",
               lr=0.1, batch_size=50, epochs=3, seed=0, limit=200)
-    const = execute_stage3(stage3_config(**kw))["metrics"]["epochs"]
+    assert stage3_config(**kw)["lr_decay"] == RunConfig().lr_decay == 0.9
+    const = execute_stage3(stage3_config(**kw, lr_decay=None))["metrics"]["epochs"]
     decayed = execute_stage3(stage3_config(**kw, lr_decay=0.5))["metrics"]["epochs"]
     assert [e["lr"] for e in const] == [0.1, 0.1, 0.1]
     assert [e["lr"] for e in decayed] == pytest.approx([0.1, 0.05, 0.025])

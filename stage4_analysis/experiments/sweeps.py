@@ -2,7 +2,8 @@
 rate, activation, momentum, batch size, one at a time around the base configuration of
 ``cs3317.py``, every point trained with several seeds and measured on VALIDATION data.
 
-Sweep definitions (the value marked * is the base run, shared between sweeps):
+Sweep definitions: ``stage3_batched.run.SWEEPS``, the table ``python -m stage3_batched --sweep``
+reads too (the value marked * is the base run, shared between sweeps):
 
 * width: hidden layers [w, w/2] for w = 32, 64, 128*, 256, 512;
 * depth: 1, 2*, 3, 4 hidden layers: 128 units, then 64 in every further layer;
@@ -29,6 +30,8 @@ import math
 
 import numpy as np
 
+from stage3_batched.run import SWEEPS as TABLE
+
 from ..plots import epochs_axis, finish, mark_failed
 from ..report import aggregate, data_description, epoch_series, md_table, pm
 from ..runs import Context
@@ -51,31 +54,25 @@ RULE = ("a value replaces the base value only when its mean final validation acc
 MIN_SPAN = 5.0
 
 
-def _width(v):
-    return (v, v // 2)
+#: How each sweep is drawn: the x axis's scale and label, by the sweep's title.
+AXES = {"width": ("log2", "width v: hidden layers (v, v/2)"),
+        "depth": ("linear", "depth: hidden layers (128 units, then 64)"),
+        "learning rate": ("log", "learning rate (log scale)"),
+        "activation": ("category", "hidden activation"),
+        "momentum": ("linear", "momentum μ"),
+        "batch size": ("log2", "batch size (log scale)")}
 
 
-def _depth(v):
-    return (128,) + (64,) * (v - 1)
+def _change(sweep: dict):
+    return lambda v: {sweep["field"]: sweep["set"](v)}
 
 
-SWEEPS = {
-    "width": {"values": [32, 64, 128, 256, 512], "default": 128, "scale": "log2",
-              "change": lambda v: {"hidden_dims": _width(v)},
-              "axis": "units in the first hidden layer (the second has half)"},
-    "depth": {"values": [1, 2, 3, 4], "default": 2, "scale": "linear",
-              "change": lambda v: {"hidden_dims": _depth(v)},
-              "axis": "hidden layers (128 units, then 64)"},
-    "learning rate": {"values": [0.001, 0.005, 0.01, 0.05, 0.1], "default": 0.05,
-                      "scale": "log", "change": lambda v: {"lr": v},
-                      "axis": "learning rate (log scale)"},
-    "activation": {"values": ["relu", "sigmoid"], "default": "relu", "scale": "category",
-                   "change": lambda v: {"activation": v}, "axis": "hidden activation"},
-    "momentum": {"values": [0.0, 0.5, 0.9, 0.99], "default": 0.9, "scale": "linear",
-                 "change": lambda v: {"momentum": v}, "axis": "momentum μ"},
-    "batch size": {"values": [16, 32, 64, 128, 256], "default": 64, "scale": "log2",
-                   "change": lambda v: {"batch_size": v}, "axis": "batch size (log scale)"},
-}
+#: The sweeps of :data:`stage3_batched.run.SWEEPS` (the one table, shared with ``python -m
+#: stage3_batched --sweep``), by title, with the axes to draw them on.
+SWEEPS = {s["title"]: {"values": s["values"], "default": s["default"], "what": s["what"],
+                       "scale": AXES[s["title"]][0], "axis": AXES[s["title"]][1],
+                       "change": _change(s)}
+          for s in TABLE.values()}
 
 
 def _slug(sweep: str) -> str:

@@ -82,7 +82,7 @@ def spec(ctx: Context, dataset: str, lr: float, seed: int, *, final: bool = Fals
     """One stage-3 run of the hand-out network (``--epochs`` / ``--limit`` override the epochs
     and the number of training samples, for smoke tests)."""
     cfg = stage3_config(dataset=dataset, final=final, hidden_dims=(HIDDEN,),
-                        activation=ACTIVATION, lr=lr, batch_size=batch_size,
+                        activation=ACTIVATION, lr=lr, momentum=0.0, batch_size=batch_size,
                         epochs=ctx.option("epochs", epochs), seed=seed, dtype=DTYPE, init=INIT,
                         limit=ctx.option("limit"), lr_decay=lr_decay)
     split = "test" if final else "val"

@@ -12,23 +12,14 @@ import argparse
 import importlib.util
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 from shared.cli import positive_int
 from shared.errors import ConfigError, run_main
 
-PAGE = Path(__file__).resolve().parent / "page.py"
+from .serve import streamlit_command
+
 INSTALL = 'pip install -e ".[playground]"'
-
-
-def streamlit_command(port: int, headless: bool = True) -> list[str]:
-    """The ``streamlit run`` command line serving the page on 127.0.0.1:``port``."""
-    return [sys.executable, "-m", "streamlit", "run", str(PAGE),
-            "--server.address", "127.0.0.1", "--server.port", str(port),
-            "--server.headless", "true" if headless else "false",
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--client.toolbarMode", "viewer"]
 
 
 def check_port(port: int) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from shared.errors import ConfigError
 
-from .__main__ import streamlit_command
+from .serve import streamlit_command
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -117,10 +117,23 @@ def numpy_threads() -> str:
     return f"{blas_threads()} (threadpoolctl)"
 
 
+def threads_line(env: dict, threads: int | None) -> str:
+    """Which thread counts the measurements use (torch only when it is installed)."""
+    torch = (f"torch {env['torch_threads_default']} by default (batch 32/128), 1 at batch 1; "
+             if env["torch"] is not None else "")
+    text = (f"threads: numpy BLAS {env['numpy_threads']}; {torch}{env['cpus']} CPUs; "
+            f"load average {env['loadavg_start'][0]:.2f}")
+    if threads:
+        who = ("numpy BLAS and torch (batch 32/128) use" if env["torch"] is not None
+               else "numpy BLAS uses")
+        text += f"; --threads {threads}: {who} {threads}"
+    return text
+
+
 def environment() -> dict:
     import numpy as np
 
-    from shared.threads import cpu_count
+    from shared.threads import blas_library, cpu_count
 
     env = {"cpus": cpu_count(),
            "numpy_threads": numpy_threads(), "numpy": np.__version__,
@@ -133,6 +146,7 @@ def environment() -> dict:
         env["torch"] = torch.__version__
         env["torch_threads_default"] = torch.get_num_threads()
     env["versions"] = library_versions()
+    env["blas"] = blas_library()
     if env["micrograd"]:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -157,7 +171,7 @@ def stage2_fit_variant(samples: int) -> tuple[str, float]:
     and the zero fraction. The default ``fit`` is the readable ``network.py`` path."""
     import numpy as np
 
-    from stage2_perinstance.train import SPARSE_FRACTION
+    from stage2_perinstance.fast import SPARSE_FRACTION
 
     from .stage2 import bench_data
 
@@ -252,11 +266,11 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
                "environment": environment(), "errors": {}}
     results["environment"]["loadavg_start"] = list(os.getloadavg())
     env = results["environment"]
-    log(f"threads: numpy BLAS {env['numpy_threads']}; torch {env['torch_threads_default']} "
-        f"by default (batch 32/128), 1 at batch 1; {env['cpus']} CPUs; "
-        f"load average {env['loadavg_start'][0]:.2f}"
-        + (f"; --threads {k.threads}: numpy BLAS and torch (batch 32/128) use {k.threads}"
-           if k.threads else ""))
+    from shared.threads import kernel_lines
+
+    for line in kernel_lines(env["blas"]):
+        log(line)
+    log(threads_line(env, k.threads))
     if env["loadavg_start"][0] > 0.75 * env["cpus"]:
         log(f"note: load average {env['loadavg_start'][0]:.1f} on {env['cpus']} CPUs: other work "
             "is running, so absolute times will be noisier than usual")

@@ -11,6 +11,10 @@ float32 and float64. For every setting it reports:
   CPU (default threads) doing the same network on the same batches (same permutation, gathered
   the same way, ``cross_entropy``, ``torch.optim.SGD``) - repeats interleaved (stage 3, torch,
   torch, stage 3, ...) so both see the same machine load; median, min and max;
+* seconds per epoch of the opt-in fast epoch (``fit(..., epoch=train_epoch_fast)``,
+  :mod:`stage3_batched.fast`) on the same batches, interleaved with the other two, and the
+  plain / fast ratio of the medians with its range over the repeats (each repeat's plain epoch
+  divided by the fast epoch of the same repeat);
 * the ratio stage 3 / torch of the medians (targets: <= 0.8 in float32, <= 1.0 in float64), and
   of the minima (each library's best epoch, the least disturbed by other jobs);
 * the GEMM-bound limit: the epoch's matrix-product FLOPs divided by the peak numpy matmul rate
@@ -37,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.threads import blas_threads, set_threads
+from shared.threads import blas_library, blas_threads, set_threads
 
 SIZES = (784, 300, 10)
 N_SAMPLES = 60_000
@@ -71,18 +75,27 @@ def build_stage3(dtype, seed: int = 0):
     return model, SoftmaxCrossEntropy(), opt
 
 
-def stage3_epoch(setup, X, y, batch_size: int, seed: int) -> float:
-    """Seconds for one epoch of :func:`stage3_batched.fit` (no validation, no progress bar)."""
+def stage3_epoch(setup, X, y, batch_size: int, seed: int, epoch=None) -> float:
+    """Seconds for one epoch of :func:`stage3_batched.fit` (no validation, no progress bar),
+    trained by ``epoch`` (default: the plain ``train_epoch``)."""
     from stage3_batched import fit
+    from stage3_batched.trainer import train_epoch
 
     model, loss, opt = setup
     t = time.perf_counter()
     hist = fit(model, loss, opt, (X, y), epochs=1, batch_size=batch_size,
-               rng=np.random.default_rng(seed), progress=False)
+               rng=np.random.default_rng(seed), progress=False, epoch=epoch or train_epoch)
     elapsed = time.perf_counter() - t
     if hist.status != "ok":
         raise RuntimeError(hist.message)
     return elapsed
+
+
+def fast_epoch(setup, X, y, batch_size: int, seed: int) -> float:
+    """Seconds for the same epoch through the opt-in ``stage3_batched.fast.train_epoch_fast``."""
+    from stage3_batched.fast import train_epoch_fast
+
+    return stage3_epoch(setup, X, y, batch_size, seed, epoch=train_epoch_fast)
 
 
 def build_torch(dtype, seed: int = 0):
@@ -197,53 +210,35 @@ def _stats(xs):
 
 def benchmark(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int = 5,
               n: int = N_SAMPLES, with_torch: bool = True, memory: bool = True,
-              log=print) -> dict:
+              log=print, with_fast: bool = True) -> dict:
     """Run the whole benchmark and return its numbers as plain data (see the module docstring).
 
-    ``results[dtype][batch_size]`` holds ``stage3`` and ``torch`` ({median, min, max, all}
-    seconds per epoch), ``ratio`` (stage-3 median / torch median), ``gemm_bound_s``,
-    ``gemm_fraction`` (GEMM-bound time / stage-3 median) and ``shaped_gflops``.
+    ``results[dtype][batch_size]`` holds ``stage3``, ``fast`` and ``torch`` ({median, min, max,
+    all} seconds per epoch), ``ratio`` (stage-3 median / torch median), ``fast_speedup`` (stage-3
+    median / fast median) with ``fast_speedup_range`` (its [min, max] over the repeats),
+    ``gemm_bound_s``, ``gemm_fraction`` (GEMM-bound time / stage-3 median) and ``shaped_gflops``.
+    ``torch`` is None in the result when PyTorch is not installed (nothing of it is measured).
     """
     try:
         import torch
-        torch_version = torch.__version__
-        threads = torch.get_num_threads()
+        torch_version, threads = torch.__version__, torch.get_num_threads()
     except ImportError:
         with_torch, torch_version, threads = False, None, None
     out = {"n": n, "sizes": list(SIZES), "repeats": repeats, "torch": torch_version,
            "torch_threads": threads, "numpy": np.__version__, "cpus": os.cpu_count(),
-           "blas_threads": blas_threads(),
+           "blas_threads": blas_threads(), "blas": blas_library(),
            "load_average": os.getloadavg(), "results": {}, "memory": {}}
     for dtype in dtypes:
         X, y = make_data(n, dtype)
         peak = peak_matmul_gflops(dtype)
-        out["results"][dtype] = {"peak_gflops": peak}
+        out["results"][dtype] = {}
         for bs in batch_sizes:
-            s3 = build_stage3(dtype)
-            th = build_torch(dtype) if with_torch else None
-            stage3_epoch(s3, X[:4096], y[:4096], bs, seed=99)          # warm-up
-            if th is not None:
-                torch_epoch(th, X[:4096], y[:4096], bs, seed=99)
-            t3, tt = [], []
-            for r in range(repeats):
-                order = ("s3", "torch") if r % 2 == 0 else ("torch", "s3")
-                for who in order:
-                    if who == "s3":
-                        t3.append(stage3_epoch(s3, X, y, bs, seed=r))
-                    elif th is not None:
-                        tt.append(torch_epoch(th, X, y, bs, seed=r))
+            times = _interleaved(_contenders(dtype, with_torch, with_fast), X, y, bs, repeats)
             # the peak again, after the timings: a busy machine only ever lowers it, so the best
             # of all measurements is the honest (least flattering) GEMM bound
             peak = max(peak, peak_matmul_gflops(dtype))
-            out["results"][dtype]["peak_gflops"] = peak
-            flops = epoch_flops(n, bs)
-            row = {"stage3": _stats(t3), "flops": flops, "shaped_gflops":
-                   shaped_matmul_gflops(dtype, bs)}
-            if tt:
-                row["torch"] = _stats(tt)
-                row["ratio"] = row["stage3"]["median"] / row["torch"]["median"]
-                row["ratio_of_minima"] = row["stage3"]["min"] / row["torch"]["min"]
-            out["results"][dtype][bs] = row
+            out["results"][dtype][bs] = _row(times, epoch_flops(n, bs), dtype, bs)
+        out["results"][dtype]["peak_gflops"] = peak
         for bs in batch_sizes:
             row = out["results"][dtype][bs]
             row["gemm_bound_s"] = row["flops"] / (peak * 1e9)
@@ -252,19 +247,66 @@ def benchmark(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int
             log(format_row(dtype, bs, row))
         if memory:
             out["memory"][dtype] = peak_memory(dtype, batch_sizes[0], n)
-            m = out["memory"][dtype]
-            log(f"{dtype}: peak RSS {m['peak_mb']:.0f} MB (interpreter + numpy "
-                f"{m['baseline_mb']:.0f} MB) for {m['float_data_mb']:.0f} MB of float data; "
-                f"limit 1.5 x data + 100 = {m['limit_mb']:.0f} MB: "
-                f"{'ok' if m['ok'] else 'OVER'}")
+            log(format_memory(dtype, out["memory"][dtype]))
         del X, y
     return out
+
+
+def _contenders(dtype, with_torch: bool, with_fast: bool) -> dict:
+    """``{name: (setup, epoch function)}``: the plain trainer first, then the fast epoch and
+    PyTorch, each with its own freshly built network."""
+    out = {"stage3": (build_stage3(dtype), stage3_epoch)}
+    if with_fast:
+        out["fast"] = (build_stage3(dtype), fast_epoch)
+    if with_torch:
+        out["torch"] = (build_torch(dtype), torch_epoch)
+    return out
+
+
+def _interleaved(contenders: dict, X, y, batch_size: int, repeats: int) -> dict:
+    """``{name: [seconds per repeat]}``: a warm-up epoch each on 4,096 rows, then ``repeats``
+    rounds in which every contender trains one epoch, in a rotating order (so all see the same
+    machine load)."""
+    for setup, epoch in contenders.values():
+        epoch(setup, X[:4096], y[:4096], batch_size, seed=99)
+    names = list(contenders)
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            setup, epoch = contenders[name]
+            times[name].append(epoch(setup, X, y, batch_size, seed=r))
+    return times
+
+
+def _row(times: dict, flops: int, dtype, batch_size: int) -> dict:
+    row = {"stage3": _stats(times["stage3"]), "flops": flops,
+           "shaped_gflops": shaped_matmul_gflops(dtype, batch_size)}
+    if "fast" in times:
+        row["fast"] = _stats(times["fast"])
+        row["fast_speedup"] = row["stage3"]["median"] / row["fast"]["median"]
+        per_round = [p / f for p, f in zip(times["stage3"], times["fast"])]
+        row["fast_speedup_range"] = [min(per_round), max(per_round)]
+    if "torch" in times:
+        row["torch"] = _stats(times["torch"])
+        row["ratio"] = row["stage3"]["median"] / row["torch"]["median"]
+        row["ratio_of_minima"] = row["stage3"]["min"] / row["torch"]["min"]
+    return row
+
+
+def format_memory(dtype, m: dict) -> str:
+    return (f"{dtype}: peak RSS {m['peak_mb']:.0f} MB (interpreter + numpy "
+            f"{m['baseline_mb']:.0f} MB) for {m['float_data_mb']:.0f} MB of float data; "
+            f"limit 1.5 x data + 100 = {m['limit_mb']:.0f} MB: {'ok' if m['ok'] else 'OVER'}")
 
 
 def format_row(dtype, bs, row) -> str:
     s = row["stage3"]
     text = (f"{dtype} batch {bs:>3}: stage 3 {s['median']:.3f} s/epoch "
             f"[{s['min']:.3f}-{s['max']:.3f}]")
+    if "fast" in row:
+        lo, hi = row["fast_speedup_range"]
+        text += (f" | --fast {row['fast']['median']:.3f}: {row['fast_speedup']:.2f}x faster "
+                 f"({lo:.2f}-{hi:.2f}x)")
     if "torch" in row:
         t = row["torch"]
         text += (f" | torch {t['median']:.3f} [{t['min']:.3f}-{t['max']:.3f}]"
@@ -286,6 +328,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats per setting")
     p.add_argument("--n", type=int, default=N_SAMPLES, help="samples per epoch")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--no-fast", action="store_true", help="skip the opt-in fast epoch")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--threads", type=int, default=None,
                    help="run numpy's BLAS and torch with this many threads (default: each "
@@ -296,21 +339,32 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.repeats < 1 or args.n < 1 or min(args.batch_sizes) < 1:
         p.error("--repeats, --n and every batch size must be >= 1")
-    if args.threads is not None:
-        if args.threads < 1:
-            p.error("--threads must be >= 1")
-        set_threads(args.threads)
-        import torch
-        torch.set_num_threads(args.threads)
-    from shared.records import make_record, write_record
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be >= 1")
+    from shared.errors import check_output_dir
 
+    check_output_dir(args.out.parent, flag="--out")    # before any timing, not after
+    if args.out.is_dir():
+        p.error(f"--out {args.out}: is a folder; give the record's file name (.json)")
+    if args.threads is not None:
+        set_threads(args.threads)
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:                          # PyTorch is optional
+            pass
+    from shared.records import make_record, write_record
+    from shared.threads import kernel_lines
+
+    print("\n".join(kernel_lines(blas_library())))
     print(f"one epoch of {args.n:,} samples through {'-'.join(map(str, SIZES))} "
           f"(sigmoid hidden), plain SGD; {args.repeats} interleaved repeats; "
           f"median [min-max] seconds; threads: {args.threads or 'library defaults'}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     t0 = time.perf_counter()
     res = benchmark(tuple(args.batch_sizes), tuple(args.dtypes), args.repeats, args.n,
-                    with_torch=not args.no_torch, memory=not args.no_memory)
+                    with_torch=not args.no_torch, memory=not args.no_memory,
+                    with_fast=not args.no_fast)
     config = {k: v for k, v in vars(args).items() if k != "out"}
     rec = make_record("stage3-benchmark", config, res, wall_time=time.perf_counter() - t0)
     print(f"wrote {write_record(args.out, rec)}")
