@@ -306,6 +306,10 @@ def plot_evaluation(record: dict, out: Path, evaluated, model) -> list[Path]:
     return paths
 
 
+def _pct(v):
+    return None if v is None else 100 * v
+
+
 def _fmt(v, spec: str) -> str:
     """``v`` in the fixed-width ``spec`` (e.g. ``"10.4f"``), in scientific notation where the
     fixed-point text would not fit (a diverging loss), ``-`` for None: every row keeps the
@@ -460,24 +464,30 @@ def plot_sweep(name: str, rows: list[dict], records: list[dict], path) -> Path:
     ax_curve, ax_final = axes[0]
     for row, rec in zip(rows, records):
         ep = rec["metrics"]["history"]["epochs"]
-        ax_curve.plot([e["epoch"] for e in ep], [e["val_acc"] for e in ep], "o-", ms=3,
+        ax_curve.plot([e["epoch"] for e in ep], [100 * e["val_acc"] for e in ep], "o-", ms=3,
                       label=f"{name} {row['label']}"
                             + (" (diverged)" if row["status"] != "ok" else ""))
     xs = list(range(len(rows)))
-    ax_final.plot(xs, [r["val_acc"] if r["val_acc"] is not None else float("nan")
+    ax_final.plot(xs, [100 * r["val_acc"] if r["val_acc"] is not None else float("nan")
                        for r in rows], "s-", color="tab:orange", label="validation")
-    ax_final.plot(xs, [r["train_acc"] if r["train_acc"] is not None else float("nan")
+    ax_final.plot(xs, [100 * r["train_acc"] if r["train_acc"] is not None else float("nan")
                        for r in rows], "o--", color="tab:blue", label="train")
     ax_final.set_xticks(xs, [r["label"] for r in rows])
     ax_curve.xaxis.get_major_locator().set_params(integer=True)
-    ax_curve.set(xlabel="epoch", ylabel="validation accuracy", title="learning curves")
-    ax_final.set(xlabel=f"{name}: {SWEEPS[name]['what']}", ylabel="accuracy after the last epoch",
-                 title="final accuracy")
+    ax_curve.set(xlabel="epoch", ylabel="validation accuracy (%)", title="learning curves")
+    ax_final.set(xlabel=f"{name}: {SWEEPS[name]['what']}",
+                 ylabel="accuracy after the last epoch (%)", title="final accuracy")
     for ax in (ax_curve, ax_final):
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
+    ok = [(x, r) for x, r in zip(xs, rows) if r["val_acc"] is not None]
+    if ok:                                         # the best value's number, on the plot
+        x, r = max(ok, key=lambda p: p[1]["val_acc"])
+        ax_final.annotate(f"{100 * r['val_acc']:.2f} %", (x, 100 * r["val_acc"]),
+                          xytext=(0, -14), textcoords="offset points", ha="center",
+                          fontsize=8, color="tab:orange", fontweight="bold")
     fig.suptitle(f"stage 3 sweep {name} on {records[0]['config']['dataset']} "
-                 f"(chosen on the validation split)")
+                 f"(chosen on the validation split; one seed, {records[0]['config']['seed']})")
     return save_figure(fig, path)
 
 
@@ -538,12 +548,12 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
         record["threads"] = threads
         write_record(out / "record.json", record)
         plot_sweep(name, rows, records, out / "sweep.png")
-    print(f"\n{'':2}{name:>14} {'validation acc':>14} {'validation loss':>15} "
-          f"{'train acc':>9} {'seconds':>8}  status")
+    print(f"\n{'':2}{name:>14} {'validation acc %':>16} {'validation loss':>15} "
+          f"{'train acc %':>11} {'seconds':>8}  status")
     for r in rows:
         mark = "*" if best is not None and r is best else " "
-        print(f"{mark:2}{r['label']:>14} {_fmt(r['val_acc'], '14.4f')} "
-              f"{_fmt(r['val_loss'], '15.4f')} {_fmt(r['train_acc'], '9.4f')} "
+        print(f"{mark:2}{r['label']:>14} {_fmt(_pct(r['val_acc']), '16.2f')} "
+              f"{_fmt(r['val_loss'], '15.4f')} {_fmt(_pct(r['train_acc']), '11.2f')} "
               f"{r['seconds']:>8.1f}  {r['status']}")
     for line in [_replaced_line(out, state)] + [
             _replaced_line(s, st) for s, st in zip(subs, sub_states) if state == "new"]:
@@ -556,7 +566,7 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
              "measure it once" if base.dataset in TEST_SPLIT else
              f"{base.dataset} has no separate test split")
     print(f"best {name} on the validation split: {best['label']} (validation accuracy "
-          f"{best['val_acc']:.4f}, ties broken by the lower validation loss); {after}")
+          f"{100 * best['val_acc']:.2f} %, ties broken by the lower validation loss); {after}")
     print(f"one seed ({base.seed}) per value: differences of a few tenths of a point can be noise "
           "between seeds; python -m stage4_analysis --full --only sweeps runs three seeds per "
           "value with error bars")

@@ -265,17 +265,12 @@ def execute_pca(config: dict) -> dict:
     return {"metrics": metrics}
 
 
-def execute(config: dict, artifact_dir=None) -> dict:
-    """Train the autoencoder; return losses, codes, reconstructions, the decoded grid and the
-    traversal; save the weights next to the record (``artifact_dir``, passed by the runner)."""
-    from shared.records import config_key
+def _train(config: dict, train, val):
+    """``(model, history)``: the autoencoder trained on ``train`` images, monitored every
+    epoch on the ``val`` images (reconstruction loss and the codes' k-NN accuracy)."""
     from stage3_batched import SGD, Adam, SquaredError, StepDecay, fit
 
-    from ..data import load_data
-
-    (xtr, ytr), (xva, yva), _ = load_data(config["dataset"], False, config["dtype"],
-                                          config.get("limit"))
-    xte, yte = _load(config)[1]                   # used once, after training
+    (xtr, ytr), (xva, yva) = train, val
     rng = np.random.default_rng(config["seed"])
     model = build_model(rng, config["encoder"], config["latent"], config["slope"],
                         config["init"], np.dtype(config["dtype"]), xtr.shape[1])
@@ -289,10 +284,24 @@ def execute(config: dict, artifact_dir=None) -> dict:
                                       yva, config["knn_k"])
         model.train()
 
-    t0 = time.perf_counter()
     hist = fit(model, SquaredError(), opt, (xtr, xtr), (xva, xva), epochs=config["epochs"],
                batch_size=config["batch_size"], rng=rng, scheduler=sched, progress=False,
                metric=None, on_epoch=on_epoch)
+    return model, hist
+
+
+def execute(config: dict, artifact_dir=None) -> dict:
+    """Train the autoencoder; return losses, codes, reconstructions, the decoded grid and the
+    traversal; save the weights next to the record (``artifact_dir``, passed by the runner)."""
+    from shared.records import config_key
+
+    from ..data import load_data
+
+    (xtr, ytr), (xva, yva), _ = load_data(config["dataset"], False, config["dtype"],
+                                          config.get("limit"))
+    xte, yte = _load(config)[1]                   # used once, after training
+    t0 = time.perf_counter()
+    model, hist = _train(config, (xtr, ytr), (xva, yva))
     train_time = time.perf_counter() - t0
     steps = np.asarray(hist.step_loss, dtype=np.float64)
     block = max(1, len(xtr) // config["batch_size"] // 25)     # about 25 points per epoch
@@ -316,15 +325,22 @@ def execute(config: dict, artifact_dir=None) -> dict:
         "train_wall_time": train_time,
     }
     if hist.epochs:                               # the test digits, once, after training
-        model.eval()
-        metrics["test_loss"] = squared_loss(model.forward(xte), xte)
-        metrics["knn_acc"] = knn_accuracy(encode(model, xtr[:nref]), ytr[:nref], zte, yte,
-                                          config["knn_k"])
-    folder = artifact_dir
-    if folder and hist.status == "ok" and config.get("variant") == "main":
-        path = model.save(Path(folder) / f"{config_key(config)}.npz")
+        metrics.update(_test_once(config, model, (xtr, ytr), (xte, yte), zte))
+    if artifact_dir and hist.status == "ok" and config.get("variant") == "main":
+        path = model.save(Path(artifact_dir) / f"{config_key(config)}.npz")
         metrics["model_file"] = path.name
     return {"metrics": metrics, "status": hist.status, "message": hist.message}
+
+
+def _test_once(config: dict, model, train, test, zte) -> dict:
+    """Reconstruction loss of the test images and the k-NN accuracy of their codes ``zte``
+    against the codes of the first training images."""
+    (xtr, ytr), (xte, yte) = train, test
+    nref = config["knn_reference"]
+    model.eval()
+    return {"test_loss": squared_loss(model.forward(xte), xte),
+            "knn_acc": knn_accuracy(encode(model, xtr[:nref]), ytr[:nref], zte, yte,
+                                    config["knn_k"])}
 
 
 # ----------------------------------------------------------------------------- figures

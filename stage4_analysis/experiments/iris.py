@@ -122,20 +122,14 @@ def best(rows: list[dict]) -> dict | None:
                                       r["test_loss"].final_mean))
 
 
-def plot(records, fig_dir, ctx):
-    from shared.plotting import new_figure, save_figure
-
-    rows = table(records)
-    if not any(r["test_error"].n for r in rows):
-        return []
+def _heatmap(fig, ax, rows: list, ctx) -> None:
+    """Validation error (%) per learning rate x hidden size, mean ± std in each cell."""
     lrs = sorted({r["lr"] for r in rows})
     hs = sorted({r["hidden"] for r in rows})
     grid = np.full((len(lrs), len(hs)), np.nan)
     for r in rows:
         if r["test_error"].n:
             grid[lrs.index(r["lr"]), hs.index(r["hidden"])] = r["test_error"].final_mean
-    fig, axes = new_figure(ncols=2, width=6.0, height=4.5)
-    ax = axes[0, 0]
     im = ax.imshow(grid * 100, cmap="viridis_r", origin="lower", aspect="auto")
     for r in rows:
         i, j = lrs.index(r["lr"]), hs.index(r["hidden"])
@@ -150,6 +144,16 @@ def plot(records, fig_dir, ctx):
     finish(ax, "hidden units H", "learning rate",
            f"validation error per combination ({seeds_text(len(seeds(ctx)))})", legend=False)
     ax.grid(False)
+
+
+def plot(records, fig_dir, ctx):
+    from shared.plotting import new_figure, save_figure
+
+    rows = table(records)
+    if not any(r["test_error"].n for r in rows):
+        return []
+    fig, axes = new_figure(ncols=2, width=6.0, height=4.5)
+    _heatmap(fig, axes[0, 0], rows, ctx)
     b = best(rows)
     ax = axes[0, 1]
     if b is not None:

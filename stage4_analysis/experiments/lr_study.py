@@ -101,33 +101,39 @@ def plot(records, fig_dir, ctx):
         ax_loss.set_yscale("log")
         finish(ax_loss, "epoch", "training loss (nats, log scale)",
                f"training loss (mean over each epoch), {seeds_text(n)}", legend=False)
-        ok = [r for r in rows if r["acc"].n > 0 and not r["diverged"] and not r["failed"]]
-        ok_ids = {id(r) for r in ok}
-        for color, r in zip(colors, rows):
-            if id(r) in ok_ids:
-                ax_lr.errorbar([r["lr"]], [100 * r["acc"].final_mean],
-                               yerr=[100 * np.nan_to_num(r["acc"].final_std)], marker="o",
-                               color=color, capsize=3)
-        ax_lr.plot([r["lr"] for r in ok], [100 * r["acc"].final_mean for r in ok],
-                   color="grey", lw=0.8, zorder=0)
-        _write_best(ax_lr, ok)
-        bad = [r for r in rows if id(r) not in ok_ids]
-        ax_lr.set_xscale("log")
-        lrs = [r["lr"] for r in rows]
-        ax_lr.set_xlim(min(lrs) / 2, max(lrs) * 2)
-        if ok:   # the axis covers the rates that learned; a diverged rate is a ✗ at the bottom
-            lo = min(r["acc"].final_mean - np.nan_to_num(r["acc"].final_std) for r in ok)
-            ax_lr.set_ylim(100 * max(0.0, lo - 0.15), 100.0)
-        mark_failed(ax_lr, [r["lr"] for r in bad],
-                    ["diverged" if r["diverged"] else "failed" for r in bad])
-        finish(ax_lr, "learning rate (log scale)", "validation accuracy after the last epoch (%)",
-               f"final accuracy against the rate ({seeds_text(n)})", legend=False)
+        _rate_panel(ax_lr, rows, colors, n)
         legend_below(fig, [ax_acc], title="learning rate (colour = the same rate in every panel)",
                      ncol=5)
         fig.suptitle(f"Learning-rate study — {vu.HIDDEN}-unit sigmoid MLP, {dataset} "
                      f"(validation split)", fontsize=11)
         figs.append(save_figure(fig, fig_dir / f"lr_study_{dataset}.png"))
     return figs
+
+
+def _rate_panel(ax_lr, rows: list, colors, n: int) -> None:
+    """Final validation accuracy (%) against the rate, mean ± std where two or more seeds
+    finished; a rate that diverged or failed is a ✗ below the data, never a made-up value."""
+    ok = [r for r in rows if r["acc"].n > 0 and not r["diverged"] and not r["failed"]]
+    ok_ids = {id(r) for r in ok}
+    for color, r in zip(colors, rows):
+        if id(r) in ok_ids:
+            ax_lr.errorbar([r["lr"]], [100 * r["acc"].final_mean],
+                           yerr=[100 * np.nan_to_num(r["acc"].final_std)], marker="o",
+                           color=color, capsize=3)
+    ax_lr.plot([r["lr"] for r in ok], [100 * r["acc"].final_mean for r in ok],
+               color="grey", lw=0.8, zorder=0)
+    _write_best(ax_lr, ok)
+    bad = [r for r in rows if id(r) not in ok_ids]
+    ax_lr.set_xscale("log")
+    lrs = [r["lr"] for r in rows]
+    ax_lr.set_xlim(min(lrs) / 2, max(lrs) * 2)
+    if ok:   # the axis covers the rates that learned; a diverged rate is a ✗ at the bottom
+        lo = min(r["acc"].final_mean - np.nan_to_num(r["acc"].final_std) for r in ok)
+        ax_lr.set_ylim(100 * max(0.0, lo - 0.15), 100.0)
+    mark_failed(ax_lr, [r["lr"] for r in bad],
+                ["diverged" if r["diverged"] else "failed" for r in bad])
+    finish(ax_lr, "learning rate (log scale)", "validation accuracy after the last epoch (%)",
+           f"final accuracy against the rate ({seeds_text(n)})", legend=False)
 
 
 def _write_best(ax, ok: list) -> None:

@@ -234,9 +234,11 @@ def plot(records, fig_dir, ctx):
             i0 = list(points).index(s["default"])
             ax_v.scatter([_x(s, i0, s["default"])], [100 * base["mean"]], s=160,
                          facecolors="none", edgecolors="k", zorder=5, label="base value")
-        if win != s["default"]:
+        if win in points and points[win]["ok"]:
             iw = list(points).index(win)
-            ax_v.annotate("chosen", (_x(s, iw, win), 100 * points[win]["mean"]),
+            ax_v.annotate(f"{'chosen: ' if win != s['default'] else ''}"
+                          f"{100 * points[win]['mean']:.2f} %",
+                          (_x(s, iw, win), 100 * points[win]["mean"]),
                           xytext=(0, 12), textcoords="offset points", ha="center",
                           fontsize=8, arrowprops={"arrowstyle": "->", "lw": 0.8})
         good_values = [v for _, v, _ in good]
