@@ -116,7 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m stage1_scalar", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="{example,train,unrolled,graph}")
+    _add_example(sub)
+    _add_train(sub)
+    _add_unrolled(sub)
+    _add_graph(sub)
+    return parser
 
+
+def _add_example(sub) -> None:
+    """The ``example`` command and the worked example's flags."""
     ex = sub.add_parser(
         "example", help="the worked example (the default)",
         description="One forward and one backward pass, every value printed. Defaults to the "
@@ -127,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--save-weights", metavar="FILE",
                     help="also write the weights used to FILE (shared JSON format)")
 
+
+def _add_train(sub) -> None:
+    """The ``train`` command and per-instance SGD's flags."""
     tr = sub.add_parser(
         "train", help="per-instance SGD on the synthetic data",
         description="Per-instance SGD on the hand-out's synthetic 2-class data (load_synth: 2 "
@@ -163,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                     help="tqdm progress bar (auto: only on a terminal)")
 
+
+def _add_unrolled(sub) -> None:
+    """The ``unrolled`` command and the unrolled program's flags."""
     un = sub.add_parser(
         "unrolled", help="print the unrolled training program",
         description="Print the Python program that stage1_scalar/unrolled.py writes out and "
@@ -179,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     un.add_argument("--losses", action="store_true",
                     help="include the line that records each sample's loss")
 
+
+def _add_graph(sub) -> None:
+    """The ``graph`` command and the computation graph's flags."""
     gr = sub.add_parser(
         "graph", help="draw the computation graph of one sample",
         description="Draw one sample's computation graph: inputs, weights, biases, k, h, o, y "
@@ -192,7 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output format (default: from the --out suffix, else svg)")
     gr.add_argument("--out", default=None, metavar="FILE",
                     help=f"output file (default: {DEFAULT_GRAPH})")
-    return parser
 
 
 # --------------------------------------------------------------------------- the commands

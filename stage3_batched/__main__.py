@@ -492,16 +492,10 @@ def plot_sweep(name: str, rows: list[dict], records: list[dict], path) -> Path:
 
 
 def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool) -> int:
-    from shared.data import describe
-    from shared.records import config_key, make_record, write_record
+    from shared.records import config_key
 
     name = args.sweep
-    flag = _explicit_sweep_flag(args, name)
-    if flag:
-        raise ConfigError(f"--sweep {name} sets {flag} itself ({SWEEPS[name]['values']}); "
-                          f"leave out {flag}")
-    if name == "momentum" and base.optimizer != "sgd":
-        raise ConfigError("--sweep momentum needs --optimizer sgd (Adam has no momentum setting)")
+    _check_sweep(args, base, name)
     runs = sweep_configs(base, name)
     keyed = [(v, cfg, run_key_config(cfg, threads, fast)) for v, cfg in runs]
     sweep_config = {"sweep": name, "values": SWEEPS[name]["values"],
@@ -516,45 +510,11 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
                       for sub, (_, _, k) in zip(subs, keyed)]
         for line in notes:
             print(line)
-        cfg0 = runs[0][1]
-        print(f"sweep {name}: {SWEEPS[name]['what']} = "
-              f"{', '.join(_value_label(v) for v, _ in runs)}; every other setting as below; "
-              "compared on a validation split held out of the training data"
-              + (" (the test split is not used)" if base.dataset in TEST_SPLIT else ""))
-        print(f"data: {describe(cfg0.dataset, final=False)}"
-              + (f"; at most the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
-        data = load_data(cfg0, download=not args.quick)   # the same data for every value
-        rows, records = [], []
-        for (v, cfg, kc), sub in zip(keyed, subs):
-            print(f"\n{name} = {_value_label(v)}: " + describe_model(cfg)[len("model: "):])
-            rec = train_and_save(cfg, sub, kc, progress=not args.no_progress, fast=fast,
-                                 data=data)
-            f = rec["metrics"]["final"]
-            rows.append({"value": v, "label": _value_label(v), "status": rec["status"],
-                         "val_acc": f["val_acc"], "val_loss": f["val_loss"],
-                         "train_acc": f["train_acc"], "folder": str(sub),
-                         "seconds": rec["wall_time"]})
-            records.append(rec)
-            if rec["status"] != "ok":
-                print(f"{name} = {_value_label(v)}: {rec['error']}")
-        ok = [r for r in rows if r["status"] == "ok"]
-        best = max(ok, key=lambda r: (r["val_acc"], -r["val_loss"])) if ok else None
-        metrics = {"sweep": name, "rows": rows, "split": "validation",
-                   "best": None if best is None else best["value"]}
-        record = make_record("stage3-sweep", sweep_config, metrics,
-                             status="ok" if ok else "diverged",
-                             error=None if ok else "every run of the sweep diverged",
-                             wall_time=sum(r["seconds"] for r in rows))
-        record["threads"] = threads
-        write_record(out / "record.json", record)
-        plot_sweep(name, rows, records, out / "sweep.png")
-    print(f"\n{'':2}{name:>14} {'validation acc %':>16} {'validation loss':>15} "
-          f"{'train acc %':>11} {'seconds':>8}  status")
-    for r in rows:
-        mark = "*" if best is not None and r is best else " "
-        print(f"{mark:2}{r['label']:>14} {_fmt(_pct(r['val_acc']), '16.2f')} "
-              f"{_fmt(r['val_loss'], '15.4f')} {_fmt(_pct(r['train_acc']), '11.2f')} "
-              f"{r['seconds']:>8.1f}  {r['status']}")
+        _print_sweep_header(name, base, runs)
+        data = load_data(runs[0][1], download=not args.quick)   # the same data for every value
+        rows, records = _train_sweep(args, name, keyed, subs, fast, data)
+        best = _write_sweep(name, rows, records, sweep_config, threads, out)
+    _print_sweep_table(name, rows, best)
     for line in [_replaced_line(out, state)] + [
             _replaced_line(s, st) for s, st in zip(subs, sub_states) if state == "new"]:
         if line:
@@ -562,6 +522,78 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
     print(f"saved {out / 'record.json'}, {out / 'sweep.png'} and one folder per value in {out}")
     if best is None:
         raise DivergedError(f"every run of the sweep {name} diverged")
+    _print_sweep_verdict(name, base, best)
+    return 0
+
+
+def _check_sweep(args, base: RunConfig, name: str) -> None:
+    """A sweep refuses the flag it sets itself, and momentum without SGD."""
+    flag = _explicit_sweep_flag(args, name)
+    if flag:
+        raise ConfigError(f"--sweep {name} sets {flag} itself ({SWEEPS[name]['values']}); "
+                          f"leave out {flag}")
+    if name == "momentum" and base.optimizer != "sgd":
+        raise ConfigError("--sweep momentum needs --optimizer sgd (Adam has no momentum setting)")
+
+
+def _print_sweep_header(name: str, base: RunConfig, runs) -> None:
+    from shared.data import describe
+
+    cfg0 = runs[0][1]
+    print(f"sweep {name}: {SWEEPS[name]['what']} = "
+          f"{', '.join(_value_label(v) for v, _ in runs)}; every other setting as below; "
+          "compared on a validation split held out of the training data"
+          + (" (the test split is not used)" if base.dataset in TEST_SPLIT else ""))
+    print(f"data: {describe(cfg0.dataset, final=False)}"
+          + (f"; at most the first {cfg0.limit:,} training samples" if cfg0.limit else ""))
+
+
+def _train_sweep(args, name: str, keyed, subs, fast: bool, data) -> tuple[list, list]:
+    """Train every value of the sweep into its folder; ``(rows, records)``."""
+    rows, records = [], []
+    for (v, cfg, kc), sub in zip(keyed, subs):
+        print(f"\n{name} = {_value_label(v)}: " + describe_model(cfg)[len("model: "):])
+        rec = train_and_save(cfg, sub, kc, progress=not args.no_progress, fast=fast, data=data)
+        f = rec["metrics"]["final"]
+        rows.append({"value": v, "label": _value_label(v), "status": rec["status"],
+                     "val_acc": f["val_acc"], "val_loss": f["val_loss"],
+                     "train_acc": f["train_acc"], "folder": str(sub),
+                     "seconds": rec["wall_time"]})
+        records.append(rec)
+        if rec["status"] != "ok":
+            print(f"{name} = {_value_label(v)}: {rec['error']}")
+    return rows, records
+
+
+def _write_sweep(name: str, rows, records, sweep_config: dict, threads: int, out: Path):
+    """The sweep's record and figure; returns the best row (None when every run diverged)."""
+    from shared.records import make_record, write_record
+
+    ok = [r for r in rows if r["status"] == "ok"]
+    best = max(ok, key=lambda r: (r["val_acc"], -r["val_loss"])) if ok else None
+    metrics = {"sweep": name, "rows": rows, "split": "validation",
+               "best": None if best is None else best["value"]}
+    record = make_record("stage3-sweep", sweep_config, metrics,
+                         status="ok" if ok else "diverged",
+                         error=None if ok else "every run of the sweep diverged",
+                         wall_time=sum(r["seconds"] for r in rows))
+    record["threads"] = threads
+    write_record(out / "record.json", record)
+    plot_sweep(name, rows, records, out / "sweep.png")
+    return best
+
+
+def _print_sweep_table(name: str, rows, best) -> None:
+    print(f"\n{'':2}{name:>14} {'validation acc %':>16} {'validation loss':>15} "
+          f"{'train acc %':>11} {'seconds':>8}  status")
+    for r in rows:
+        mark = "*" if best is not None and r is best else " "
+        print(f"{mark:2}{r['label']:>14} {_fmt(_pct(r['val_acc']), '16.2f')} "
+              f"{_fmt(r['val_loss'], '15.4f')} {_fmt(_pct(r['train_acc']), '11.2f')} "
+              f"{r['seconds']:>8.1f}  {r['status']}")
+
+
+def _print_sweep_verdict(name: str, base: RunConfig, best: dict) -> None:
     after = ("the test split was not used: train that configuration without --validation to "
              "measure it once" if base.dataset in TEST_SPLIT else
              f"{base.dataset} has no separate test split")
@@ -570,7 +602,6 @@ def main_sweep(args, base: RunConfig, notes: list[str], threads: int, fast: bool
     print(f"one seed ({base.seed}) per value: differences of a few tenths of a point can be noise "
           "between seeds; python -m stage4_analysis --full --only sweeps runs three seeds per "
           "value with error bars")
-    return 0
 
 
 # --------------------------------------------------------------------------- entry point

@@ -49,6 +49,36 @@ def setting(default, what: str, help: str, *, aliases: tuple = (), **cli):
                                             "cli": cli})
 
 
+def _choice(what: str, value, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {what} {value!r}; choose one of "
+                          f"{', '.join(map(str, allowed))}")
+
+
+def _integer(what: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
+
+
+def _number(what: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+            or not math.isfinite(value):
+        raise ConfigError(f"{what} must be a finite number, got {value!r}")
+
+
+def _hidden_dims(value, what: str) -> tuple:
+    """``hidden_dims`` as a tuple of ints >= 1 (one int is one layer)."""
+    if isinstance(value, (int, np.integer)):
+        value = (value,)
+    try:
+        dims = tuple(value)
+    except TypeError:
+        raise ConfigError(f"{what} must be a list of positive integers, got {value!r}") from None
+    for h in dims:
+        _integer(f"every hidden width ({what})", h, 1)
+    return tuple(int(h) for h in dims)
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a training run, with the one set of defaults of the project.
@@ -100,60 +130,39 @@ class RunConfig:
         the message should use (the command line's ``--lr`` ...). Returns self (normalising
         ``hidden_dims`` to a tuple of ints)."""
         names = {**field_names(), **(flags or {})}
+        for name, allowed in (("dataset", DATASETS), ("activation", tuple(ACTIVATIONS)),
+                              ("optimizer", tuple(OPTIMIZERS)), ("dtype", DTYPES),
+                              ("init", INITS)):
+            _choice(names[name], getattr(self, name), allowed)
+        self.hidden_dims = _hidden_dims(self.hidden_dims, names["hidden_dims"])
+        self._check_rates(names)
+        _integer(names["batch_size"], self.batch_size, 1)
+        _integer(names["epochs"], self.epochs, 1)
+        _integer(names["seed"], self.seed, 0)
+        if self.limit is not None:
+            _integer(names["limit"], self.limit, 1)
+        if self.lr_decay is not None:
+            _number(names["lr_decay"], self.lr_decay)
+            if not 0 < self.lr_decay <= 1:
+                raise ConfigError(f"{names['lr_decay']} must be in (0, 1], got {self.lr_decay}")
+        return self
 
-        def choice(field, value, allowed):
-            if value not in allowed:
-                raise ConfigError(f"unknown {names[field]} {value!r}; choose one of "
-                                  f"{', '.join(map(str, allowed))}")
-
-        def integer(what, value, low):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}")
-
-        def number(what, value):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-                    or not math.isfinite(value):
-                raise ConfigError(f"{what} must be a finite number, got {value!r}")
-
-        choice("dataset", self.dataset, DATASETS)
-        choice("activation", self.activation, tuple(ACTIVATIONS))
-        choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
-        choice("dtype", self.dtype, DTYPES)
-        choice("init", self.init, INITS)
-        if isinstance(self.hidden_dims, (int, np.integer)):
-            self.hidden_dims = (self.hidden_dims,)
-        try:
-            dims = tuple(self.hidden_dims)
-        except TypeError:
-            raise ConfigError(f"{names['hidden_dims']} must be a list of positive integers, got "
-                              f"{self.hidden_dims!r}") from None
-        for h in dims:
-            integer(f"every hidden width ({names['hidden_dims']})", h, 1)
-        self.hidden_dims = tuple(int(h) for h in dims)
-        number(names["lr"], self.lr)
+    def _check_rates(self, names: Mapping[str, str]) -> None:
+        """The learning rate, momentum (and Nesterov), weight decay and dropout."""
+        _number(names["lr"], self.lr)
         if self.lr <= 0:
             raise ConfigError(f"{names['lr']} must be > 0, got {self.lr}")
-        number(names["momentum"], self.momentum)
+        _number(names["momentum"], self.momentum)
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"{names['momentum']} must be in [0, 1), got {self.momentum}")
-        number(names["weight_decay"], self.weight_decay)
+        _number(names["weight_decay"], self.weight_decay)
         if self.weight_decay < 0:
             raise ConfigError(f"{names['weight_decay']} must be >= 0, got {self.weight_decay}")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ConfigError(f"{names['nesterov']} needs the sgd optimizer and a momentum > 0")
-        number(names["dropout"], self.dropout)
+        _number(names["dropout"], self.dropout)
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"{names['dropout']} must be in [0, 1), got {self.dropout}")
-        integer(names["batch_size"], self.batch_size, 1)
-        integer(names["epochs"], self.epochs, 1)
-        integer(names["seed"], self.seed, 0)
-        if self.limit is not None:
-            integer(names["limit"], self.limit, 1)
-        if self.lr_decay is not None:
-            number(names["lr_decay"], self.lr_decay)
-            if not 0 < self.lr_decay <= 1:
-                raise ConfigError(f"{names['lr_decay']} must be in (0, 1], got {self.lr_decay}")
-        return self
 
     def to_dict(self) -> dict:
         """The fields as plain JSON data (what run records store and their keys hash):
@@ -355,7 +364,6 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
     ``download=False`` never downloads data; ``flags`` names fields in messages (as in
     :meth:`RunConfig.validate`).
     """
-    from shared.threads import blas_threads
 
     config.validate(flags)
     t0 = time.perf_counter()
@@ -364,17 +372,22 @@ def run(config: RunConfig, *, progress: bool = True, data=None, test=None,
     hist = fit(model, loss_fn, opt, (xtr, ctr), (xva, cva), epochs=config.epochs,
                batch_size=config.batch_size, rng=shuffle_rng, scheduler=sched,
                progress=progress, on_epoch=on_epoch, epoch=epoch)
-    final, evaluation, evaluated = _final_figures(config, model, loss_fn, hist, (xtr, ctr),
-                                                  (xva, cva), test)
+    return _result(config, model, loss_fn, hist, (xtr, ctr), (xva, cva), test, t0,
+                   return_model)
+
+
+def _result(config, model, loss_fn, hist, train, val, test, t0, return_model) -> dict:
+    """What :func:`run` returns, from the trained model and its history (``t0``: its start)."""
+    from shared.threads import blas_threads
+
+    final, evaluation, evaluated = _final_figures(config, model, loss_fn, hist, train, val, test)
     out = {"config": config.to_dict(), "history": hist.to_dict(), "final": final,
            "evaluation": evaluation, "status": hist.status, "message": hist.message,
            "wall_time": time.perf_counter() - t0, "split": split_name(config),
            "num_parameters": model.num_parameters(), "threads": blas_threads(),
-           "n_train": int(len(xtr)), "n_val": int(len(xva)),
+           "n_train": int(len(train[0])), "n_val": int(len(val[0])),
            "n_test": 0 if test is None else int(len(test[0]))}
-    if return_model:
-        out["model"], out["evaluated"] = model, evaluated
-    return out
+    return {**out, "model": model, "evaluated": evaluated} if return_model else out
 
 
 def _prepared(config: RunConfig, data, test, download: bool, flags):

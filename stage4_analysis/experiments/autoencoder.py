@@ -385,15 +385,24 @@ def _mosaic(imgs: np.ndarray, rows: int, cols: int, pad: int = 1) -> np.ndarray:
 
 
 def plot(records, fig_dir, ctx):
-    from shared.plotting import new_figure, save_figure
-
     pca, ae = _pair(records)
     if pca is None and ae is None:
         return []
-    figs = []
-    dataset = (ae or pca)["config"]["dataset"]
-    # 1. codes of the test digits
     panels = [r for r in (ae, pca) if r is not None]
+    figs = [_plot_codes(panels, ae, fig_dir), _plot_reconstructions(ae, pca, fig_dir),
+            _plot_grids(panels, ae, fig_dir)]
+    if ae is not None:
+        figs.append(_plot_training(records, ae, pca, fig_dir))
+        gif = _traversal_gif(ae, fig_dir / "autoencoder_traversal.gif")
+        if gif is not None:
+            figs.append(gif)
+    return figs
+
+
+def _plot_codes(panels, ae, fig_dir):
+    """Figure 1: the 2-D codes of the test digits, autoencoder beside PCA."""
+    from shared.plotting import new_figure, save_figure
+
     fig, axes = new_figure(ncols=len(panels), width=6.2, height=5.4)
     for ax, r in zip(axes[0], panels):
         m = r["metrics"]
@@ -408,12 +417,16 @@ def plot(records, fig_dir, ctx):
             _scatter(ax, Z, y, f"PCA: projections of {len(y):,} test digits\nexplained variance "
                      f"{pct(m['explained_2'], 1)}, 5-NN accuracy in 2-D {pct(m['knn_acc'], 1)}",
                      "principal component 1", "principal component 2")
-    fig.suptitle(f"2-D codes of digits, coloured by class — {dataset}", fontsize=12)
-    figs.append(save_figure(fig, fig_dir / "autoencoder_latent_vs_pca.png"))
+    fig.suptitle(f"2-D codes of digits, coloured by class — {panels[0]['config']['dataset']}",
+                 fontsize=12)
+    return save_figure(fig, fig_dir / "autoencoder_latent_vs_pca.png")
 
-    # 2. reconstructions
-    base = ae or pca
-    orig = images(base["metrics"]["originals"])
+
+def _plot_reconstructions(ae, pca, fig_dir):
+    """Figure 2: test digits and their reconstructions from two numbers."""
+    from shared.plotting import new_figure, save_figure
+
+    orig = images((ae or pca)["metrics"]["originals"])
     rows = [("original", orig)] + [(lab, images(r["metrics"]["reconstructions"]))
                                    for lab, r in (("autoencoder", ae), ("PCA (2 components)", pca))
                                    if r is not None]
@@ -426,13 +439,16 @@ def plot(records, fig_dir, ctx):
             f"  (squared loss on these: {squared_loss(ims, orig):.2f})"
         ax.set_title(lab + err, fontsize=9, loc="left")
     fig.suptitle("Test digits reconstructed from their two numbers", fontsize=11)
-    figs.append(save_figure(fig, fig_dir / "autoencoder_reconstructions.png"))
+    return save_figure(fig, fig_dir / "autoencoder_reconstructions.png")
 
-    # 3. decoded grids
+
+def _plot_grids(panels, ae, fig_dir):
+    """Figure 3: a grid of codes decoded, autoencoder beside PCA."""
+    from shared.plotting import new_figure, save_figure
+
     fig, axes = new_figure(ncols=len(panels), width=5.2, height=5.2)
     for ax, r in zip(axes[0], panels):
         m, g = r["metrics"], r["config"]["grid"]
-        ims = images(m["grid"])
         if r is ae:
             lo, hi = (0.0, 0.0), (1.0, 1.0)
             title = 'autoencoder: forward(z, start="up128")\nover the latent square [0, 1]²'
@@ -442,55 +458,58 @@ def plot(records, fig_dir, ctx):
             title = (f"PCA: mean + z · top-2 directions\nover the {PCA_BOX[0]:g}-"
                      f"{PCA_BOX[1]:g} percentile box of the training codes")
             labels = ("principal component 1", "principal component 2")
-        ax.imshow(_mosaic(ims, g, g), cmap="gray_r", vmin=0, vmax=1,
+        ax.imshow(_mosaic(images(m["grid"]), g, g), cmap="gray_r", vmin=0, vmax=1,
                   extent=(lo[0], hi[0], lo[1], hi[1]), aspect="auto")
         finish(ax, labels[0], labels[1], title, legend=False)
         ax.grid(False)
     fig.suptitle(f"Decoding a {GRID} x {GRID} grid of codes", fontsize=12)
-    figs.append(save_figure(fig, fig_dir / "autoencoder_grid.png"))
+    return save_figure(fig, fig_dir / "autoencoder_grid.png")
 
-    # 4. training curves
-    if ae is not None:
-        m, c = ae["metrics"], ae["config"]
-        fig, axes = new_figure(ncols=2, width=5.5, height=4.0)
-        blocks = np.asarray(m["step_loss_blocks"])
-        per_epoch = m["n_train"] / c["batch_size"]
-        x = (np.arange(len(blocks)) + 1) * m["loss_block"] / per_epoch
-        ax = axes[0, 0]
-        ax.plot(x, blocks, lw=1, color="C0",
-                label=f"training (mean over {m['loss_block']} updates)")
-        ep = m["epochs"]
-        ax.plot([e["epoch"] for e in ep], [e["val_loss"] for e in ep], "o-", color="C3",
-                label="validation digits (after each epoch)")
-        hand = _find(records, "autoencoder", "handout")
-        if hand is not None:
-            he = hand["metrics"]["epochs"]
-            ax.plot([e["epoch"] for e in he], [e["val_loss"] for e in he], "s:", color="k",
-                    label="hand-out settings (SGD), validation digits")
-        if pca is not None:
-            ax.axhline(pca["metrics"]["test_loss"], color="gray", ls="--",
-                       label="PCA, 2 components (test)")
-        finish(ax, "epoch", "squared loss per image (0.5 · sum over pixels)",
-               "reconstruction loss")
-        ax = axes[0, 1]
-        ax.plot([e["epoch"] for e in ep], [100 * e["knn_acc"] for e in ep], "o-", color="C0",
-                label="autoencoder codes")
-        if hand is not None:
-            ax.plot([e["epoch"] for e in he], [100 * e["knn_acc"] for e in he], "s:",
-                    color="k", label="hand-out settings (SGD)")
-        if pca is not None:
-            ax.axhline(100 * pca["metrics"]["knn_acc"], color="gray", ls="--",
-                       label="PCA codes")
-        ax.set_ylim(0, 100)
-        finish(ax, "epoch", "5-NN accuracy on the validation digits (%)",
-               "how well the 2-D codes separate the digits")
-        fig.suptitle(f"Autoencoder training — {c['optimizer']} lr {c['lr']:g}, halved every "
-                     f"{c['decay_every']} epoch(s), batch {c['batch_size']}", fontsize=11)
-        figs.append(save_figure(fig, fig_dir / "autoencoder_training.png"))
-        gif = _traversal_gif(ae, fig_dir / "autoencoder_traversal.gif")
-        if gif is not None:
-            figs.append(gif)
-    return figs
+
+def _plot_training(records, ae, pca, fig_dir):
+    """Figure 4: the reconstruction loss and the codes' 5-NN accuracy per epoch."""
+    from shared.plotting import new_figure, save_figure
+
+    m, c = ae["metrics"], ae["config"]
+    fig, axes = new_figure(ncols=2, width=5.5, height=4.0)
+    hand = _find(records, "autoencoder", "handout")
+    _plot_loss_curves(axes[0, 0], m, c, hand, pca)
+    _plot_knn_curves(axes[0, 1], m["epochs"], hand, pca)
+    fig.suptitle(f"Autoencoder training — {c['optimizer']} lr {c['lr']:g}, halved every "
+                 f"{c['decay_every']} epoch(s), batch {c['batch_size']}", fontsize=11)
+    return save_figure(fig, fig_dir / "autoencoder_training.png")
+
+
+def _plot_loss_curves(ax, m, c, hand, pca) -> None:
+    blocks = np.asarray(m["step_loss_blocks"])
+    per_epoch = m["n_train"] / c["batch_size"]
+    x = (np.arange(len(blocks)) + 1) * m["loss_block"] / per_epoch
+    ax.plot(x, blocks, lw=1, color="C0", label=f"training (mean over {m['loss_block']} updates)")
+    ep = m["epochs"]
+    ax.plot([e["epoch"] for e in ep], [e["val_loss"] for e in ep], "o-", color="C3",
+            label="validation digits (after each epoch)")
+    if hand is not None:
+        he = hand["metrics"]["epochs"]
+        ax.plot([e["epoch"] for e in he], [e["val_loss"] for e in he], "s:", color="k",
+                label="hand-out settings (SGD), validation digits")
+    if pca is not None:
+        ax.axhline(pca["metrics"]["test_loss"], color="gray", ls="--",
+                   label="PCA, 2 components (test)")
+    finish(ax, "epoch", "squared loss per image (0.5 · sum over pixels)", "reconstruction loss")
+
+
+def _plot_knn_curves(ax, ep, hand, pca) -> None:
+    ax.plot([e["epoch"] for e in ep], [100 * e["knn_acc"] for e in ep], "o-", color="C0",
+            label="autoencoder codes")
+    if hand is not None:
+        he = hand["metrics"]["epochs"]
+        ax.plot([e["epoch"] for e in he], [100 * e["knn_acc"] for e in he], "s:",
+                color="k", label="hand-out settings (SGD)")
+    if pca is not None:
+        ax.axhline(100 * pca["metrics"]["knn_acc"], color="gray", ls="--", label="PCA codes")
+    ax.set_ylim(0, 100)
+    finish(ax, "epoch", "5-NN accuracy on the validation digits (%)",
+           "how well the 2-D codes separate the digits")
 
 
 def _traversal_gif(ae, path):

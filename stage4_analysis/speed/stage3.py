@@ -219,15 +219,8 @@ def benchmark(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int
     ``gemm_bound_s``, ``gemm_fraction`` (GEMM-bound time / stage-3 median) and ``shaped_gflops``.
     ``torch`` is None in the result when PyTorch is not installed (nothing of it is measured).
     """
-    try:
-        import torch
-        torch_version, threads = torch.__version__, torch.get_num_threads()
-    except ImportError:
-        with_torch, torch_version, threads = False, None, None
-    out = {"n": n, "sizes": list(SIZES), "repeats": repeats, "torch": torch_version,
-           "torch_threads": threads, "numpy": np.__version__, "cpus": os.cpu_count(),
-           "blas_threads": blas_threads(), "blas": blas_library(),
-           "load_average": os.getloadavg(), "results": {}, "memory": {}}
+    out = _environment(n, repeats)
+    with_torch = with_torch and out["torch"] is not None
     for dtype in dtypes:
         X, y = make_data(n, dtype)
         peak = peak_matmul_gflops(dtype)
@@ -250,6 +243,19 @@ def benchmark(batch_sizes=(128, 32), dtypes=("float32", "float64"), repeats: int
             log(format_memory(dtype, out["memory"][dtype]))
         del X, y
     return out
+
+
+def _environment(n: int, repeats: int) -> dict:
+    """The result's header: sizes, libraries (torch None when not installed), threads, load."""
+    try:
+        import torch
+        torch_version, threads = torch.__version__, torch.get_num_threads()
+    except ImportError:
+        torch_version, threads = None, None
+    return {"n": n, "sizes": list(SIZES), "repeats": repeats, "torch": torch_version,
+            "torch_threads": threads, "numpy": np.__version__, "cpus": os.cpu_count(),
+            "blas_threads": blas_threads(), "blas": blas_library(),
+            "load_average": os.getloadavg(), "results": {}, "memory": {}}
 
 
 def _contenders(dtype, with_torch: bool, with_fast: bool) -> dict:
@@ -318,7 +324,7 @@ def format_row(dtype, bs, row) -> str:
     return text
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m stage4_analysis.speed.stage3",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -336,26 +342,41 @@ def main(argv=None) -> int:
                         "machine disturbs much less")
     p.add_argument("--out", type=Path, default=Path("runs/stage3/benchmark.json"),
                    help="where to write the results as a run record")
+    return p
+
+
+def _checked_args(p: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """The arguments, every count and the output path checked before any timing."""
+    from shared.errors import check_output_dir
+
     args = p.parse_args(argv)
     if args.repeats < 1 or args.n < 1 or min(args.batch_sizes) < 1:
         p.error("--repeats, --n and every batch size must be >= 1")
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be >= 1")
-    from shared.errors import check_output_dir
-
     check_output_dir(args.out.parent, flag="--out")    # before any timing, not after
     if args.out.is_dir():
         p.error(f"--out {args.out}: is a folder; give the record's file name (.json)")
-    if args.threads is not None:
-        set_threads(args.threads)
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:                          # PyTorch is optional
-            pass
+    return args
+
+
+def _use_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    set_threads(threads)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:                                # PyTorch is optional
+        pass
+
+
+def main(argv=None) -> int:
     from shared.records import make_record, write_record
     from shared.threads import kernel_lines
 
+    args = _checked_args(_parser(), argv)
+    _use_threads(args.threads)
     print("\n".join(kernel_lines(blas_library())))
     print(f"one epoch of {args.n:,} samples through {'-'.join(map(str, SIZES))} "
           f"(sigmoid hidden), plain SGD; {args.repeats} interleaved repeats; "

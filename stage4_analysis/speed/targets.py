@@ -283,85 +283,101 @@ def _fmt_rate(v) -> str:
 
 def section_tables(results: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """``(title, headers, rows)`` of each section's numbers, for text and markdown alike."""
-    out = []
-    s1 = results.get("stage1") or {}
-    if s1.get("rows"):
-        rows = []
-        for name, r in s1["rows"].items():
-            if "missing" in r:
-                rows.append([name, "-", "-", "-", "missing: " + r["missing"]])
-            else:
-                rows.append([name, _fmt_rate(r["steps_per_s"]), _fmt_rate(r["min"]),
-                             _fmt_rate(r["max"]), ""])
-        for key, v in (s1.get("ratio") or {}).items():
-            lo, hi = s1["ratio_range"][key]
-            rows.append([key, f"{v:.2f}x", f"{lo:.2f}x", f"{hi:.2f}x", "ratio of medians"])
-        out.append((f"1. Stage 1 vs micrograd, network {s1['sizes']}: training steps/s "
-                    f"({s1['repeats']} interleaved rounds of >= {s1['seconds']} s over "
-                    f"{s1['samples']} samples)",
-                    ["implementation", "median", "min", "max", "note"], rows))
-    for dt in ("float64", "float32"):
-        res = _get(results, "stage2", dt)
-        if not res or "rows" not in res:
+    tables = [_stage1_table(results.get("stage1") or {}),
+              *[_stage2_table(_get(results, "stage2", dt), dt) for dt in ("float64", "float32")],
+              _stage3_table(results.get("stage3") or {}), _ladder_table(results),
+              _memory_table(results.get("memory") or {})]
+    return [t for t in tables if t is not None]
+
+
+def _stage1_table(s1: dict):
+    if not s1.get("rows"):
+        return None
+    rows = []
+    for name, r in s1["rows"].items():
+        if "missing" in r:
+            rows.append([name, "-", "-", "-", "missing: " + r["missing"]])
+        else:
+            rows.append([name, _fmt_rate(r["steps_per_s"]), _fmt_rate(r["min"]),
+                         _fmt_rate(r["max"]), ""])
+    for key, v in (s1.get("ratio") or {}).items():
+        lo, hi = s1["ratio_range"][key]
+        rows.append([key, f"{v:.2f}x", f"{lo:.2f}x", f"{hi:.2f}x", "ratio of medians"])
+    return (f"1. Stage 1 vs micrograd, network {s1['sizes']}: training steps/s "
+            f"({s1['repeats']} interleaved rounds of >= {s1['seconds']} s over "
+            f"{s1['samples']} samples)", ["implementation", "median", "min", "max", "note"], rows)
+
+
+def _stage2_table(res, dt: str):
+    if not res or "rows" not in res:
+        return None
+    rows = []
+    for r in res["rows"]:
+        if not r.get("samples_per_s"):
+            rows.append([r["name"], "-", "-", "-", "-", r.get("note") or "not run"])
             continue
-        rows = []
-        for r in res["rows"]:
-            if not r.get("samples_per_s"):
-                rows.append([r["name"], "-", "-", "-", "-", r.get("note") or "not run"])
-                continue
-            ratio = r.get("ratio_vs_torch")
-            rows.append([r["name"], _fmt_rate(r["median"]), _fmt_rate(r["min"]),
-                         _fmt_rate(r["max"]), f"{ratio:.2f}x" if ratio else "-",
-                         f"max |w - w_readable| {r['max_weight_diff_vs_readable']:.1e}"
-                         if r.get("max_weight_diff_vs_readable") is not None else ""])
-        th = res.get("threads") or {}
-        out.append((f"2. Stage 2 vs torch at batch 1, {dt}, {res.get('sizes')}: samples/s "
-                    f"({res.get('repeats')} interleaved passes of {res.get('samples')} samples;"
-                    f" data: {res.get('data')}; torch threads {th.get('torch')}, numpy BLAS "
-                    "threads "
-                    f"{th.get('numpy_blas') if th.get('numpy_blas') is not None else 'default'})",
-                    ["variant", "median", "min", "max", "x torch", "check"], rows))
-    s3 = results.get("stage3") or {}
-    if s3.get("results"):
-        rows = []
-        for dt, per in s3["results"].items():
-            for bs, row in per.items():
-                if not isinstance(row, dict):
-                    continue
-                s, t = row["stage3"], row.get("torch")
-                rows.append([dt, bs, f"{s['median']:.3f} [{s['min']:.3f}-{s['max']:.3f}]",
-                             f"{t['median']:.3f} [{t['min']:.3f}-{t['max']:.3f}]" if t else "-",
-                             (f"{row['ratio']:.2f}x" if row.get("ratio") else "-")
-                             + (f" (minima {row['ratio_of_minima']:.2f}x)"
-                                if row.get("ratio_of_minima") else ""),
-                             f"{row['gemm_bound_s']:.3f}",
-                             f"{100 * row['gemm_fraction']:.0f}%"
-                             + (f" (best {100 * row['gemm_fraction_best']:.0f}%)"
-                                if row.get("gemm_fraction_best") else ""),
-                             f"{per['peak_gflops']:.0f} / {row['shaped_gflops']:.0f}"])
-        out.append((f"3. Stage 3 vs torch: seconds per epoch of {s3['n']:,} samples, "
-                    f"{'-'.join(map(str, s3.get('sizes', ())))}, median [min-max] of "
-                    f"{s3.get('repeats')} "
-                    f"interleaved epochs; torch {s3.get('torch')} with "
-                    f"{s3.get('torch_threads')} threads",
-                    ["dtype", "batch", "stage 3 s", "torch s", "stage3/torch (medians)",
-                     "GEMM-bound s", "of limit (median epoch)", "GFLOP/s peak / shapes"], rows))
+        ratio = r.get("ratio_vs_torch")
+        rows.append([r["name"], _fmt_rate(r["median"]), _fmt_rate(r["min"]),
+                     _fmt_rate(r["max"]), f"{ratio:.2f}x" if ratio else "-",
+                     f"max |w - w_readable| {r['max_weight_diff_vs_readable']:.1e}"
+                     if r.get("max_weight_diff_vs_readable") is not None else ""])
+    th = res.get("threads") or {}
+    blas = th.get("numpy_blas") if th.get("numpy_blas") is not None else "default"
+    return (f"2. Stage 2 vs torch at batch 1, {dt}, {res.get('sizes')}: samples/s "
+            f"({res.get('repeats')} interleaved passes of {res.get('samples')} samples;"
+            f" data: {res.get('data')}; torch threads {th.get('torch')}, numpy BLAS "
+            f"threads {blas})", ["variant", "median", "min", "max", "x torch", "check"], rows)
+
+
+def _stage3_row(dt, bs, row: dict, per: dict) -> list[str]:
+    s, t, f = row["stage3"], row.get("torch"), row.get("fast_speedup_range")
+    return [dt, bs, f"{s['median']:.3f} [{s['min']:.3f}-{s['max']:.3f}]",
+            f"{row['fast_speedup']:.2f}x ({f[0]:.2f}-{f[1]:.2f}x)" if f else "-",
+            f"{t['median']:.3f} [{t['min']:.3f}-{t['max']:.3f}]" if t else "-",
+            (f"{row['ratio']:.2f}x" if row.get("ratio") else "-")
+            + (f" (minima {row['ratio_of_minima']:.2f}x)" if row.get("ratio_of_minima") else ""),
+            f"{row['gemm_bound_s']:.3f}",
+            f"{100 * row['gemm_fraction']:.0f}%"
+            + (f" (best {100 * row['gemm_fraction_best']:.0f}%)"
+               if row.get("gemm_fraction_best") else ""),
+            f"{per['peak_gflops']:.0f} / {row['shaped_gflops']:.0f}"]
+
+
+def _stage3_table(s3: dict):
+    if not s3.get("results"):
+        return None
+    rows = [_stage3_row(dt, bs, row, per) for dt, per in s3["results"].items()
+            for bs, row in per.items() if isinstance(row, dict)]
+    torch = (f"torch {s3['torch']} with {s3.get('torch_threads')} threads"
+             if s3.get("torch") else "torch not installed")
+    return (f"3. Stage 3 vs torch: seconds per epoch of {s3['n']:,} samples, "
+            f"{'-'.join(map(str, s3.get('sizes', ())))}, median [min-max] of "
+            f"{s3.get('repeats')} interleaved epochs; {torch}",
+            ["dtype", "batch", "stage 3 s", "plain/fast (range)", "torch s",
+             "stage3/torch (medians)", "GEMM-bound s", "of limit (median epoch)",
+             "GFLOP/s peak / shapes"], rows)
+
+
+def _ladder_table(results: dict):
     bars = ladder_bars(results)
-    if bars:
-        base = bars[0]["samples_per_s"] if bars[0]["label"].startswith("stage 1") else None
-        rows = [[b["label"], _fmt_rate(b["samples_per_s"]),
-                 f"{b['samples_per_s'] / base:,.0f}x" if base else "-", b["how"]] for b in bars]
-        out.append(("4. The ladder: training samples/s at 784-300-10, float64",
-                    ["implementation", "samples/s", "x stage 1", "how measured"], rows))
-    mem = results.get("memory") or {}
+    if not bars:
+        return None
+    base = bars[0]["samples_per_s"] if bars[0]["label"].startswith("stage 1") else None
+    rows = [[b["label"], _fmt_rate(b["samples_per_s"]),
+             f"{b['samples_per_s'] / base:,.0f}x" if base else "-", b["how"]] for b in bars]
+    return ("4. The ladder: training samples/s at 784-300-10, float64",
+            ["implementation", "samples/s", "x stage 1", "how measured"], rows)
+
+
+def _memory_table(mem: dict):
     rows = [[dt, f"{r['n']:,}", f"{r['float_data_mb']:.0f}", f"{r['peak_mb']:.0f}",
              f"{r['baseline_mb']:.0f}", f"{r['limit_mb']:.0f}"]
             for dt, r in mem.items() if isinstance(r, dict) and "peak_mb" in r]
-    if rows:
-        out.append(("5. Peak memory (RSS) of one stage-3 epoch in a fresh process, MB",
-                    ["dtype", "samples", "float data", "peak RSS", "python+numpy alone",
-                     "limit 1.5 x data + 100"], rows))
-    return out
+    if not rows:
+        return None
+    return ("5. Peak memory (RSS) of one stage-3 epoch in a fresh process, MB",
+            ["dtype", "samples", "float data", "peak RSS", "python+numpy alone",
+             "limit 1.5 x data + 100"], rows)
 
 
 def environment_lines(results: dict) -> list[str]:
@@ -371,20 +387,28 @@ def environment_lines(results: dict) -> list[str]:
     load = (f"; 1-min load average {la0[0]:.2f} at the start, {la1[0]:.2f} at the end"
             if la0 and la1 else "")
     busy = (la0 and env.get("cpus") and max(la0[0], (la1 or la0)[0]) > 0.75 * env["cpus"])
-    forced = cfg.get("threads")
-    threads = (f"threads: numpy BLAS {forced} and torch {forced} at batch 32/128 (--threads), "
-               "torch 1 at batch 1" if forced else
-               f"threads: numpy BLAS {env.get('numpy_threads', 'numpy default')}; torch "
-               f"{env.get('torch_threads_default', '-')} (its default) at batch 32/128, 1 at "
-               "batch 1")
-    return [
-        f"mode: {cfg.get('mode', '?')}; {env.get('cpus', '?')} CPUs usable{load}"
-        + ("; other work was running, so absolute times are noisier than usual (ratios of "
-           "interleaved repeats less so)" if busy else ""),
-        threads,
-        "versions: " + ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items()
-                                 if k != "platform"),
-    ]
+    lines = [f"mode: {cfg.get('mode', '?')}; {env.get('cpus', '?')} CPUs usable{load}"
+             + ("; other work was running, so absolute times are noisier than usual (ratios "
+                "of interleaved repeats less so)" if busy else ""),
+             _threads_text(env, cfg.get("threads"))]
+    if env.get("blas"):
+        from shared.threads import kernel_lines
+
+        lines += kernel_lines(env["blas"])
+    return lines + ["versions: " + ", ".join(f"{k} {v}" for k, v in
+                                            (env.get("versions") or {}).items()
+                                            if k != "platform")]
+
+
+def _threads_text(env: dict, forced) -> str:
+    """The thread counts the measurements used (nothing about torch when it is absent)."""
+    has_torch = env.get("torch") is not None
+    if forced:
+        return (f"threads: numpy BLAS {forced}" + (f" and torch {forced} at batch 32/128 "
+                "(--threads), torch 1 at batch 1" if has_torch else " (--threads)"))
+    torch = (f"; torch {env.get('torch_threads_default', '-')} (its default) at batch 32/128, "
+             "1 at batch 1" if has_torch else "; torch not installed")
+    return f"threads: numpy BLAS {env.get('numpy_threads', 'numpy default')}{torch}"
 
 
 def format_text(results: dict) -> str:
