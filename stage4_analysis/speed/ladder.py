@@ -265,7 +265,27 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
     results = {"config": dataclasses.asdict(k) | {"parts": list(parts)},
                "environment": environment(), "errors": {}}
     results["environment"]["loadavg_start"] = list(os.getloadavg())
-    env = results["environment"]
+    _log_environment(results["environment"], k, log)
+    run = _part_runner(results, log)
+    if "stage1" in parts:
+        run("stage1", "1. stage 1 vs micrograd, 2-3-2, training steps/s",
+            lambda: part_stage1(k, log))
+    if "stage2" in parts:
+        run("stage2", "2. stage 2 vs torch at batch 1 (torch: 1 thread), 784-300-10, samples/s",
+            lambda: part_stage2(k, log))
+    _run_stage3_and_memory(run, results, k, parts, log)
+    if "ladder" in parts:
+        run("ladder_stage1", "4. the ladder: stage 1 at 784-300-10",
+            lambda: part_ladder_stage1(k, log))
+        results["ladder"] = {"stage1": results.pop("ladder_stage1")}
+    results["environment"]["loadavg_end"] = list(os.getloadavg())
+    results = json.loads(json.dumps(to_jsonable(results)))  # the JSON form, as in the record
+    results["targets"] = rep.target_rows(*rep.measured_from(results))
+    return results
+
+
+def _log_environment(env: dict, k: Knobs, log) -> None:
+    """The BLAS library and kernel, the threads, the load and what is not installed."""
     from shared.threads import kernel_lines
 
     for line in kernel_lines(env["blas"]):
@@ -279,6 +299,10 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
     if env["torch"] is None:
         log("torch is not installed (pip install torch): its rows are skipped")
 
+
+def _part_runner(results: dict, log):
+    """``run(name, title, fn)``: one part, timed; a part that crashes is recorded as an error
+    and does not hide the others."""
     def run(name, title, fn):
         log(f"\n== {title}")
         t0 = time.perf_counter()
@@ -290,13 +314,10 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
             results[name] = {"error": f"{type(e).__name__}: {e}"}
             results["errors"][name] = f"{type(e).__name__}: {e}"
         log(f"({time.perf_counter() - t0:.1f} s)")
+    return run
 
-    if "stage1" in parts:
-        run("stage1", "1. stage 1 vs micrograd, 2-3-2, training steps/s",
-            lambda: part_stage1(k, log))
-    if "stage2" in parts:
-        run("stage2", "2. stage 2 vs torch at batch 1 (torch: 1 thread), 784-300-10, samples/s",
-            lambda: part_stage2(k, log))
+
+def _run_stage3_and_memory(run, results: dict, k: Knobs, parts, log) -> None:
     if "stage3" in parts:
         run("stage3", "3. stage 3 vs torch at batch 32/128 ("
             + (f"numpy BLAS and torch: {k.threads} thread(s))" if k.threads
@@ -307,14 +328,6 @@ def measure(k: Knobs, parts=PARTS, log=print) -> dict:
             results["memory"] = results["stage3"].pop("memory", {})
     elif "memory" in parts:
         run("memory", "5. peak memory of a stage-3 epoch", lambda: part_memory(k, log))
-    if "ladder" in parts:
-        run("ladder_stage1", "4. the ladder: stage 1 at 784-300-10",
-            lambda: part_ladder_stage1(k, log))
-        results["ladder"] = {"stage1": results.pop("ladder_stage1")}
-    results["environment"]["loadavg_end"] = list(os.getloadavg())
-    results = json.loads(json.dumps(to_jsonable(results)))  # the JSON form, as in the record
-    results["targets"] = rep.target_rows(*rep.measured_from(results))
-    return results
 
 
 def write_outputs(results: dict, out: Path, wall_time: float | None = None) -> dict:

@@ -204,15 +204,7 @@ def bench_vs_micrograd(seconds: float = 1.0, repeats: int = 5, samples: int = 20
         raise ValueError(f"the synthetic data need sizes [2, ..., 2], got {sizes}")
     X, c = _samples(samples, seed)
     weights = init_weights(sizes, random.Random(seed))
-
-    rows = {"stage1-jacobian": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=False),
-            "stage1-fused": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=True),
-            "stage1-unrolled": lambda: _rate_stage1(weights, X, c, lr, seconds,
-                                                    train=sgd_train_unrolled),
-            "stage1-unrolled-fused": lambda: _rate_stage1(
-                weights, X, c, lr, seconds,
-                train=lambda *a: sgd_train_unrolled(*a, fused=True))}
-    reference = sgd_train(weights, X, c, lr)
+    rows, reference = _stage1_rows(weights, X, c, lr, seconds), sgd_train(weights, X, c, lr)
     result = {"sizes": sizes, "samples": samples, "seconds": seconds, "repeats": repeats,
               "lr": lr, "rows": {}, "ratio": {}, "ratio_range": {},
               "agreement": {"stage1-unrolled": _max_diff(sgd_train_unrolled(weights, X, c, lr),
@@ -221,33 +213,59 @@ def bench_vs_micrograd(seconds: float = 1.0, repeats: int = 5, samples: int = 20
         result["rows"]["micrograd"] = {"missing": "micrograd is not installed "
                                                   "(pip install micrograd)"}
     else:
-        rows["micrograd"] = lambda: _rate_micrograd(weights, X, c, lr, seconds)
-        rows["micrograd-composed"] = lambda: _rate_micrograd(weights, X, c, lr, seconds,
-                                                             composed=True)
-        for name, composed in (("micrograd", False), ("micrograd-composed", True)):
-            net = MicrogradMLP(weights, composed=composed)
-            for x, c_n in zip(X, c):
-                net.step(x, c_n, lr)
-            result["agreement"][name] = _max_diff(net.weights(sizes), reference)
+        _add_micrograd_rows(rows, result, weights, X, c, lr, seconds, reference)
+    rates = _interleaved(rows, repeats)
+    for name, rs in rates.items():
+        result["rows"][name] = {"steps_per_s": statistics.median(rs), "min": min(rs),
+                                "max": max(rs), "all": rs}
+    _ratios(result, rates, rows)
+    return result
 
+
+def _interleaved(rows: dict, repeats: int) -> dict:
+    """``{name: [steps/s per round]}``: every row once per round, ``repeats`` rounds."""
     rates = {name: [] for name in rows}
     for _ in range(repeats):
         for name, run in rows.items():
             rates[name].append(run())
-    for name, rs in rates.items():
-        result["rows"][name] = {"steps_per_s": statistics.median(rs), "min": min(rs),
-                                "max": max(rs), "all": rs}
-    if "micrograd" in rates:
-        for name in [n for n in rows if not n.startswith("micrograd")]:
-            for base in ("micrograd", "micrograd-composed"):
-                key = f"{name}/{base}"
-                result["ratio"][key] = (result["rows"][name]["steps_per_s"]
-                                        / result["rows"][base]["steps_per_s"])
-                per_round = [a / b for a, b in zip(rates[name], rates[base])]
-                result["ratio_range"][key] = [min(per_round), max(per_round)]
-    else:
+    return rates
+
+
+def _stage1_rows(weights, X, c, lr, seconds) -> dict:
+    """``{name: () -> steps/s}`` of stage 1's four ways of training."""
+    return {"stage1-jacobian": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=False),
+            "stage1-fused": lambda: _rate_stage1(weights, X, c, lr, seconds, fused=True),
+            "stage1-unrolled": lambda: _rate_stage1(weights, X, c, lr, seconds,
+                                                    train=sgd_train_unrolled),
+            "stage1-unrolled-fused": lambda: _rate_stage1(
+                weights, X, c, lr, seconds,
+                train=lambda *a: sgd_train_unrolled(*a, fused=True))}
+
+
+def _add_micrograd_rows(rows, result, weights, X, c, lr, seconds, reference) -> None:
+    """micrograd's two rows, and how far one pass of each lands from stage 1's weights."""
+    rows["micrograd"] = lambda: _rate_micrograd(weights, X, c, lr, seconds)
+    rows["micrograd-composed"] = lambda: _rate_micrograd(weights, X, c, lr, seconds,
+                                                         composed=True)
+    for name, composed in (("micrograd", False), ("micrograd-composed", True)):
+        net = MicrogradMLP(weights, composed=composed)
+        for x, c_n in zip(X, c):
+            net.step(x, c_n, lr)
+        result["agreement"][name] = _max_diff(net.weights(result["sizes"]), reference)
+
+
+def _ratios(result: dict, rates: dict, rows: dict) -> None:
+    """Stage 1's rates over micrograd's: ratio of the medians and range of per-round ratios."""
+    if "micrograd" not in rates:
         result["ratio"] = None
-    return result
+        return
+    for name in [n for n in rows if not n.startswith("micrograd")]:
+        for base in ("micrograd", "micrograd-composed"):
+            key = f"{name}/{base}"
+            result["ratio"][key] = (result["rows"][name]["steps_per_s"]
+                                    / result["rows"][base]["steps_per_s"])
+            per_round = [a / b for a, b in zip(rates[name], rates[base])]
+            result["ratio_range"][key] = [min(per_round), max(per_round)]
 
 
 def bench_mnist_size(samples: int = 2, sizes: tuple[int, ...] = (784, 300, 10),

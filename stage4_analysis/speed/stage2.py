@@ -35,6 +35,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -105,6 +106,22 @@ def _setup_inplace(skip: bool):
     return setup
 
 
+def _torch_modules(torch, w0: dict) -> list:
+    """torch Linear and Sigmoid modules holding the weights ``w0`` (copied, transposed)."""
+    tdt = {np.dtype("float64"): torch.float64,
+           np.dtype("float32"): torch.float32}[w0["layers"][0]["W"].dtype]
+    mods = []
+    for i, layer in enumerate(w0["layers"]):
+        lin = torch.nn.Linear(*layer["W"].shape, dtype=tdt)
+        with torch.no_grad():  # torch stores (out, in): the transpose of ours
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer["W"].T)))
+            lin.bias.copy_(torch.from_numpy(layer["b"]))
+        mods.append(lin)
+        if i < len(w0["layers"]) - 1:
+            mods.append(torch.nn.Sigmoid())
+    return mods
+
+
 def _torch_setup():
     """The set-up function of the torch variant, or None when torch is not installed."""
     try:
@@ -113,17 +130,7 @@ def _torch_setup():
         return None
 
     def setup(w0, X, c, lr):
-        tdt = {np.dtype("float64"): torch.float64,
-               np.dtype("float32"): torch.float32}[w0["layers"][0]["W"].dtype]
-        mods = []
-        for i, layer in enumerate(w0["layers"]):
-            lin = torch.nn.Linear(*layer["W"].shape, dtype=tdt)
-            with torch.no_grad():  # torch stores (out, in): the transpose of ours
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer["W"].T)))
-                lin.bias.copy_(torch.from_numpy(layer["b"]))
-            mods.append(lin)
-            if i < len(w0["layers"]) - 1:
-                mods.append(torch.nn.Sigmoid())
+        mods = _torch_modules(torch, w0)
         net = torch.nn.Sequential(*mods)
         opt = torch.optim.SGD(net.parameters(), lr=lr)
         Xt = torch.from_numpy(X)
@@ -177,12 +184,7 @@ def bench_vs_torch(dtype: str = "float64", samples: int = 2000, repeats: int = 5
     X, c, source = bench_data(samples, sizes[0], sizes[-1], seed)
     X = X.astype(dtype)
     w0 = init_weights(sizes, np.random.default_rng(seed), dtype=dtype)
-    runners: dict[str, Callable | None] = {
-        "torch": _torch_setup(),
-        "stage2 readable": _setup_readable,
-        "stage2 in-place": _setup_inplace(False),
-        "stage2 in-place, skip zero inputs": _setup_inplace(True),
-    }
+    runners = _runners()
     unknown = [v for v in variants if v not in runners]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; choose from {list(runners)}")
@@ -190,26 +192,49 @@ def bench_vs_torch(dtype: str = "float64", samples: int = 2000, repeats: int = 5
                 "samples_per_s": []} for v in variants}
     if runners.get("torch") is None and "torch" in rows:
         rows["torch"]["note"] = "torch is not installed (pip install torch): no comparison"
-    finals: dict[str, dict] = {}
     with numpy_threads(numpy_threads_n):
         threads = {"numpy_blas": blas_threads(),
                    "torch": 1 if runners["torch"] is not None else None,
                    "cpu_count": os.cpu_count(),
                    "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
-        for v in variants:  # warm-up: caches, lazy imports, torch's first-call costs
-            if runners[v] is not None:
-                runners[v](w0, X[:warmup], c[:warmup], lr)[0]()
-        for _ in range(repeats):
-            for v in variants:
-                if runners[v] is None:
-                    continue
-                train, result = runners[v](w0, X, c, lr)
-                t0 = time.perf_counter()
-                train()
-                dt = time.perf_counter() - t0
-                rows[v]["samples_per_s"].append(len(X) / dt)
-                finals[v] = result()
+        finals = _timed_passes(runners, variants, rows, (w0, X, c, lr), repeats, warmup)
+    _summarise(rows, finals)
+    return {"dtype": str(dtype), "sizes": sizes, "samples": len(X), "repeats": repeats,
+            "lr": lr, "data": source, "threads": threads, "numpy_threads_set": numpy_threads_n,
+            "rows": list(rows.values())}
+
+
+def _runners() -> dict[str, Callable | None]:
+    """Each variant's set-up function (None: torch is not installed)."""
+    return {"torch": _torch_setup(), "stage2 readable": _setup_readable,
+            "stage2 in-place": _setup_inplace(False),
+            "stage2 in-place, skip zero inputs": _setup_inplace(True)}
+
+
+def _timed_passes(runners, variants, rows, problem, repeats: int, warmup: int) -> dict:
+    """A warm-up pass each, then ``repeats`` interleaved timed passes; appends samples/s to
+    ``rows`` and returns each variant's final weights."""
+    w0, X, c, lr = problem
+    finals: dict[str, dict] = {}
+    for v in variants:  # warm-up: caches, lazy imports, torch's first-call costs
+        if runners[v] is not None:
+            runners[v](w0, X[:warmup], c[:warmup], lr)[0]()
+    for _ in range(repeats):
+        for v in variants:
+            if runners[v] is None:
+                continue
+            train, result = runners[v](w0, X, c, lr)
+            t0 = time.perf_counter()
+            train()
+            dt = time.perf_counter() - t0
+            rows[v]["samples_per_s"].append(len(X) / dt)
+            finals[v] = result()
+    return finals
+
+
+def _summarise(rows: dict, finals: dict) -> None:
+    """Median, min, max, the ratio to torch and the weights' distance from the readable path."""
     for row in rows.values():
         s = row["samples_per_s"]
         row["median"] = statistics.median(s) if s else None
@@ -221,9 +246,6 @@ def bench_vs_torch(dtype: str = "float64", samples: int = 2000, repeats: int = 5
         ref = finals.get("stage2 readable")
         row["max_weight_diff_vs_readable"] = (
             _max_diff(finals[v], ref) if (ref is not None and v in finals) else None)
-    return {"dtype": str(dtype), "sizes": sizes, "samples": len(X), "repeats": repeats,
-            "lr": lr, "data": source, "threads": threads, "numpy_threads_set": numpy_threads_n,
-            "rows": list(rows.values())}
 
 
 def format_result(res: dict) -> str:
@@ -249,7 +271,7 @@ def format_result(res: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m stage4_analysis.speed.stage2",
         description="Training samples/s of stage 2 (one SGD step per sample) side by side with "
@@ -263,15 +285,25 @@ def main(argv: list[str] | None = None) -> int:
                    help="numpy BLAS threads during the run (default: numpy's own setting)")
     p.add_argument("--quick", action="store_true", help="300 samples x 2 repeats")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from shared.errors import check_output_dir
+    from shared.threads import blas_library, kernel_lines
+
+    p = _parser()
     args = p.parse_args(argv)
     if args.quick:
         args.samples, args.repeats = 300, 2
     if args.samples < 1 or args.repeats < 1 or args.hidden < 1:
         p.error(f"--samples, --repeats and --hidden must be >= 1, got {args.samples}, "
                 f"{args.repeats}, {args.hidden}")
-    dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
+    if args.json:
+        check_output_dir(Path(args.json).parent, flag="--json")   # before any timing
+    print("\n".join(kernel_lines(blas_library())))
     results = []
-    for dt in dtypes:
+    for dt in ("float64", "float32") if args.dtype == "both" else (args.dtype,):
         try:
             res = bench_vs_torch(dt, samples=args.samples, repeats=args.repeats,
                                  sizes=(784, args.hidden, 10), seed=0,
@@ -281,8 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         results.append(res)
-        print(format_result(res), flush=True)
-        print()
+        print(format_result(res) + "\n", flush=True)
     if args.json:
         from shared.records import atomic_write_json, library_versions
 

@@ -142,7 +142,15 @@ def stage2_row(res: dict | None, name: str) -> dict | None:
 def measured_from(results: dict) -> tuple[dict, dict]:
     """``(measured, notes)`` for :func:`target_rows` from the results of one benchmark run."""
     m, notes = {}, {}
-    s1 = results.get("stage1") or {}
+    _measured_stage1(results.get("stage1") or {}, m, notes)
+    _measured_stage2(results.get("stage2") or {}, m, notes)
+    _measured_stage3(results.get("stage3") or {}, m, notes)
+    _measured_memory(results.get("memory") or {}, m, notes)
+    return m, notes
+
+
+def _measured_stage1(s1: dict, m: dict, notes: dict) -> None:
+    """Stage 1 against micrograd: the unrolled program's ratio, the loops' in the note."""
     if "error" in s1 or "skipped" in s1:
         notes["stage1/micrograd"] = s1.get("error") or s1.get("skipped")
     elif s1:
@@ -160,7 +168,10 @@ def measured_from(results: dict) -> tuple[dict, dict]:
                 + loops)
         else:
             notes["stage1/micrograd"] = _get(s1, "rows", "micrograd", "missing") or "no ratio"
-    s2 = results.get("stage2") or {}
+
+
+def _measured_stage2(s2: dict, m: dict, notes: dict) -> None:
+    """Stage 2 against torch at batch 1, per dtype."""
     for dt in ("float64", "float32"):
         key = f"stage2/torch {dt}"
         res = s2.get(dt)
@@ -181,7 +192,10 @@ def measured_from(results: dict) -> tuple[dict, dict]:
             extra += (f"; the default network.py path {plain['ratio_vs_torch']:.2f}x"
                       if plain.get("ratio_vs_torch") else "")
             notes[key] = f"'{name}' (what --fast uses on this data){extra}"
-    s3 = results.get("stage3") or {}
+
+
+def _measured_stage3(s3: dict, m: dict, notes: dict) -> None:
+    """Stage 3 against torch and the GEMM bound, batch 128, per dtype."""
     for dt in ("float32", "float64"):
         row = _get(s3, "results", dt, 128)
         if row is None:
@@ -194,7 +208,10 @@ def measured_from(results: dict) -> tuple[dict, dict]:
         m[f"gemm {dt}"] = row.get("gemm_fraction")
         notes[f"gemm {dt}"] = (f"GEMM-bound {row['gemm_bound_s']:.3f} s at a peak of "
                                f"{_get(s3, 'results', dt, 'peak_gflops'):.0f} GFLOP/s")
-    mem = results.get("memory") or {}
+
+
+def _measured_memory(mem: dict, m: dict, notes: dict) -> None:
+    """The peak memory of a stage-3 epoch, per dtype."""
     for dt in MEMORY_DTYPES:
         r = mem.get(dt)
         if not isinstance(r, dict) or "peak_mb" not in r:
@@ -203,7 +220,6 @@ def measured_from(results: dict) -> tuple[dict, dict]:
         m[f"peak MB {dt}"], m[f"data MB {dt}"] = r["peak_mb"], r["float_data_mb"]
         notes[f"memory {dt}"] = (f"{r['n']:,} samples; fresh process, VmHWM; interpreter + "
                                  f"numpy alone {r['baseline_mb']:.0f} MB")
-    return m, notes
 
 
 def _threads(n) -> str:
@@ -236,8 +252,12 @@ def ladder_bars(results: dict) -> list[dict]:
                          "samples_per_s": r["median"],
                          "how": f"{name}; median of {len(r['samples_per_s'])} passes of "
                                 f"{s2['samples']} samples"})
-    s3 = results.get("stage3") or {}
-    n = s3.get("n")
+    return bars + _stage3_bars(results.get("stage3") or {})
+
+
+def _stage3_bars(s3: dict) -> list[dict]:
+    """The ladder's stage-3 and torch bars at batch 32 and 128 (float64)."""
+    bars, n = [], s3.get("n")
     for bs in (32, 128):
         row = _get(s3, "results", "float64", bs)
         if not row:
