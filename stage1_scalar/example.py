@@ -65,9 +65,7 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
     """``(text, grads, dx)``: :func:`explain`'s text, and the gradients it printed (the weight
     format) and ``dx``, so that tests can hold them against ``network.backward``."""
     act = activation_of(weights)
-    _, derivative = ACTIVATIONS[act]
-    sizes = list(weights["sizes"])
-    layers = weights["layers"]
+    sizes, layers = list(weights["sizes"]), weights["layers"]
     names = layer_names(sizes)
     L = len(layers)
     hidden = [""] if L == 2 else [str(i) for i in range(1, L)]  # k, h or k1, h1, k2, ...
@@ -85,25 +83,36 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
     for (wn, bn), layer in zip(names, layers):
         line(wn, layer["W"])
         line(bn, layer["b"])
-
     cache = forward(weights, x)
-    y = cache["y"]
-    loss = cross_entropy(y, c)
-    out.append("")
-    out.append("Forward")
+    out += ["", "Forward"]
+    _forward_lines(line, cache, names, hidden, act, c)
+    out += ["", "Backward: local derivatives, then the multivariate chain rule"]
+    do = _output_gradient_lines(line, cache["y"], c)
+    grads, dx = _backward_lines(line, weights, cache, names, hidden, [x] + cache["h"], do)
+    out += ["", "Gradients of the loss (what SGD subtracts, times the learning rate):"]
+    for (wn, bn), (dW, db) in zip(names, grads):
+        line(f"dl/d{wn}", dW)
+        line(f"dl/d{bn}", db)
+    layers_out = [{"W": dW, "b": db} for dW, db in grads]
+    return "\n".join(out), {"sizes": sizes, "layers": layers_out}, dx
+
+
+def _forward_lines(line, cache: dict, names, hidden, act: str, c: int) -> None:
+    """k, h of every hidden layer, then o, y and the loss."""
     a_name = "x"
-    for i in range(L - 1):
+    for i in range(len(names) - 1):
         wn, bn = names[i]
         line(f"k{hidden[i]} = {a_name} {wn} + {bn}", cache["k"][i], "linear")
         line(f"h{hidden[i]} = {act}(k{hidden[i]})", cache["h"][i], act)
         a_name = f"h{hidden[i]}"
     wn, bn = names[-1]
     line(f"o = {a_name} {wn} + {bn}", cache["o"], "linear")
-    line("y = softmax(o)", y, "softmax")
-    line(f"l = -log y_{c}", loss, "cross_entropy")
+    line("y = softmax(o)", cache["y"], "softmax")
+    line(f"l = -log y_{c}", cross_entropy(cache["y"], c), "cross_entropy")
 
-    out.append("")
-    out.append("Backward: local derivatives, then the multivariate chain rule")
+
+def _output_gradient_lines(line, y: list[float], c: int) -> list[float]:
+    """dl/dy, the softmax Jacobian, dl/do through it and fused; returns dl/do."""
     dy = cross_entropy_derivative(y, c)
     J = softmax_jacobian(y)
     do = [sum(dy[i] * J[i][j] for i in range(len(y))) for j in range(len(y))]
@@ -111,10 +120,16 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
     line("dy/do  (J[i][j] = dy_i/do_j)", J, "softmax_jacobian: y_i (delta_ij - y_j)")
     line("dl/do_j = sum_i dl/dy_i J[i][j]", do, "chain rule")
     line("dl/do = y - onehot(c)", softmax_cross_entropy_derivative(y, c), "fused shortcut")
+    return do
 
-    inputs = [x] + cache["h"]
-    dk, dx = do, None
-    grads = [None] * L
+
+def _backward_lines(line, weights: dict, cache: dict, names, hidden, inputs, do):
+    """Layer by layer from the top: dW, db, dh, then through the activation's derivative;
+    returns ``([(dW, db) per layer], dx)``."""
+    act = activation_of(weights)
+    _, derivative = ACTIVATIONS[act]
+    layers, L = weights["layers"], len(weights["layers"])
+    dk, dx, grads = do, None, [None] * L
     for i in reversed(range(L)):
         wn, bn = names[i]
         k_name = "o" if i == L - 1 else f"k{hidden[i]}"
@@ -124,21 +139,13 @@ def explain_with_grads(weights: dict, x: list[float], c: int, decimals: int = 4)
         line(f"dl/d{wn}_ij = {a_name}_i dl/d{k_name}_j", dW, "linear_backward")
         line(f"dl/d{bn} = dl/d{k_name}", db, "linear_backward")
         line(f"dl/d{a_name}_i = sum_j {wn}_ij dl/d{k_name}_j", dh, "linear_backward")
-        if i > 0:
-            h = inputs[i]
-            dh_dk = [derivative(k_j, h_j) for k_j, h_j in zip(cache["k"][i - 1], h)]
-            dk = [dh_j * d_j for dh_j, d_j in zip(dh, dh_dk)]
-            k_below = f"k{hidden[i - 1]}"
-            text = DERIVATIVE_TEXT[act].format(h=a_name)
-            line(f"d{a_name}/d{k_below} = " + text, dh_dk, f"{act}_derivative")
-            line(f"dl/d{k_below} = dl/d{a_name} * d{a_name}/d{k_below}", dk, "chain rule")
-        else:
+        if i == 0:
             dx = dh
-
-    out.append("")
-    out.append("Gradients of the loss (what SGD subtracts, times the learning rate):")
-    for (wn, bn), (dW, db) in zip(names, grads):
-        line(f"dl/d{wn}", dW)
-        line(f"dl/d{bn}", db)
-    layers_out = [{"W": dW, "b": db} for dW, db in grads]
-    return "\n".join(out), {"sizes": sizes, "layers": layers_out}, dx
+            continue
+        dh_dk = [derivative(k_j, h_j) for k_j, h_j in zip(cache["k"][i - 1], inputs[i])]
+        dk = [dh_j * d_j for dh_j, d_j in zip(dh, dh_dk)]
+        k_below = f"k{hidden[i - 1]}"
+        line(f"d{a_name}/d{k_below} = " + DERIVATIVE_TEXT[act].format(h=a_name), dh_dk,
+             f"{act}_derivative")
+        line(f"dl/d{k_below} = dl/d{a_name} * d{a_name}/d{k_below}", dk, "chain rule")
+    return grads, dx

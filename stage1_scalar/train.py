@@ -201,47 +201,43 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
     """
     from tqdm import tqdm
 
-    from shared.threads import blas_threads
 
     log = tqdm.write if log is None else log
     hidden = [3] if hidden is None else [int(n) for n in hidden]
     t0 = time.perf_counter()
     (X, c), (Xv, cv), num_classes = load_data(samples, val_samples, seed)
-    sizes = [len(X[0]), *hidden, num_classes]
-    rng = random.Random(seed)
-    if init is not None:
-        if list(init["sizes"]) != sizes:
-            raise ValueError(f"initial weights have sizes {list(init['sizes'])}, "
-                             f"the data and --hidden need {sizes}")
-        weights = init
-    else:
-        weights = init_weights(sizes, rng, activation=activation)
+    sizes, rng = [len(X[0]), *hidden, num_classes], random.Random(seed)
+    weights = _initial_weights(init, sizes, rng, activation)
     activation = activation_of(weights)
     config = {"stage": "stage1_scalar", "data": "synth", "sizes": sizes, "epochs": epochs,
               "lr": lr, "batch_size": 1, "samples": samples, "val_samples": val_samples,
               "seed": seed, "backward": "fused" if fused else "jacobian",
               "activation": activation, "program": "unrolled" if unrolled else "loops",
               "init": "given" if init is not None else "init_weights(1/sqrt(fan_in))"}
-
-    log(f"synthetic data: {samples} training / {val_samples} validation samples, "
-        f"{num_classes} classes; raw training features:")
-    log(describe(X))
-    mean, std = feature_stats(X)
-    X, Xv = normalise(X, mean, std), normalise(Xv, mean, std)
-    log("normalising the features with the training mean and std (validation uses the same): "
-        "every feature now has mean 0 and std 1")
+    (X, Xv), (mean, std) = _normalised(X, Xv, log, num_classes)
     log(f"network {sizes} ({activation} hidden), per-instance SGD, lr {lr}, {epochs} epochs, "
         f"{'fused y - onehot(c)' if fused else 'softmax-Jacobian'} backward, "
         f"{'the unrolled program' if unrolled else 'the loops of network.py'}")
+    return _train_and_record(config, weights, (X, c), (Xv, cv), rng, t0, out, plot, log,
+                             progress, (mean, std))
 
-    watch = Watch(weights, X, Xv, cv, epochs=epochs, lr=lr, num_classes=num_classes, log=log,
-                  progress=progress)
+
+def _train_and_record(config, weights, train_set, val, rng, t0, out, plot, log, progress,
+                      stats) -> dict:
+    """The epochs of :func:`train` (with their Watch), then the run record and its files."""
+    from shared.threads import blas_threads
+
+    (X, c), (Xv, cv) = train_set, val
+    epochs, lr = config["epochs"], config["lr"]
+    watch = Watch(weights, X, Xv, cv, epochs=epochs, lr=lr, num_classes=config["sizes"][-1],
+                  log=log, progress=progress)
     try:
-        weights = sgd_epochs(weights, X, c, epochs=epochs, lr=lr, rng=rng, fused=fused,
-                             unrolled=unrolled, watch=watch)
+        weights = sgd_epochs(weights, X, c, epochs=epochs, lr=lr, rng=rng,
+                             fused=config["backward"] == "fused",
+                             unrolled=config["program"] == "unrolled", watch=watch)
     finally:
         metrics = watch.close()
-    metrics["feature_mean"], metrics["feature_std"] = mean, std
+    metrics["feature_mean"], metrics["feature_std"] = stats
     wall = time.perf_counter() - t0
     record = records.make_record("stage1-train", config, metrics, status=watch.status,
                                  error=watch.error, wall_time=wall)
@@ -249,16 +245,41 @@ def train(epochs: int = 5, lr: float = 0.05, hidden: list[int] | None = None,
     if watch.status == "ok":
         log(f"done in {wall:.1f} s: validation accuracy {metrics['final_val_acc']:.4f}")
     if out is not None:
-        out = Path(out)
-        written = [records.write_record(out / "record.json", record)]
-        if watch.status == "ok":
-            save_json(weights, out / "weights.json")
-            written.append(out / "weights.json")
-        if plot:
-            written.append(plot_record(record, out / "loss_curve.png"))
-        log("wrote " + ", ".join(str(p) for p in written))
+        _write_run(record, weights, Path(out), plot, log)
     record["weights"] = weights  # for callers; not part of the written record
     return record
+
+
+def _initial_weights(init, sizes: list[int], rng: random.Random, activation: str) -> dict:
+    """``init`` (checked against ``sizes``), else new weights drawn from ``rng``."""
+    if init is None:
+        return init_weights(sizes, rng, activation=activation)
+    if list(init["sizes"]) != sizes:
+        raise ValueError(f"initial weights have sizes {list(init['sizes'])}, "
+                         f"the data and --hidden need {sizes}")
+    return init
+
+
+def _normalised(X, Xv, log, num_classes: int):
+    """Both splits normalised with the training features' mean and std, saying so."""
+    log(f"synthetic data: {len(X)} training / {len(Xv)} validation samples, "
+        f"{num_classes} classes; raw training features:")
+    log(describe(X))
+    mean, std = feature_stats(X)
+    log("normalising the features with the training mean and std (validation uses the same): "
+        "every feature now has mean 0 and std 1")
+    return (normalise(X, mean, std), normalise(Xv, mean, std)), (mean, std)
+
+
+def _write_run(record: dict, weights: dict, out: Path, plot: bool, log) -> None:
+    """``record.json``, ``weights.json`` (not for a diverged run) and ``loss_curve.png``."""
+    written = [records.write_record(out / "record.json", record)]
+    if record["status"] == "ok":
+        save_json(weights, out / "weights.json")
+        written.append(out / "weights.json")
+    if plot:
+        written.append(plot_record(record, out / "loss_curve.png"))
+    log("wrote " + ", ".join(str(p) for p in written))
 
 
 def plot_record(record: dict, path: str | Path) -> Path:

@@ -24,8 +24,6 @@ EXCLUDED = ("stage4_analysis/compare.py", "stage3_batched/gradcheck.py",
 #: Functions over MAX_LINES not yet split, with their present length ("path name": lines).
 NOT_YET_SHORT = {
     "stage4_analysis/cli.py reproduce": 82,
-    "stage1_scalar/example.py explain_with_grads": 81,
-    "stage1_scalar/train.py train": 79,
     "stage1_scalar/graph.py build": 78,
     "stage4_analysis/experiments/sweeps.py plot": 74,
     "stage4_analysis/experiments/autoencoder.py summarize": 74,
