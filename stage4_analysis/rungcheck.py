@@ -615,15 +615,18 @@ def print_summary(path, results: list[CaseResult], extras, out) -> None:
         print("no problem could be checked (every one was skipped)", file=out)
 
 
-def course_cases(shape, activation: str | None = None, files=None) -> list[Case]:
+def course_cases(shape, activation: str | None = None, files=None,
+                 digits: bool = True) -> list[Case]:
     """The default problems for a rung of the course ``shape``: every activation it can express
-    (with ``files``, those the student's files have), or only ``activation``."""
+    (with ``files``, those the student's files have), or only ``activation``; with ``digits``
+    also the three real digits."""
     acts = tuple(a for a in shape.ACTIVATIONS if a in wf.ACTIVATIONS)
     have = acts if files is None else tuple(a for a in acts if not shape.cannot(
         wf.to_arrays(wf.init_weights([2, 2, 2], random.Random(0), activation=a)), files))
     if activation:
-        return rung_cases((activation,))
-    return rung_cases(acts or wf.ACTIVATIONS, digits_activation=(have or acts or ("sigmoid",))[0]
+        return rung_cases((activation,), digits=digits)
+    return rung_cases(acts or wf.ACTIVATIONS, digits=digits,
+                      digits_activation=(have or acts or ("sigmoid",))[0]
                       if "sigmoid" not in have else "sigmoid")
 
 
