@@ -5,8 +5,8 @@ known to be better *with the other settings at the base*; combined, the winners 
 (a larger batch wants a larger rate, a sigmoid wants more epochs). So the combination is not
 trusted blindly: a few joint candidates are each trained with SEEDS seeds on the same validation
 split, all with the same longer recipe, and the one with the highest mean validation accuracy is
-chosen. Experiment 7 then trains the chosen one on the full training set and measures it on the
-test set, once.
+chosen. Experiment 7 then trains the chosen one (validation monitored every epoch) and measures
+it on the test set, once, after training.
 
 Candidates (duplicates merged):
 
@@ -196,8 +196,8 @@ def summarize(records, figures, ctx):
                                 "val acc (end)", "best epoch (mean curve)", "status"], rows))
     if pick:
         out.append(f"\nChosen: **{pick[0]}** — {describe(pick[1])}, {pct(pick[2]['mean'])} mean "
-                   "validation accuracy. Experiment 7 trains it on the full training set and "
-                   "measures it on the test set.")
+                   "validation accuracy. Experiment 7 trains it and measures it once on the "
+                   "test set, after training.")
     else:
         out.append("\nNo candidate has all its seeds finished, so nothing is chosen yet.")
     if ctx.quick:
