@@ -357,6 +357,13 @@ def build_parser(mods: list[ModuleType], single: str | None = None) -> argparse.
         p.add_argument("--speed", action="store_true",
                        help="also measure the speed ladder (python -m stage4_analysis.speed) "
                        "and put it in the report (off by default: it takes minutes)")
+    _add_run_flags(p)
+    _add_options(p, mods)
+    return p
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """Where and how runs execute, where results go, and the smoke-run overrides."""
     p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help=f"worker processes (default: all cores, here {cpu_count()})")
     p.add_argument("--backend", choices=("joblib", "dask"), default="joblib",
@@ -377,8 +384,6 @@ def build_parser(mods: list[ModuleType], single: str | None = None) -> argparse.
                    help="allow downloading absent MNIST / Fashion-MNIST files (off by default: "
                    "the reproduction never touches the network unless asked)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _add_options(p, mods)
-    return p
 
 
 GENERIC = ("quick", "full", "only", "list", "speed", "jobs", "backend", "scheduler", "out",

@@ -39,8 +39,6 @@ NOT_YET_SHORT = {
     "shared/records.py validate_record": 49,
     "stage4_analysis/experiments/lr_study.py summarize": 47,
     "stage4_analysis/experiments/disc.py summarize": 45,
-    "stage4_analysis/speed/stage1.py bench_vs_micrograd": 44,
-    "stage4_analysis/cli.py build_parser": 42,
     "stage4_analysis/experiments/best_config.py summarize": 41,
 }
 

@@ -214,12 +214,17 @@ def bench_vs_micrograd(seconds: float = 1.0, repeats: int = 5, samples: int = 20
                                                   "(pip install micrograd)"}
     else:
         _add_micrograd_rows(rows, result, weights, X, c, lr, seconds, reference)
+    _measure_rows(result, rows, repeats)
+    return result
+
+
+def _measure_rows(result: dict, rows: dict, repeats: int) -> None:
+    """The rows' steps/s over ``repeats`` interleaved rounds, and the ratios to micrograd."""
     rates = _interleaved(rows, repeats)
     for name, rs in rates.items():
         result["rows"][name] = {"steps_per_s": statistics.median(rs), "min": min(rs),
                                 "max": max(rs), "all": rs}
     _ratios(result, rates, rows)
-    return result
 
 
 def _interleaved(rows: dict, repeats: int) -> dict:
