@@ -317,43 +317,59 @@ def validate_record(rec: Any, path: str | os.PathLike = "<record>",
     record edited by hand or cut short does not pass). A run marked ``"ok"`` must have no error
     and non-empty metrics holding every name in ``required_metrics``.
     """
-    def bad(why: str) -> RecordError:
-        return RecordError(f"{path}: not a valid run record ({why})")
+    why = _field_problem(rec) or _key_problem(rec) or _ok_problem(rec, required_metrics)
+    if why:
+        raise RecordError(f"{path}: not a valid run record ({why})")
+    return rec
 
+
+def _field_problem(rec: Any) -> str | None:
+    """The first field of ``rec`` missing or of the wrong type or value, or None."""
     if not isinstance(rec, dict) or rec.get("schema") != SCHEMA:
-        raise bad(f"no schema {SCHEMA!r}")
+        return f"no schema {SCHEMA!r}"
     if type(rec.get("version")) is not int or rec["version"] != VERSION:
-        raise bad(f"version {rec.get('version')!r}, this code reads version {VERSION}")
+        return f"version {rec.get('version')!r}, this code reads version {VERSION}"
     for field, kind in (("name", str), ("key", str), ("created", str), ("config", dict),
                         ("metrics", dict), ("versions", dict)):
         if not isinstance(rec.get(field), kind):
-            raise bad(f"{field!r} missing or not a {'string' if kind is str else 'JSON object'}")
+            return f"{field!r} missing or not a {'string' if kind is str else 'JSON object'}"
     if not isinstance(rec.get("status"), str) or rec["status"] not in STATUSES:
-        raise bad(f"status {rec.get('status')!r} is not one of {', '.join(STATUSES)}")
+        return f"status {rec.get('status')!r} is not one of {', '.join(STATUSES)}"
     if rec.get("error") is not None and not isinstance(rec["error"], str):
-        raise bad("'error' is neither null nor a string")
+        return "'error' is neither null nor a string"
     files = rec.get("data_files", {})   # older records have none
     if not (isinstance(files, dict) and all(
             isinstance(v, list) and all(isinstance(f, str) for f in v) for v in files.values())):
-        raise bad("'data_files' is not an object of lists of file names")
+        return "'data_files' is not an object of lists of file names"
     wall = rec.get("wall_time")
     if wall is not None and not (_number(wall) and math.isfinite(wall) and wall >= 0):
-        raise bad(f"wall_time {wall!r} is not a number >= 0")
+        return f"wall_time {wall!r} is not a number >= 0"
+    return None
+
+
+def _key_problem(rec: dict) -> str | None:
+    """Why the ``key`` of ``rec`` is not the hash of its ``config``, or None when it is."""
     try:
         key = config_key(rec["config"])
     except (TypeError, ValueError, RecursionError):
-        raise bad("its config cannot be hashed") from None
+        return "its config cannot be hashed"
     if rec["key"] != key:
-        raise bad(f"key {rec['key']!r} does not match its config (hash {key})")
-    if rec["status"] == "ok":
-        if rec.get("error") is not None:
-            raise bad("marked ok but holds an error")
-        if not rec["metrics"]:
-            raise bad("marked ok but has no metrics")
-        missing = [m for m in required_metrics if m not in rec["metrics"]]
-        if missing:
-            raise bad(f"marked ok but its metrics lack {', '.join(missing)}")
-    return rec
+        return f"key {rec['key']!r} does not match its config (hash {key})"
+    return None
+
+
+def _ok_problem(rec: dict, required_metrics: Sequence[str]) -> str | None:
+    """Why a run marked ``"ok"`` is not complete (an error, no or missing metrics), or None."""
+    if rec["status"] != "ok":
+        return None
+    if rec.get("error") is not None:
+        return "marked ok but holds an error"
+    if not rec["metrics"]:
+        return "marked ok but has no metrics"
+    missing = [m for m in required_metrics if m not in rec["metrics"]]
+    if missing:
+        return f"marked ok but its metrics lack {', '.join(missing)}"
+    return None
 
 
 def read_json(path: str | os.PathLike, error: type[Exception], what: str) -> Any:

@@ -35,7 +35,6 @@ NOT_YET_SHORT = {
     "stage2_perinstance/train.py fit": 55,
     "stage4_analysis/experiments/pytorch.py train_torch": 51,
     "stage4_analysis/experiments/disc.py execute": 51,
-    "shared/records.py validate_record": 49,
     "stage4_analysis/experiments/lr_study.py summarize": 47,
     "stage4_analysis/experiments/disc.py summarize": 45,
     "stage4_analysis/experiments/best_config.py summarize": 41,
