@@ -37,7 +37,6 @@ NOT_YET_SHORT = {
     "stage4_analysis/experiments/disc.py execute": 51,
     "stage4_analysis/experiments/lr_study.py summarize": 47,
     "stage4_analysis/experiments/disc.py summarize": 45,
-    "stage4_analysis/experiments/best_config.py summarize": 41,
 }
 
 

@@ -164,6 +164,23 @@ def plot(records, fig_dir, ctx):
     return [save_figure(fig, fig_dir / "best_config.png")]
 
 
+def candidate_rows(records, ctx, pick):
+    """One table row per candidate (the chosen one in bold): settings, size, accuracies."""
+    rows = []
+    cands = candidates(ctx)
+    for name, rs in by_candidate(records, ctx).items():
+        p = sweeps.point(rs)
+        c = cands[name]
+        sizes = [784, *c["hidden_dims"], 10]
+        rows.append([("**" + name + "**") if pick and pick[0] == name else name, describe(c),
+                     f"{count_parameters(sizes):,}",
+                     pm(p["train"].final_mean, p["train"].final_std, as_pct=True)
+                     if p["ok"] else "–",
+                     pm(p["mean"], p["std"], as_pct=True) if p["ok"] else "–",
+                     p["best_epoch"] or "–", sweeps._state_text(p)])
+    return rows
+
+
 def summarize(records, figures, ctx):
     r0 = next((r for r in records if r.get("status") == "ok"), None)
     m = r0["metrics"] if r0 else {}
@@ -180,20 +197,9 @@ def summarize(records, figures, ctx):
            + data_description(d, cs3317.FINAL, m.get("n_train"), m.get("n_val"))
            + f". **Choice:** {RULE}. The test set is not used here."]
     pick = chosen(ctx)
-    rows = []
-    cands = candidates(ctx)
-    for name, rs in by_candidate(records, ctx).items():
-        p = sweeps.point(rs)
-        c = cands[name]
-        sizes = [784, *c["hidden_dims"], 10]
-        rows.append([("**" + name + "**") if pick and pick[0] == name else name, describe(c),
-                     f"{count_parameters(sizes):,}",
-                     pm(p["train"].final_mean, p["train"].final_std, as_pct=True)
-                     if p["ok"] else "–",
-                     pm(p["mean"], p["std"], as_pct=True) if p["ok"] else "–",
-                     p["best_epoch"] or "–", sweeps._state_text(p)])
     out.append("\n" + md_table(["candidate", "settings", "parameters", "train acc (end)",
-                                "val acc (end)", "best epoch (mean curve)", "status"], rows))
+                                "val acc (end)", "best epoch (mean curve)", "status"],
+                               candidate_rows(records, ctx, pick)))
     if pick:
         out.append(f"\nChosen: **{pick[0]}** — {describe(pick[1])}, {pct(pick[2]['mean'])} mean "
                    "validation accuracy. Experiment 7 trains it and measures it once on the "
