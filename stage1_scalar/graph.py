@@ -28,7 +28,8 @@ DOT text); :func:`write` renders it with Graphviz's ``dot`` program when that is
 otherwise writes the ``.dot`` file and says how to render it. Networks with more than
 :data:`MAX_NODES` scalar nodes are refused: such a drawing is no longer readable.
 
-Pure Python apart from the optional ``graphviz`` import (inside :func:`build`): no numpy.
+Pure Python apart from the optional ``graphviz`` import (made when :func:`build` is called): no
+numpy.
 What it leaves out: batches (one sample only) and the weight update.
 """
 
@@ -112,26 +113,23 @@ def gradients(weights: dict, x: list[float], c: int) -> dict:
     return out
 
 
-def build(weights: dict, x: list[float], c: int):
-    """The computation graph of sample ``x`` with class ``c`` as a ``graphviz.Digraph``.
+#: Node kinds: (shape, fill colour) - inputs and parameters are boxes, computed values ellipses.
+KINDS = {"input": ("box", "#e8f0fe"), "param": ("box", "#fff4e0"),
+         "value": ("ellipse", "#eef7ee"), "loss": ("doubleoctagon", "#fde8e8")}
 
-    Node names: ``x{i}``, ``W{l}_{i}_{j}``, ``b{l}_{j}``, ``k{l}_{j}``, ``h{l}_{j}``, ``o{j}``,
-    ``y{j}``, ``loss``; each label reads ``<name> = <value>`` over ``grad <dl/d name>``.
-    """
+
+def _graphviz():
+    """The ``graphviz`` Python package, or a ConfigError saying how to install it."""
     try:
         import graphviz
     except ImportError:
         raise ConfigError("drawing the graph needs the graphviz Python package: "
                           "pip install graphviz") from None
-    sizes = [int(n) for n in weights["sizes"]]
-    check_size(sizes)
-    act = activation_of(weights)
-    _, derivative = ACTIVATIONS[act]
-    g = gradients(weights, x, c)
-    cache, layers, L = g["cache"], weights["layers"], len(weights["layers"])
-    names = layer_names(sizes)
-    hidden = [""] if L == 2 else [str(i) for i in range(1, L)]
+    return graphviz
 
+
+def _digraph(graphviz, sizes: list[int], act: str, x: list[float], c: int):
+    """An empty ``graphviz.Digraph`` in the graph's style, titled with the network, ``x``, ``c``."""
     dot = graphviz.Digraph("computation_graph", graph_attr={
         "rankdir": "LR", "ranksep": "1.1", "nodesep": "0.12", "fontname": "Helvetica",
         "label": f"network {sizes}, {act} hidden layers, x = [{', '.join(num(v) for v in x)}], "
@@ -139,56 +137,99 @@ def build(weights: dict, x: list[float], c: int):
                  "derivative", "labelloc": "t", "fontsize": "12"})
     dot.attr("node", fontname="Helvetica", fontsize="10", margin="0.04,0.02")
     dot.attr("edge", fontname="Helvetica", fontsize="8", color="#777777", arrowsize="0.5")
+    return dot
 
-    def node(name, text, value, grad, kind, target=dot):
-        shape, fill = {"input": ("box", "#e8f0fe"), "param": ("box", "#fff4e0"),
-                       "value": ("ellipse", "#eef7ee"), "loss": ("doubleoctagon", "#fde8e8")}[kind]
-        target.node(name, f"{text} = {num(value)}\ngrad {num(grad)}", shape=shape, style="filled",
-                 fillcolor=fill)
 
-    def edge(u, v, local):
-        dot.edge(u, v, label=num(local))
+def _node(target, name: str, text: str, value: float, grad: float, kind: str) -> None:
+    """Node ``name`` labelled ``<text> = <value>`` over ``grad <dl/d name>``, drawn as ``kind``."""
+    shape, fill = KINDS[kind]
+    target.node(name, f"{text} = {num(value)}\ngrad {num(grad)}", shape=shape, style="filled",
+                fillcolor=fill)
 
+
+def _edge(dot, u: str, v: str, local: float) -> None:
+    """Edge ``u -> v`` labelled with the local derivative ``dv/du``."""
+    dot.edge(u, v, label=num(local))
+
+
+def _outputs(dot, g: dict, l_: int, sizes: list[int], hidden: list[str]) -> list[str]:
+    """Layer ``l_``'s outputs (``k``, or ``o`` for the last layer) in one rank; their names."""
+    last = l_ == len(sizes) - 2
+    names = [f"o{j}" for j in range(sizes[-1])] if last else \
+        [f"k{l_}_{j}" for j in range(sizes[l_ + 1])]
+    values = g["cache"]["o"] if last else g["cache"]["k"][l_]
+    grads = g["do"] if last else g["dk"][l_]
+    with dot.subgraph() as s:
+        s.attr(rank="same")
+        for j, name in enumerate(names):
+            text = f"o[{j}]" if last else f"k{hidden[l_]}[{j}]"
+            _node(s, name, text, values[j], grads[j], "value")
+    return names
+
+
+def _parameters(dot, g: dict, l_: int, layer: dict, names, a, below, out: list[str]) -> None:
+    """Layer ``l_``'s weights and biases, with edges from them and from its input to ``out``."""
+    wn, bn = names[l_]
+    for i, W_i in enumerate(layer["W"]):
+        for j, W_ij in enumerate(W_i):
+            pname = f"W{l_}_{i}_{j}"
+            _node(dot, pname, f"{wn}[{i},{j}]", W_ij, g["layers"][l_]["W"][i][j], "param")
+            _edge(dot, pname, out[j], a[i])  # dk_j/dW_ij = x_i
+            _edge(dot, below[i], out[j], W_ij)  # dk_j/dx_i = W_ij
+    for j, b_j in enumerate(layer["b"]):
+        pname = f"b{l_}_{j}"
+        _node(dot, pname, f"{bn}[{j}]", b_j, g["layers"][l_]["b"][j], "param")
+        _edge(dot, pname, out[j], 1.0)
+
+
+def _activations(dot, g: dict, l_: int, hidden: list[str], derivative, k_names: list[str]):
+    """Hidden layer ``l_``'s activations ``h`` with their edges from ``k``; their names."""
+    k, h = g["cache"]["k"][l_], g["cache"]["h"][l_]
+    names = [f"h{l_}_{j}" for j in range(len(h))]
+    for j, (k_j, h_j) in enumerate(zip(k, h)):
+        _node(dot, names[j], f"h{hidden[l_]}[{j}]", h_j, g["dh"][l_][j], "value")
+        _edge(dot, k_names[j], names[j], derivative(k_j, h_j))
+    return names
+
+
+def _softmax_and_loss(dot, g: dict, c: int) -> None:
+    """The probabilities ``y`` with their edges from ``o``; the loss with its edge from ``y_c``."""
+    y, J = g["cache"]["y"], softmax_jacobian(g["cache"]["y"])
+    for i, y_i in enumerate(y):
+        _node(dot, f"y{i}", f"y[{i}]", y_i, g["dy"][i], "value")
+        for j in range(len(y)):
+            _edge(dot, f"o{j}", f"y{i}", J[i][j])  # dy_i/do_j
+    _node(dot, "loss", f"l = -log y[{c}]", g["loss"], 1.0, "loss")
+    _edge(dot, f"y{c}", "loss", g["dy"][c])  # dl/dy_c = -1/y_c
+
+
+def build(weights: dict, x: list[float], c: int):
+    """The computation graph of sample ``x`` with class ``c`` as a ``graphviz.Digraph``.
+
+    Node names: ``x{i}``, ``W{l}_{i}_{j}``, ``b{l}_{j}``, ``k{l}_{j}``, ``h{l}_{j}``, ``o{j}``,
+    ``y{j}``, ``loss``; each label reads ``<name> = <value>`` over ``grad <dl/d name>``.
+    """
+    graphviz = _graphviz()
+    sizes = [int(n) for n in weights["sizes"]]
+    check_size(sizes)
+    act = activation_of(weights)
+    _, derivative = ACTIVATIONS[act]
+    g = gradients(weights, x, c)
+    L = len(weights["layers"])
+    names = layer_names(sizes)
+    hidden = [""] if L == 2 else [str(i) for i in range(1, L)]
+    dot = _digraph(graphviz, sizes, act, x, c)
     for i, x_i in enumerate(x):
-        node(f"x{i}", f"x[{i}]", x_i, g["dx"][i], "input")
+        _node(dot, f"x{i}", f"x[{i}]", x_i, g["dx"][i], "input")
     below = [f"x{i}" for i in range(sizes[0])]  # node names of the current layer's input
     a = x
-    for l_, layer in enumerate(layers):
-        wn, bn = names[l_]
-        last = l_ == L - 1
-        out_names = [f"o{j}" for j in range(sizes[-1])] if last else \
-            [f"k{l_}_{j}" for j in range(sizes[l_ + 1])]
-        out_vals = cache["o"] if last else cache["k"][l_]
-        out_grads = g["do"] if last else g["dk"][l_]
-        with dot.subgraph() as s:
-            s.attr(rank="same")
-            for j, name in enumerate(out_names):
-                text = f"o[{j}]" if last else f"k{hidden[l_]}[{j}]"
-                node(name, text, out_vals[j], out_grads[j], "value", target=s)
-        for i, W_i in enumerate(layer["W"]):
-            for j, W_ij in enumerate(W_i):
-                pname = f"W{l_}_{i}_{j}"
-                node(pname, f"{wn}[{i},{j}]", W_ij, g["layers"][l_]["W"][i][j], "param")
-                edge(pname, out_names[j], a[i])  # dk_j/dW_ij = x_i
-                edge(below[i], out_names[j], W_ij)  # dk_j/dx_i = W_ij
-        for j, b_j in enumerate(layer["b"]):
-            pname = f"b{l_}_{j}"
-            node(pname, f"{bn}[{j}]", b_j, g["layers"][l_]["b"][j], "param")
-            edge(pname, out_names[j], 1.0)
-        if not last:
-            h = cache["h"][l_]
-            below = [f"h{l_}_{j}" for j in range(sizes[l_ + 1])]
-            for j, (k_j, h_j) in enumerate(zip(cache["k"][l_], h)):
-                node(below[j], f"h{hidden[l_]}[{j}]", h_j, g["dh"][l_][j], "value")
-                edge(out_names[j], below[j], derivative(k_j, h_j))
-            a = h
-    y, J = cache["y"], softmax_jacobian(cache["y"])
-    for i, y_i in enumerate(y):
-        node(f"y{i}", f"y[{i}]", y_i, g["dy"][i], "value")
-        for j in range(len(y)):
-            edge(f"o{j}", f"y{i}", J[i][j])  # dy_i/do_j
-    node("loss", f"l = -log y[{c}]", g["loss"], 1.0, "loss")
-    edge(f"y{c}", "loss", g["dy"][c])  # dl/dy_c = -1/y_c
+    for l_, layer in enumerate(weights["layers"]):
+        out = _outputs(dot, g, l_, sizes, hidden)
+        _parameters(dot, g, l_, layer, names, a, below, out)
+        if l_ < L - 1:
+            below = _activations(dot, g, l_, hidden, derivative, out)
+            a = g["cache"]["h"][l_]
+    _softmax_and_loss(dot, g, c)
     return dot
 
 
