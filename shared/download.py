@@ -224,15 +224,8 @@ def download(urls: Sequence[str], dest: str | os.PathLike, md5: str | Sequence[s
 
 
 def _download(urls, dest: Path, good: set[str], content_md5s, timeout: float) -> Path:
-    import pooch
-    import requests
-
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DownloadError(f"{dest.parent}: cannot create the download folder "
-                            f"({e.strerror or e}); set MLP_LADDER_CACHE to a writable folder"
-                            ) from None
+    """``dest`` verified, from the cache or else from the first of ``urls`` that serves it."""
+    _make_download_folder(dest.parent)
     clean_stale_downloads(dest.parent)
     if dest.is_file() and _verified(dest, good, content_md5s) is None:
         return dest
@@ -241,41 +234,63 @@ def _download(urls, dest: Path, good: set[str], content_md5s, timeout: float) ->
     failures: list[tuple[str, str]] = []
     bad_sums: list[tuple[str, str]] = []
     for url in urls:
-        staging = dest.parent / f".download-{socket.gethostname()}-{os.getpid()}-{dest.name}"
-        try:
-            with _quiet_pooch(), _Progress(dest.name) as bar:
-                got = Path(pooch.retrieve(
-                    url, known_hash=known, fname=dest.name, path=staging, progressbar=False,
-                    downloader=pooch.HTTPDownloader(
-                        progressbar=bar, timeout=timeout, chunk_size=CHUNK,
-                        headers={"User-Agent": "mlp-ladder"})))
-            bad = _verified(got, good, content_md5s)
-            if bad is not None:
-                bad_sums.append((url, bad))
-                failures.append((url, f"MD5 {bad}, expected {' or '.join(sorted(good))}"))
-                continue
-            os.chmod(got, default_file_mode())
-            os.replace(got, dest)
+        if _fetch_from_mirror(url, dest, known, good, content_md5s, timeout, failures,
+                              bad_sums):
             return dest
-        except ValueError as e:  # pooch: the hash did not match (it deleted the file)
-            m = re.search(r"does not match the known hash.*got ([0-9a-f]+)", str(e))
-            if m is None:  # a URL pooch cannot fetch
-                failures.append((url, f"{type(e).__name__}: {e}"))
-                continue
-            bad_sums.append((url, m.group(1)))
-            failures.append((url, f"MD5 {m.group(1)}, expected {' or '.join(sorted(good))}"))
-        except requests.RequestException as e:
-            failures.append((url, _reason(e)))
-        except OSError as e:
-            if e.errno == errno.ENOSPC:
-                raise DownloadError(f"{dest.parent}: no space left while downloading "
-                                    f"{dest.name}; free some disk space", [(url, "ENOSPC")]
-                                    ) from None
-            failures.append((url, f"{type(e).__name__}: {e.strerror or e}"))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
     detail = "; ".join(f"{u}: {r}" for u, r in failures) or "no mirrors given"
     if bad_sums:
         raise ChecksumError(f"{dest.name}: downloaded file failed checksum verification and was "
                             f"deleted (nothing saved to {dest.parent}): {detail}")
     raise DownloadError(f"{dest.name}: could not download from any mirror: {detail}", failures)
+
+
+def _make_download_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents), or raise a DownloadError saying what to set."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"{folder}: cannot create the download folder "
+                            f"({e.strerror or e}); set MLP_LADDER_CACHE to a writable folder"
+                            ) from None
+
+
+def _fetch_from_mirror(url, dest: Path, known, good: set[str], content_md5s, timeout: float,
+                       failures: list, bad_sums: list) -> bool:
+    """Download ``url`` to ``dest`` if its MD5 is good (True); else note why in ``failures``."""
+    import pooch
+    import requests
+
+    staging = dest.parent / f".download-{socket.gethostname()}-{os.getpid()}-{dest.name}"
+    try:
+        with _quiet_pooch(), _Progress(dest.name) as bar:
+            got = Path(pooch.retrieve(
+                url, known_hash=known, fname=dest.name, path=staging, progressbar=False,
+                downloader=pooch.HTTPDownloader(
+                    progressbar=bar, timeout=timeout, chunk_size=CHUNK,
+                    headers={"User-Agent": "mlp-ladder"})))
+        bad = _verified(got, good, content_md5s)
+        if bad is not None:
+            bad_sums.append((url, bad))
+            failures.append((url, f"MD5 {bad}, expected {' or '.join(sorted(good))}"))
+            return False
+        os.chmod(got, default_file_mode())
+        os.replace(got, dest)
+        return True
+    except ValueError as e:  # pooch: the hash did not match (it deleted the file)
+        m = re.search(r"does not match the known hash.*got ([0-9a-f]+)", str(e))
+        if m is None:  # a URL pooch cannot fetch
+            failures.append((url, f"{type(e).__name__}: {e}"))
+            return False
+        bad_sums.append((url, m.group(1)))
+        failures.append((url, f"MD5 {m.group(1)}, expected {' or '.join(sorted(good))}"))
+    except requests.RequestException as e:
+        failures.append((url, _reason(e)))
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise DownloadError(f"{dest.parent}: no space left while downloading "
+                                f"{dest.name}; free some disk space", [(url, "ENOSPC")]
+                                ) from None
+        failures.append((url, f"{type(e).__name__}: {e.strerror or e}"))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return False

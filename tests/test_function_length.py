@@ -29,7 +29,6 @@ NOT_YET_SHORT = {
     "stage4_analysis/experiments/disc.py plot": 58,
     "stage2_perinstance/train.py plot_record": 57,
     "stage4_analysis/experiments/sweeps.py summarize": 56,
-    "shared/download.py _download": 56,
     "stage4_analysis/runs.py execute": 55,
     "stage2_perinstance/train.py fit": 55,
     "stage4_analysis/experiments/pytorch.py train_torch": 51,
