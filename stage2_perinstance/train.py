@@ -274,22 +274,32 @@ def plot_record(record: dict, path: str | Path) -> Path:
     ``log_every`` samples) against the time step, raw and smoothed (left); the per-epoch training
     and validation loss (middle) and accuracy (right)."""
     from shared.plotting import new_figure, save_figure
+
+    cfg = record["config"]
+    fig, axes = new_figure(ncols=3, width=5.0, height=3.8)
+    ax, ax_ep, ax_acc = axes[0]
+    _plot_learning_curve(ax, record["metrics"], cfg.get("n_train"))
+    _plot_epochs(ax_ep, ax_acc, record["metrics"]["epochs"])
+    status = record.get("status", "ok")
+    fig.suptitle(f"stage 2 (per-sample numpy): {cfg.get('dataset')}, sizes {cfg.get('sizes')}, "
+                 f"lr {cfg.get('lr')}, accumulate {cfg.get('accumulate')}"
+                 + ("" if status == "ok" else f" [{status}]"))
+    return save_figure(fig, path)
+
+
+def _plot_learning_curve(ax, m: dict, n_train: int | None) -> None:
+    """The learning curve of the metrics ``m``: each step loss, raw and smoothed; epochs dotted."""
     from shared.records import from_json_float
 
-    m = record["metrics"]
-    cfg = record["config"]
     every = int(m.get("log_every", 1))
     steps = [from_json_float(v) for v in m["step_loss"]]
     t = (np.arange(len(steps)) + 1) * every
-    fig, axes = new_figure(ncols=3, width=5.0, height=3.8)
-    ax, ax_ep, ax_acc = axes[0]
     unit = "sample" if every == 1 else f"mean of {every} samples"
     if steps:
         ax.plot(t, steps, color="tab:blue", alpha=0.25, lw=0.5, label=f"loss per {unit}")
         window = max(len(steps) // 100, 1)
         ax.plot(t, smooth(steps, window), color="tab:blue", lw=1.5,
                 label=f"moving average ({window * every} samples)")
-    n_train = cfg.get("n_train")
     if n_train:
         for e in range(1, len(m["epochs"])):
             ax.axvline(e * n_train, color="grey", lw=0.6, ls=":")
@@ -302,12 +312,16 @@ def plot_record(record: dict, path: str | Path) -> Path:
     ax.set_title("learning curve (dotted: epoch ends; y cut at the 99th percentile)", fontsize=9)
     ax.legend(fontsize=8)
 
-    ep = [r["epoch"] for r in m["epochs"]]
+
+def _plot_epochs(ax_ep, ax_acc, epochs: list[dict]) -> None:
+    """The training and validation loss (``ax_ep``) and accuracy (``ax_acc``) after each epoch."""
+    from shared.records import from_json_float
+
+    ep = [r["epoch"] for r in epochs]
     for key, style, label in (("train", "o-", "training set"), ("val", "s-", "validation set")):
         loss = [from_json_float(r[f"{key}_loss"]) if r[f"{key}_loss"] is not None else np.nan
-                for r in m["epochs"]]
-        acc = [100 * r[f"{key}_acc"] if r[f"{key}_acc"] is not None else np.nan
-               for r in m["epochs"]]
+                for r in epochs]
+        acc = [100 * r[f"{key}_acc"] if r[f"{key}_acc"] is not None else np.nan for r in epochs]
         ax_ep.plot(ep, loss, style, label=label)
         ax_acc.plot(ep, acc, style, label=label)
     ax_ep.set_xlabel("epoch")
@@ -321,8 +335,3 @@ def plot_record(record: dict, path: str | Path) -> Path:
     for a in (ax_ep, ax_acc):
         if ep:
             a.set_xticks(ep)
-    status = record.get("status", "ok")
-    fig.suptitle(f"stage 2 (per-sample numpy): {cfg.get('dataset')}, sizes {cfg.get('sizes')}, "
-                 f"lr {cfg.get('lr')}, accumulate {cfg.get('accumulate')}"
-                 + ("" if status == "ok" else f" [{status}]"))
-    return save_figure(fig, path)
