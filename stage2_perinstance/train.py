@@ -93,35 +93,17 @@ def fit(weights: dict, train, val, *, epochs: int, lr: float, rng: np.random.Gen
     inputs when at least half the training inputs are exact zeros). ``dtype``: of the
     computation (None: the weights' dtype, float64 for lists).
 
-    ``history`` (plain JSON)::
-
-        {"step_loss": [...],   # the loss of each training sample, computed in its forward pass
-                               # (before its update), in training order; with log_every = m > 1
-                               # each entry is the mean over m consecutive samples
-         "log_every": m, "step_unit": "sample",
-         "epochs": [{"epoch": 1, "train_loss", "train_acc",    # whole training set, evaluated
-                     "val_loss", "val_acc",                    # after the epoch (None: no val)
-                     "train_loss_running",                     # mean step loss of the epoch
-                     "lr", "seconds"}, ...],                   # seconds: train + evaluation
-         "status": "ok" | "diverged", "message": None | str,
-         "path": "network.py" | "fast.py" (the epoch's ``path``, else its name),
-         "skip_zero_inputs": bool, "dtype": str}
-
-    Divergence (``shared.divergence``) stops training with status "diverged" and a message (the
-    weights returned are those at that point): a sample loss that is inf or nan, or an epoch whose
-    mean training loss - after the epoch on the whole training set, or the mean step loss during
-    it; the epoch line shows both - is above ``3 ln K``, or whose weights are no longer finite.
-    ``progress``: a tqdm bar over samples (hidden when not a terminal) and one line per epoch
-    (through ``log``, default ``tqdm.write``).
+    ``history``: plain JSON (its fields in :class:`Watch`) - the loss of every training sample
+    (``step_loss``, means of ``log_every`` samples when that is > 1) and, after every epoch, the
+    training and validation loss and accuracy. Divergence (``shared.divergence``, the rule in
+    :class:`Watch`) stops training with status "diverged" and a message; the weights returned
+    are those at that point. ``progress``: a tqdm bar over samples (hidden when not a terminal)
+    and one line per epoch (through ``log``, default ``tqdm.write``).
     """
     w, (X, c), val = _check_fit_arguments(weights, train, val, epochs, lr, accumulate,
                                           log_every, rng, dtype)
-    if not callable(epoch):
-        raise TypeError(f"epoch must be a function like sgd_epoch, got {epoch!r}")
-    skip = epoch.prepare(X, fused) if hasattr(epoch, "prepare") else False
-    path = getattr(epoch, "path", None) or getattr(epoch, "__name__", type(epoch).__name__)
-    watch = Watch(w, (X, c), val, epochs=epochs, lr=lr, log_every=log_every, progress=progress,
-                  log=log, path=path, skip_zero_inputs=skip)
+    watch = _watch(epoch, w, (X, c), val, fused=fused, epochs=epochs, lr=lr,
+                   log_every=log_every, progress=progress, log=log)
     # a diverging run makes inf/nan on purpose; the watch detects and reports it
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for n_epoch in range(1, int(epochs) + 1):
@@ -166,10 +148,40 @@ def _check_fit_arguments(weights, train, val, epochs, lr, accumulate, log_every,
 
 
 # --------------------------------------------------------------------------- around the loop
+def _watch(epoch, w: dict, train, val, *, fused: bool, **options) -> Watch:
+    """The :class:`Watch` of a run with the epoch function ``epoch`` (prepared for ``train``)."""
+    if not callable(epoch):
+        raise TypeError(f"epoch must be a function like sgd_epoch, got {epoch!r}")
+    skip = epoch.prepare(train[0], fused) if hasattr(epoch, "prepare") else False
+    path = getattr(epoch, "path", None) or getattr(epoch, "__name__", type(epoch).__name__)
+    return Watch(w, train, val, path=path, skip_zero_inputs=skip, **options)
+
+
 class Watch:
     """What happens around the learning loop of :func:`fit`: the progress bar, the learning
     curve (each sample's loss, or block means of ``log_every``), the evaluation after every
-    epoch, one log line per epoch, and the divergence rule of ``shared.divergence``."""
+    epoch, one log line per epoch, and the divergence rule of ``shared.divergence``.
+
+    The history :meth:`close` returns (plain JSON)::
+
+        {"step_loss": [...],   # the loss of each training sample, computed in its forward pass
+                               # (before its update), in training order; with log_every = m > 1
+                               # each entry is the mean over m consecutive samples
+         "log_every": m, "step_unit": "sample",
+         "epochs": [{"epoch": 1, "train_loss", "train_acc",    # whole training set, evaluated
+                     "val_loss", "val_acc",                    # after the epoch (None: no val)
+                     "train_loss_running",                     # mean step loss of the epoch
+                     "lr", "seconds"}, ...],                   # seconds: train + evaluation
+         "status": "ok" | "diverged", "message": None | str,
+         "path": "network.py" | "fast.py" (the epoch's ``path``, else its name),
+         "skip_zero_inputs": bool, "dtype": str}
+
+    The run diverged (status "diverged", the message says why) on a sample loss that is inf or
+    nan, or an epoch whose mean training loss - after the epoch on the whole training set, or the
+    mean step loss during it; the epoch line shows both - is above ``3 ln K``, or whose weights
+    are no longer finite. ``progress``: a tqdm bar over samples (hidden when not a terminal) and
+    one line per epoch (through ``log``, default ``tqdm.write``).
+    """
 
     def __init__(self, weights, train, val, *, epochs, lr, log_every, progress, log, path,
                  skip_zero_inputs):

@@ -29,7 +29,6 @@ NOT_YET_SHORT = {
     "stage4_analysis/experiments/disc.py plot": 58,
     "stage4_analysis/experiments/sweeps.py summarize": 56,
     "stage4_analysis/runs.py execute": 55,
-    "stage2_perinstance/train.py fit": 55,
     "stage4_analysis/experiments/pytorch.py train_torch": 51,
     "stage4_analysis/experiments/disc.py execute": 51,
     "stage4_analysis/experiments/lr_study.py summarize": 47,
