@@ -31,7 +31,6 @@ NOT_YET_SHORT = {
     "stage4_analysis/runs.py execute": 55,
     "stage4_analysis/experiments/pytorch.py train_torch": 51,
     "stage4_analysis/experiments/disc.py execute": 51,
-    "stage4_analysis/experiments/lr_study.py summarize": 47,
     "stage4_analysis/experiments/disc.py summarize": 45,
 }
 

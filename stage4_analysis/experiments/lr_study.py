@@ -156,6 +156,57 @@ def _colors(n):
                                                  for i in range(n)]
 
 
+def dataset_section(dataset, groups, ctx):
+    """The section of one dataset: its data, the rate table and what the table shows."""
+    out = []
+    rows = rate_table(groups)
+    first = next((r for rs in groups.values() for r in rs if r.get("metrics")), None)
+    m = first["metrics"] if first else {}
+    out.append(f"\n### {dataset}\n\nData: "
+               + data_description(dataset, False, m.get("n_train"), m.get("n_val"))
+               + ". All numbers below are on the validation part.\n")
+    table = []
+    for r in rows:
+        status = "ok" if not (r["diverged"] or r["failed"]) else (
+            f"{r['diverged']} of {r['n']} diverged" if r["diverged"] else
+            f"{r['failed']} of {r['n']} failed")
+        table.append([f"{r['lr']:g}", pm(r["train_loss"].final_mean, r["train_loss"].final_std),
+                      pm(r["val_loss"].final_mean, r["val_loss"].final_std),
+                      pm(r["acc"].final_mean, r["acc"].final_std, as_pct=True),
+                      r["acc"].n, status])
+    out.append(md_table(["lr", "train loss (last epoch)", "val loss", "val accuracy",
+                         "seeds averaged", "status"], table))
+    out += rate_reading(rows, groups, ctx)
+    return out
+
+
+def rate_reading(rows, groups, ctx):
+    """The lines under one dataset's table: best rate, the hand-out's rates, diverged rates."""
+    out = []
+    best = best_rate(groups)
+    hand = [r for r in rows if r["lr"] in vu.HANDOUT_RATES and r["acc"].n]
+    if best:
+        out.append(f"\nBest rate by mean final validation accuracy: **lr = {best['lr']:g}** "
+                   f"({pm(best['acc'].final_mean, best['acc'].final_std, as_pct=True)}).")
+    if hand:
+        hb = max(hand, key=lambda r: r["acc"].final_mean)
+        lo = min(hand, key=lambda r: r["lr"])
+        out.append(f"Among the hand-out's four rates the best is lr = {hb['lr']:g} "
+                   f"({pm(hb['acc'].final_mean, hb['acc'].final_std, as_pct=True)}); at "
+                   f"lr = {lo['lr']:g} the network is still at "
+                   f"{pm(lo['acc'].final_mean, lo['acc'].final_std, as_pct=True)} after "
+                   f"{ctx.option('epochs', vu.EPOCHS)} epochs. With plain SGD on batches of "
+                   f"{vu.BATCH_SIZE}, these small rates take too small steps to converge in "
+                   "so few epochs: accuracy rises "
+                   "with the rate until the rate gets so large that training becomes "
+                   "unstable.")
+    div = [f"{r['lr']:g}" for r in rows if r["diverged"]]
+    if div:
+        out.append(f"Diverged: lr = {', '.join(div)} (shown as ✗ in the figure, left out "
+                   "of the means).")
+    return out
+
+
 def summarize(records, figures, ctx):
     out = [f"Network: {vu.network_text(ctx)}. Each rate is trained from {len(vu.seeds(ctx))} "
            "random initialisations (seeds 0, 1, …; the seed sets the initial weights and the "
@@ -164,44 +215,7 @@ def summarize(records, figures, ctx):
            f"training loss exceeds {vu.DIVERGE_ABOVE:.2f} (3 ln 10); diverged runs are left out "
            "of the means and listed."]
     for dataset, groups in by_dataset_and_rate(records).items():
-        rows = rate_table(groups)
-        first = next((r for rs in groups.values() for r in rs if r.get("metrics")), None)
-        m = first["metrics"] if first else {}
-        out.append(f"\n### {dataset}\n\nData: "
-                   + data_description(dataset, False, m.get("n_train"), m.get("n_val"))
-                   + ". All numbers below are on the validation part.\n")
-        table = []
-        for r in rows:
-            status = "ok" if not (r["diverged"] or r["failed"]) else (
-                f"{r['diverged']} of {r['n']} diverged" if r["diverged"] else
-                f"{r['failed']} of {r['n']} failed")
-            table.append([f"{r['lr']:g}", pm(r["train_loss"].final_mean, r["train_loss"].final_std),
-                          pm(r["val_loss"].final_mean, r["val_loss"].final_std),
-                          pm(r["acc"].final_mean, r["acc"].final_std, as_pct=True),
-                          r["acc"].n, status])
-        out.append(md_table(["lr", "train loss (last epoch)", "val loss", "val accuracy",
-                             "seeds averaged", "status"], table))
-        best = best_rate(groups)
-        hand = [r for r in rows if r["lr"] in vu.HANDOUT_RATES and r["acc"].n]
-        if best:
-            out.append(f"\nBest rate by mean final validation accuracy: **lr = {best['lr']:g}** "
-                       f"({pm(best['acc'].final_mean, best['acc'].final_std, as_pct=True)}).")
-        if hand:
-            hb = max(hand, key=lambda r: r["acc"].final_mean)
-            lo = min(hand, key=lambda r: r["lr"])
-            out.append(f"Among the hand-out's four rates the best is lr = {hb['lr']:g} "
-                       f"({pm(hb['acc'].final_mean, hb['acc'].final_std, as_pct=True)}); at "
-                       f"lr = {lo['lr']:g} the network is still at "
-                       f"{pm(lo['acc'].final_mean, lo['acc'].final_std, as_pct=True)} after "
-                       f"{ctx.option('epochs', vu.EPOCHS)} epochs. With plain SGD on batches of "
-                       f"{vu.BATCH_SIZE}, these small rates take too small steps to converge in "
-                       "so few epochs: accuracy rises "
-                       "with the rate until the rate gets so large that training becomes "
-                       "unstable.")
-        div = [f"{r['lr']:g}" for r in rows if r["diverged"]]
-        if div:
-            out.append(f"Diverged: lr = {', '.join(div)} (shown as ✗ in the figure, left out "
-                       "of the means).")
+        out += dataset_section(dataset, groups, ctx)
     return "\n".join(out)
 
 
