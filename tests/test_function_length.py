@@ -26,12 +26,9 @@ NOT_YET_SHORT = {
     "stage4_analysis/experiments/sweeps.py plot": 74,
     "stage4_analysis/experiments/autoencoder.py summarize": 74,
     "stage4_analysis/cli.py main": 59,
-    "stage4_analysis/experiments/disc.py plot": 58,
     "stage4_analysis/experiments/sweeps.py summarize": 56,
     "stage4_analysis/runs.py execute": 55,
     "stage4_analysis/experiments/pytorch.py train_torch": 51,
-    "stage4_analysis/experiments/disc.py execute": 51,
-    "stage4_analysis/experiments/disc.py summarize": 45,
 }
 
 

@@ -92,6 +92,37 @@ def build_model(config: dict, rng: np.random.Generator):
                        lin(k, 1, "output_linear"), Sigmoid(name="output")])
 
 
+def _snapshotter(model, x_all: np.ndarray, wanted: set, snaps: list):
+    """A function of the epoch that appends layer2's output for ``x_all`` (N, 2) and the output
+    unit's line to ``snaps`` when the epoch is in ``wanted``."""
+    def snapshot(epoch: int) -> None:
+        if epoch not in wanted:
+            return
+        model.eval()
+        h = model.forward(x_all, end="layer2")               # (1000, 2)
+        model.train()
+        w = model["output_linear"].params
+        snaps.append({"epoch": epoch, "h": pack_array(h),
+                      "line": [float(w["W"][0, 0]), float(w["W"][1, 0]), float(w["b"][0])]})
+
+    return snapshot
+
+
+def _block_means(step_loss, b: int) -> np.ndarray:
+    """The per-step training losses as means over consecutive blocks of ``b`` steps."""
+    steps = np.asarray(step_loss, dtype=np.float64)
+    nb = len(steps) // b
+    return steps[: nb * b].reshape(nb, b).mean(axis=1) if nb else np.zeros(0)
+
+
+def _grid_output(model, config: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The grid axis (G,) and the network's p(inside) on the (G, G) grid (row = y, column = x)."""
+    g = np.linspace(-config["grid_extent"], config["grid_extent"], config["grid"])
+    gx, gy = np.meshgrid(g, g)                                # (G, G): row = y, column = x
+    p = model.predict_output(np.column_stack([gx.ravel(), gy.ravel()]))[:, 0]
+    return g, p.reshape(gx.shape)
+
+
 def execute(config: dict) -> dict:
     """Train the disc network per sample; return the representations, losses and the grid."""
     from shared.data import load_disc
@@ -103,32 +134,16 @@ def execute(config: dict) -> dict:
     model = build_model(config, rng)
     loss_fn = LogisticLoss()
     opt = SGD(model.parameters(), model.gradients(), lr=config["lr"])
-    wanted = set(config["snapshots"])
     snaps = []
-
-    def snapshot(epoch: int) -> None:
-        if epoch not in wanted:
-            return
-        model.eval()
-        h = model.forward(x_all, end="layer2")               # (1000, 2)
-        model.train()
-        w = model["output_linear"].params
-        snaps.append({"epoch": epoch, "h": pack_array(h),
-                      "line": [float(w["W"][0, 0]), float(w["W"][1, 0]), float(w["b"][0])]})
-
+    snapshot = _snapshotter(model, x_all, set(config["snapshots"]), snaps)
     snapshot(0)
     t0 = time.perf_counter()
     hist = fit(model, loss_fn, opt, (xtr, ytr), (xval, yval), epochs=config["epochs"],
                batch_size=config["batch_size"], rng=rng, progress=False,
                on_epoch=lambda row: snapshot(row["epoch"]))
     train_time = time.perf_counter() - t0
-    steps = np.asarray(hist.step_loss, dtype=np.float64)
-    b = config["loss_block"]
-    nb = len(steps) // b
-    blocks = steps[: nb * b].reshape(nb, b).mean(axis=1) if nb else np.zeros(0)
-    g = np.linspace(-config["grid_extent"], config["grid_extent"], config["grid"])
-    gx, gy = np.meshgrid(g, g)                                # (G, G): row = y, column = x
-    p = model.predict_output(np.column_stack([gx.ravel(), gy.ravel()]))[:, 0]
+    blocks = _block_means(hist.step_loss, config["loss_block"])
+    g, p = _grid_output(model, config)
     train_loss, train_acc = evaluate(model, loss_fn, xtr, ytr)
     val_loss, val_acc = evaluate(model, loss_fn, xval, yval)
     metrics = {
@@ -137,7 +152,7 @@ def execute(config: dict) -> dict:
         "snapshots": snaps, "loss_blocks": blocks.tolist(),
         "epochs": [{k: e[k] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")}
                    for e in hist.epochs],
-        "grid_axis": g.tolist(), "grid_p": pack_array(p.reshape(gx.shape)),
+        "grid_axis": g.tolist(), "grid_p": pack_array(p),
         "final": {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                   "val_acc": val_acc},
         "train_wall_time": train_time,
@@ -215,13 +230,21 @@ def _ok(records):
 
 
 def plot(records, fig_dir, ctx):
-    from shared.data import DISC_RADIUS
-    from shared.plotting import new_figure, save_figure
-
     ok = _ok(records)
     if not ok:
         return []
-    figs = []
+    figs = [_plot_hidden(ok, fig_dir), _plot_boundary(ok, fig_dir)]
+    best = gif_record(ok)
+    gif = _gif(best, fig_dir / "disc_training.gif")
+    if gif is not None:
+        figs.append(gif)
+    return figs
+
+
+def _plot_hidden(ok: list[dict], fig_dir):
+    """Figure disc_hidden.png: layer2's 2-D output at several epochs and the loss, per seed."""
+    from shared.plotting import new_figure, save_figure
+
     cols = len(SHOW_EPOCHS) + 2
     fig, axes = new_figure(ncols=cols, nrows=len(ok), width=3.8, height=3.4,
                            layout="constrained")
@@ -241,37 +264,45 @@ def plot(records, fig_dir, ctx):
     fig.suptitle("Disc test: the 2-D output of layer2 (all 1,000 points) at several epochs, "
                  "with the output unit's line, and the loss; one row per seed", fontsize=12)
     legend_below(fig, list(axes[0]), ncol=5, fontsize=9, markerscale=3)
-    figs.append(save_figure(fig, fig_dir / "disc_hidden.png"))
+    return save_figure(fig, fig_dir / "disc_hidden.png")
+
+
+def _plot_boundary(ok: list[dict], fig_dir):
+    """Figure disc_boundary.png: each seed's decision boundary in the input plane."""
+    from shared.plotting import new_figure, save_figure
 
     fig, axes = new_figure(ncols=len(ok), width=4.4, height=5.4, layout="constrained")
-    t = np.linspace(0, 2 * np.pi, 200)
     for ax, r in zip(axes[0], ok):
-        m, cfg = r["metrics"], r["config"]
-        y, x = unpack_array(m["y"]), unpack_array(m["x"])
-        g, p = np.asarray(m["grid_axis"]), unpack_array(m["grid_p"])
-        cs = ax.contourf(g, g, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
-        ax.contour(g, g, p, levels=[0.5], colors="k", linewidths=1.5)
-        for cls, color, lab in ((0, "C0", "outside (0)"), (1, "C1", "inside (1)")):
-            sel = y == cls
-            ax.scatter(x[sel, 0], x[sel, 1], s=4, color=color, lw=0, label=lab)
-        ax.plot(DISC_RADIUS * np.cos(t), DISC_RADIUS * np.sin(t), color="gray", ls=":", lw=1.5,
-                label="true disc boundary")
-        ax.plot([], [], "k-", label="network: p = 0.5")
-        ax.set_aspect("equal")
-        finish(ax, "x1", "x2" if ax is axes[0][0] else "", f"seed {cfg['seed']}, after "
-               f"{cfg['epochs']} epochs\nheld-out accuracy {pct(m['final']['val_acc'])}",
-               legend=False)
+        cs = _draw_boundary(ax, r)
+        finish(ax, "x1", "x2" if ax is axes[0][0] else "", f"seed {r['config']['seed']}, after "
+               f"{r['config']['epochs']} epochs\nheld-out accuracy "
+               f"{pct(r['metrics']['final']['val_acc'])}", legend=False)
         ax.set_xticks([-1, 0, 1])
         ax.set_yticks([-1, 0, 1])
     fig.suptitle("Disc test: the network's decision boundary in the input plane", fontsize=12)
     fig.colorbar(cs, ax=list(axes[0]), label="network output p(inside)", shrink=0.8)
     legend_below(fig, [axes[0][0]], ncol=4, fontsize=9, markerscale=3)
-    figs.append(save_figure(fig, fig_dir / "disc_boundary.png"))
-    best = gif_record(ok)
-    gif = _gif(best, fig_dir / "disc_training.gif")
-    if gif is not None:
-        figs.append(gif)
-    return figs
+    return save_figure(fig, fig_dir / "disc_boundary.png")
+
+
+def _draw_boundary(ax, r: dict):
+    """One run's p(inside) over the input plane, its p = 0.5 curve, the points and the disc."""
+    from shared.data import DISC_RADIUS
+
+    m = r["metrics"]
+    t = np.linspace(0, 2 * np.pi, 200)
+    y, x = unpack_array(m["y"]), unpack_array(m["x"])
+    g, p = np.asarray(m["grid_axis"]), unpack_array(m["grid_p"])
+    cs = ax.contourf(g, g, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+    ax.contour(g, g, p, levels=[0.5], colors="k", linewidths=1.5)
+    for cls, color, lab in ((0, "C0", "outside (0)"), (1, "C1", "inside (1)")):
+        sel = y == cls
+        ax.scatter(x[sel, 0], x[sel, 1], s=4, color=color, lw=0, label=lab)
+    ax.plot(DISC_RADIUS * np.cos(t), DISC_RADIUS * np.sin(t), color="gray", ls=":", lw=1.5,
+            label="true disc boundary")
+    ax.plot([], [], "k-", label="network: p = 0.5")
+    ax.set_aspect("equal")
+    return cs
 
 
 def gif_record(ok: list[dict]) -> dict:
@@ -306,6 +337,22 @@ def _gif(r, path):
     return save_animation(fig, anim, path, fps=3)
 
 
+def seed_rows(ok: list[dict]) -> list[list]:
+    """One table row per finished seed: accuracies, losses, when it learned, layer2's use."""
+    rows = []
+    for r in ok:
+        m, c = r["metrics"], r["config"]
+        y = unpack_array(m["y"])
+        f = m["final"]
+        first_90 = next((e["epoch"] for e in m["epochs"] if e["val_acc"] >= 0.9), None)
+        h = unpack_array(m["snapshots"][-1]["h"])
+        used = ", ".join(f"{100 * v:.0f}%" for v in (h > 0).mean(axis=0))
+        rows.append([c["seed"], pct(f["train_acc"]), pct(f["val_acc"]), f"{f['train_loss']:.4f}",
+                     f"{f['val_loss']:.4f}", first_90 if first_90 is not None else "never",
+                     f"{100 * separated(m['snapshots'][0], y):.1f}%", used])
+    return rows
+
+
 def summarize(records, figures, ctx):
     ok = _ok(records)
     cfg = records[0]["config"] if records else config(ctx, SEEDS[0])
@@ -322,21 +369,10 @@ def summarize(records, figures, ctx):
     out.append("Data: " + data_description("disc", False, m0["n_train"], m0["n_val"])
                + f" ({cfg['n']:,} points, data seed {cfg['data_seed']}; the 200 held-out "
                "points are never trained on). The figures show all 1,000 points.")
-    rows = []
-    for r in ok:
-        m, c = r["metrics"], r["config"]
-        y = unpack_array(m["y"])
-        f = m["final"]
-        first_90 = next((e["epoch"] for e in m["epochs"] if e["val_acc"] >= 0.9), None)
-        h = unpack_array(m["snapshots"][-1]["h"])
-        used = ", ".join(f"{100 * v:.0f}%" for v in (h > 0).mean(axis=0))
-        rows.append([c["seed"], pct(f["train_acc"]), pct(f["val_acc"]), f"{f['train_loss']:.4f}",
-                     f"{f['val_loss']:.4f}", first_90 if first_90 is not None else "never",
-                     f"{100 * separated(m['snapshots'][0], y):.1f}%", used])
     out.append("\n" + md_table(["seed", "final train acc", "final held-out acc", "train loss",
                                 "held-out loss", "first epoch with held-out acc ≥ 90%",
                                 "separable by the output line before training",
-                                "points with layer2 unit 1, 2 > 0 (end)"], rows))
+                                "points with layer2 unit 1, 2 > 0 (end)"], seed_rows(ok)))
     out.append("\nThe output unit is a line in the plane of `layer2`'s two outputs, so the "
                "final accuracy *is* how well a line separates the classes there: before "
                "training the representation is a scrambled blob (about half right), after "
