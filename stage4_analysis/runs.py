@@ -269,15 +269,8 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
     root = Path(root)
     runs = dedupe(runs)
     note = on_record or (lambda rec: None)
-    todo = []
-    for r in runs:
-        rec = read(root, r)
-        if is_final(rec, newer_than):
-            note(rec)
-        else:
-            todo.append(r)
-    result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": [],
-              "desc": desc}
+    todo = _not_final(runs, root, newer_than, note)
+    result = {"total": len(runs), "reused": len(runs) - len(todo), "executed": [], "desc": desc}
     if not todo:
         return result
     from tqdm.auto import tqdm
@@ -300,19 +293,40 @@ def execute(runs: Sequence[Run], root: str | Path, *, jobs: int = 1, client=None
     except _WorkerDied as e:  # out of memory, killed, crashed: the rest is retried next time
         if _INTERRUPTED[0] >= started:  # the workers were stopped on purpose
             return result
-        for i, run in enumerate(todo):
-            if i not in done:
-                rec = make_record(run.folder, run.config, {}, status="failed",
-                                  error=f"not finished: a worker process failed ({e}); "
-                                  "rerun to retry")
-                rec.update(label=run.label, run=f"{run.fn.__module__}:{run.fn.__qualname__}",
-                           threads=None, traceback=None)
-                write_record(run.path(root), rec)
-                note(rec)
-                result["executed"].append(rec)
+        unfinished = [run for i, run in enumerate(todo) if i not in done]
+        result["executed"] += _record_unfinished(unfinished, root, e, note)
     finally:
         bar.close()
     return result
+
+
+def _not_final(runs: Sequence[Run], root: Path, newer_than: float | None,
+               note: Callable[[dict], None]) -> list[Run]:
+    """The runs of ``runs`` with no final record below ``root``; ``note`` each one reused."""
+    todo = []
+    for r in runs:
+        rec = read(root, r)
+        if is_final(rec, newer_than):
+            note(rec)
+        else:
+            todo.append(r)
+    return todo
+
+
+def _record_unfinished(unfinished: Sequence[Run], root: Path, error: Exception,
+                       note: Callable[[dict], None]) -> list[dict]:
+    """Write a "failed" record (retried next time) for each run a dead worker left unfinished."""
+    records = []
+    for run in unfinished:
+        rec = make_record(run.folder, run.config, {}, status="failed",
+                          error=f"not finished: a worker process failed ({error}); "
+                          "rerun to retry")
+        rec.update(label=run.label, run=f"{run.fn.__module__}:{run.fn.__qualname__}",
+                   threads=None, traceback=None)
+        write_record(run.path(root), rec)
+        note(rec)
+        records.append(rec)
+    return records
 
 
 class _WorkerDied(Exception):
