@@ -403,16 +403,9 @@ def main(argv: list[str] | None = None, only: list[str] | None = None,
     if args.scheduler and args.backend != "dask":
         raise ConfigError("--scheduler needs --backend dask")
     if only is None and args.list:
-        for m in mods:
-            deps = depends(m)
-            print(f"{name_of(m):16s} {m.TITLE}" + (f"  (uses {', '.join(deps)})" if deps else ""))
-        print(f"{SPEED:16s} the speed ladder (only with --speed or --only {SPEED})")
+        _print_list(mods)
         return 0
-    names = only if only is not None else args.only
-    want_speed = bool(getattr(args, "speed", False))
-    if names and any(normalise(n) == SPEED for n in names):
-        want_speed = True
-        names = [n for n in names if normalise(n) != SPEED]  # may leave none: speed alone
+    names, want_speed = _names_and_speed(args, only)
     if names:
         select(mods, names)  # unknown names: one line naming --only, before anything runs
     quick = not args.full
@@ -427,14 +420,41 @@ def main(argv: list[str] | None = None, only: list[str] | None = None,
               progress=not args.no_progress, command=cmd, fresh=args.fresh,
               speed=("quick" if quick else "full") if want_speed else None)
     with writer_lock(out, "--out"):
-        if args.backend == "dask":
-            with dask_client(args.scheduler) as client:
-                res = reproduce(names, client=client, **kw)
-        else:
-            try:
-                res = reproduce(names, **kw)
-            finally:
-                stop_workers()
+        res = _reproduce_on_backend(names, args, kw)
+    return _report_status(res)
+
+
+def _print_list(mods: list[ModuleType]) -> None:
+    """Print what ``--list`` shows: each experiment's name, title and the ones it uses."""
+    for m in mods:
+        deps = depends(m)
+        print(f"{name_of(m):16s} {m.TITLE}" + (f"  (uses {', '.join(deps)})" if deps else ""))
+    print(f"{SPEED:16s} the speed ladder (only with --speed or --only {SPEED})")
+
+
+def _names_and_speed(args, only: list[str] | None) -> tuple[list[str] | None, bool]:
+    """The experiments asked for, less the speed ladder, and whether it is asked for too."""
+    names = only if only is not None else args.only
+    want_speed = bool(getattr(args, "speed", False))
+    if names and any(normalise(n) == SPEED for n in names):
+        want_speed = True
+        names = [n for n in names if normalise(n) != SPEED]  # may leave none: speed alone
+    return names, want_speed
+
+
+def _reproduce_on_backend(names, args, kw: dict) -> dict:
+    """:func:`reproduce` on a Dask client (``--backend dask``) or on local worker processes."""
+    if args.backend == "dask":
+        with dask_client(args.scheduler) as client:
+            return reproduce(names, client=client, **kw)
+    try:
+        return reproduce(names, **kw)
+    finally:
+        stop_workers()
+
+
+def _report_status(res: dict) -> int:
+    """Print the summary of ``res`` and its ``error:`` lines; 1 if anything failed, else 0."""
     print(f"report: {res['report']}  ({res['executed']} runs executed, {res['reused']} reused, "
           f"{len(res['failed'])} failed, {res['wall_time']:.1f} s)")
     status = 0

@@ -25,7 +25,6 @@ NOT_YET_SHORT = {
     "stage4_analysis/cli.py reproduce": 82,
     "stage4_analysis/experiments/sweeps.py plot": 74,
     "stage4_analysis/experiments/autoencoder.py summarize": 74,
-    "stage4_analysis/cli.py main": 59,
     "stage4_analysis/experiments/sweeps.py summarize": 56,
     "stage4_analysis/experiments/pytorch.py train_torch": 51,
 }
