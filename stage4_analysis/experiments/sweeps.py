@@ -188,9 +188,8 @@ def _x(s: dict, i: int, v):
 
 
 def plot(records, fig_dir, ctx):
-    from shared.plotting import new_figure, pyplot, save_figure
+    from shared.plotting import new_figure, save_figure
 
-    colors = pyplot().get_cmap("tab10").colors
     figs = []
     d = records[0]["config"]["dataset"] if records else "?"
     for sweep, pts in by_sweep(records).items():
@@ -199,68 +198,96 @@ def plot(records, fig_dir, ctx):
         win, _ = choose(points, s["default"])
         fig, axes = new_figure(ncols=2, width=5.6, height=4.3, layout="constrained")
         ax_c, ax_v = axes[0]
-        for i, (v, p) in enumerate(points.items()):
-            color = colors[i % len(colors)]
-            tag = " (base)" if v == s["default"] else ""
-            if not p["ok"] or p["bad"].get("collapsed") or p["bad"].get("diverged"):
-                short = ", ".join(f"{st} {k} of {p['n']}" for st, k in p["bad"].items())
-                ax_c.plot([], [], color="crimson", marker="x", ls="none",
-                          label=f"{v}{tag}: {short or 'no run'}")
-                continue
-            a = p["val"]
-            x = epochs_axis(a.mean.size)
-            ax_c.plot(x, 100 * a.mean, color=color, marker="o", ms=3, lw=1.5,
-                      label=f"{v}{tag}")
-            if a.n > 1:
-                ax_c.fill_between(x, 100 * (a.mean - a.std), 100 * (a.mean + a.std),
-                                  color=color, alpha=0.2, lw=0)
         n_seeds = max((p["n"] for p in points.values()), default=0)
-        finish(ax_c, "epoch", "validation accuracy (%)",
-               f"validation accuracy per epoch, mean ± std over {n_seeds} seeds" if n_seeds > 1
-               else "validation accuracy per epoch (1 seed)",
-               legend_title=sweep, fontsize=7, loc="lower right")
-        # right: final accuracy against the value, error bars = std over the seeds
-        good = [(i, v, p) for i, (v, p) in enumerate(points.items())
-                if p["ok"] and not (p["bad"].get("collapsed") or p["bad"].get("diverged"))]
-        xs = [_x(s, i, v) for i, v, _ in good]
-        for key, mk, ls, lab in (("val", "o", "-", "validation"),
-                                 ("train", "s", "--", "training set (final weights)")):
-            ys = [100 * p[key].final_mean for _, _, p in good]
-            es = [100 * np.nan_to_num(p[key].final_std) for _, _, p in good]
-            ax_v.errorbar(xs, ys, yerr=es, marker=mk, ls=ls, capsize=4, lw=1.3, label=lab,
-                          color="C0" if key == "val" else "C1")
-        base = points.get(s["default"])
-        if base is not None and base["ok"]:
-            i0 = list(points).index(s["default"])
-            ax_v.scatter([_x(s, i0, s["default"])], [100 * base["mean"]], s=160,
-                         facecolors="none", edgecolors="k", zorder=5, label="base value")
-        if win in points and points[win]["ok"]:
-            iw = list(points).index(win)
-            ax_v.annotate(f"{'chosen: ' if win != s['default'] else ''}"
-                          f"{100 * points[win]['mean']:.2f} %",
-                          (_x(s, iw, win), 100 * points[win]["mean"]),
-                          xytext=(0, 12), textcoords="offset points", ha="center",
-                          fontsize=8, arrowprops={"arrowstyle": "->", "lw": 0.8})
-        good_values = [v for _, v, _ in good]
-        bad = [(i, v, p) for i, (v, p) in enumerate(points.items()) if v not in good_values]
-        mark_failed(ax_v, [_x(s, i, v) for i, v, _ in bad],
-                    ["collapsed" if p["bad"].get("collapsed") else
-                     "diverged" if p["bad"].get("diverged") else "no run" for _, _, p in bad])
-        _scale(ax_v, s)
-        ys_all = [100 * p[k].final_mean + sgn * 100 * np.nan_to_num(p[k].final_std)
-                  for _, _, p in good for k in ("val", "train") for sgn in (-1, 1)]
-        if ys_all:
-            lo, hi = min(ys_all), max(ys_all)
-            pad = max(0.0, MIN_SPAN - (hi - lo)) / 2
-            ax_v.set_ylim(lo - pad - 0.3 - (0.12 * MIN_SPAN if bad else 0), hi + pad + 0.3)
-        finish(ax_v, s["axis"], "accuracy (%)",
-               "final accuracy, mean ± std over the seeds" if n_seeds > 1
-               else "final accuracy (1 seed: no error bars)",
-               legend_title="after the last epoch", fontsize=7, loc="best")
+        _draw_curves(ax_c, sweep, s, points, n_seeds)
+        _draw_finals(ax_v, s, points, win, n_seeds)
         fig.suptitle(f"Sweep over {sweep}: {d}, validation split, other settings at the base",
                      fontsize=10)
         figs.append(save_figure(fig, fig_dir / f"sweep_{_slug(sweep)}.png"))
     return figs
+
+
+def _drawable(p: dict) -> bool:
+    """Whether a point has a curve to draw: some seed finished, none collapsed or diverged."""
+    return bool(p["ok"]) and not (p["bad"].get("collapsed") or p["bad"].get("diverged"))
+
+
+def _draw_curves(ax_c, sweep: str, s: dict, points: dict, n_seeds: int) -> None:
+    """Left panel: validation accuracy per epoch, mean ± std over the seeds, for every value."""
+    from shared.plotting import pyplot
+
+    colors = pyplot().get_cmap("tab10").colors
+    for i, (v, p) in enumerate(points.items()):
+        color = colors[i % len(colors)]
+        tag = " (base)" if v == s["default"] else ""
+        if not _drawable(p):
+            short = ", ".join(f"{st} {k} of {p['n']}" for st, k in p["bad"].items())
+            ax_c.plot([], [], color="crimson", marker="x", ls="none",
+                      label=f"{v}{tag}: {short or 'no run'}")
+            continue
+        a = p["val"]
+        x = epochs_axis(a.mean.size)
+        ax_c.plot(x, 100 * a.mean, color=color, marker="o", ms=3, lw=1.5,
+                  label=f"{v}{tag}")
+        if a.n > 1:
+            ax_c.fill_between(x, 100 * (a.mean - a.std), 100 * (a.mean + a.std),
+                              color=color, alpha=0.2, lw=0)
+    finish(ax_c, "epoch", "validation accuracy (%)",
+           f"validation accuracy per epoch, mean ± std over {n_seeds} seeds" if n_seeds > 1
+           else "validation accuracy per epoch (1 seed)",
+           legend_title=sweep, fontsize=7, loc="lower right")
+
+
+def _draw_finals(ax_v, s: dict, points: dict, win, n_seeds: int) -> None:
+    """Right panel: final accuracy against the value, error bars = std over the seeds; a value
+    that collapsed, diverged or has no run is a ✗."""
+    good = [(i, v, p) for i, (v, p) in enumerate(points.items()) if _drawable(p)]
+    xs = [_x(s, i, v) for i, v, _ in good]
+    for key, mk, ls, lab in (("val", "o", "-", "validation"),
+                             ("train", "s", "--", "training set (final weights)")):
+        ys = [100 * p[key].final_mean for _, _, p in good]
+        es = [100 * np.nan_to_num(p[key].final_std) for _, _, p in good]
+        ax_v.errorbar(xs, ys, yerr=es, marker=mk, ls=ls, capsize=4, lw=1.3, label=lab,
+                      color="C0" if key == "val" else "C1")
+    _mark_base_and_winner(ax_v, s, points, win)
+    good_values = [v for _, v, _ in good]
+    bad = [(i, v, p) for i, (v, p) in enumerate(points.items()) if v not in good_values]
+    mark_failed(ax_v, [_x(s, i, v) for i, v, _ in bad],
+                ["collapsed" if p["bad"].get("collapsed") else
+                 "diverged" if p["bad"].get("diverged") else "no run" for _, _, p in bad])
+    _scale(ax_v, s)
+    _final_ylim(ax_v, [p for _, _, p in good], bool(bad))
+    finish(ax_v, s["axis"], "accuracy (%)",
+           "final accuracy, mean ± std over the seeds" if n_seeds > 1
+           else "final accuracy (1 seed: no error bars)",
+           legend_title="after the last epoch", fontsize=7, loc="best")
+
+
+def _mark_base_and_winner(ax_v, s: dict, points: dict, win) -> None:
+    """Circle the base value's point and write the winner's mean validation accuracy."""
+    base = points.get(s["default"])
+    if base is not None and base["ok"]:
+        i0 = list(points).index(s["default"])
+        ax_v.scatter([_x(s, i0, s["default"])], [100 * base["mean"]], s=160,
+                     facecolors="none", edgecolors="k", zorder=5, label="base value")
+    if win in points and points[win]["ok"]:
+        iw = list(points).index(win)
+        ax_v.annotate(f"{'chosen: ' if win != s['default'] else ''}"
+                      f"{100 * points[win]['mean']:.2f} %",
+                      (_x(s, iw, win), 100 * points[win]["mean"]),
+                      xytext=(0, 12), textcoords="offset points", ha="center",
+                      fontsize=8, arrowprops={"arrowstyle": "->", "lw": 0.8})
+
+
+def _final_ylim(ax_v, good: list[dict], any_bad: bool) -> None:
+    """y limits spanning at least MIN_SPAN points around the drawn means ± std, with room
+    below for the ✗ marks when some value failed."""
+    ys_all = [100 * p[k].final_mean + sgn * 100 * np.nan_to_num(p[k].final_std)
+              for p in good for k in ("val", "train") for sgn in (-1, 1)]
+    if ys_all:
+        lo, hi = min(ys_all), max(ys_all)
+        pad = max(0.0, MIN_SPAN - (hi - lo)) / 2
+        ax_v.set_ylim(lo - pad - 0.3 - (0.12 * MIN_SPAN if any_bad else 0), hi + pad + 0.3)
 
 
 def _scale(ax, s):
@@ -279,6 +306,35 @@ def _scale(ax, s):
         ax.set_xlim(min(vals) - pad, max(vals) + pad)
     ax.set_xticks(vals, [f"{v:g}" for v in vals])
     ax.minorticks_off()
+
+
+def _verdict(v, p: dict, base: dict | None, default, win) -> str:
+    """How value ``v`` (point ``p``) fares against the base value under the rule."""
+    if v == default:
+        return "base"
+    if not p["usable"]:
+        return "cannot win"
+    if base is None or not base["usable"]:
+        return "–"
+    diff, mg = p["mean"] - base["mean"], margin(p, base)
+    return (f"{100 * diff:+.2f} vs spread {100 * mg:.2f}: "
+            + ("**wins**" if v == win else
+               "beats the base, but another value more" if diff > mg else
+               "within the noise" if abs(diff) <= mg else "worse"))
+
+
+def sweep_rows(points: dict, default, win) -> list[list]:
+    """One table row per swept value (the base marked *): accuracies, seeds, verdict."""
+    base = points.get(default)
+    rows = []
+    for v, p in points.items():
+        rows.append([f"{v}" + (" *" if v == default else ""),
+                     pm(p["train"].final_mean, p["train"].final_std, as_pct=True)
+                     if p["ok"] else "–",
+                     pm(p["mean"], p["std"], as_pct=True) if p["ok"] else "–",
+                     p["best_epoch"] or "–", f"{p['ok']} of {p['n']}",
+                     _state_text(p), _verdict(v, p, base, default, win)])
+    return rows
 
 
 def summarize(records, figures, ctx):
@@ -307,31 +363,10 @@ def summarize(records, figures, ctx):
         s = SWEEPS[sweep]
         points = {v: point(rs) for v, rs in pts.items()}
         win, why = choose(points, s["default"])
-        base = points.get(s["default"])
-        rows = []
-        for v, p in points.items():
-            if v == s["default"]:
-                verdict = "base"
-            elif not p["usable"]:
-                verdict = "cannot win"
-            elif base is None or not base["usable"]:
-                verdict = "–"
-            else:
-                diff, mg = p["mean"] - base["mean"], margin(p, base)
-                verdict = (f"{100 * diff:+.2f} vs spread {100 * mg:.2f}: "
-                           + ("**wins**" if v == win else
-                              "beats the base, but another value more" if diff > mg else
-                              "within the noise" if abs(diff) <= mg else "worse"))
-            rows.append([f"{v}" + (" *" if v == s["default"] else ""),
-                         pm(p["train"].final_mean, p["train"].final_std, as_pct=True)
-                         if p["ok"] else "–",
-                         pm(p["mean"], p["std"], as_pct=True) if p["ok"] else "–",
-                         p["best_epoch"] or "–", f"{p['ok']} of {p['n']}",
-                         _state_text(p), verdict])
         out.append(f"\n### {sweep}\n")
         out.append(md_table([sweep, "train acc (end)", "val acc (end)",
                              "best epoch (mean curve)", "usable seeds", "status",
-                             "against the base"], rows))
+                             "against the base"], sweep_rows(points, s["default"], win)))
         out.append(f"\nChosen: **{sweep} = {win}** ({why}).")
         chosen.append(f"{sweep} = {win}")
     out.append("\nWinners by the rule: " + ", ".join(chosen) + ". Experiment 6b combines them "
