@@ -562,23 +562,42 @@ def summarize(records, figures, ctx):
            "epoch on validation digits held out of it: the training curves); every other "
            "figure and number below is on the test digits, read once after training."]
     if ae is not None:
-        ac, am = ae["config"], ae["metrics"]
-        out.append(f"\nAutoencoder training: {ac['optimizer'].capitalize()} at lr "
-                   f"{ac['lr']:g}, halved every {ac['decay_every']} epoch(s) (StepDecay), batch "
-                   f"{ac['batch_size']}, {ac['epochs']} epochs, "
-                   f"{ac['init'].capitalize()}-normal initial weights, "
-                   f"{ac['dtype']}, seed {ac['seed']}; {am['n_parameters']:,} parameters; "
-                   f"training took {ae['wall_time']:.0f} s. **Deviation from the hand-out** "
-                   "(SGD at 1e-4 on gradients summed over the batch of 16 = 1.6e-3 on the "
-                   "batch-mean loss, halved each epoch, 0.1 · N(0, 1) weights, 3 epochs): the "
-                   "hand-out allows another optimiser and rate if the figure is at least as "
-                   "good; the run with the hand-out's own settings is in the table and the "
-                   "training figure for comparison.")
-        if am.get("model_file"):
-            weights = ctx.runs_root / Run({}, execute).folder / am["model_file"]
-            out.append(f"Trained weights: `{ctx.rel(weights)}` "
-                       "(load with `autoencoder.build_model(np.random.default_rng(0))."
-                       "load(path)`).")
+        out += _training_text(ae, ctx)
+    out.append("\n" + md_table(["method", "test reconstruction loss",
+                                f"{KNN_K}-NN accuracy from the 2-D codes",
+                                "explained variance (training images)"],
+                               method_rows(records, ae, pca)))
+    if pca is not None:
+        out.append(_pca_text(pca))
+    if ae is not None and pca is not None:
+        out.append(_comparison_text(ae["metrics"], pca["metrics"]))
+    return "\n".join(out)
+
+
+def _training_text(ae: dict, ctx) -> list[str]:
+    """How the autoencoder was trained (and how that departs from the hand-out), its weights."""
+    ac, am = ae["config"], ae["metrics"]
+    out = [f"\nAutoencoder training: {ac['optimizer'].capitalize()} at lr "
+           f"{ac['lr']:g}, halved every {ac['decay_every']} epoch(s) (StepDecay), batch "
+           f"{ac['batch_size']}, {ac['epochs']} epochs, "
+           f"{ac['init'].capitalize()}-normal initial weights, "
+           f"{ac['dtype']}, seed {ac['seed']}; {am['n_parameters']:,} parameters; "
+           f"training took {ae['wall_time']:.0f} s. **Deviation from the hand-out** "
+           "(SGD at 1e-4 on gradients summed over the batch of 16 = 1.6e-3 on the "
+           "batch-mean loss, halved each epoch, 0.1 · N(0, 1) weights, 3 epochs): the "
+           "hand-out allows another optimiser and rate if the figure is at least as "
+           "good; the run with the hand-out's own settings is in the table and the "
+           "training figure for comparison."]
+    if am.get("model_file"):
+        weights = ctx.runs_root / Run({}, execute).folder / am["model_file"]
+        out.append(f"Trained weights: `{ctx.rel(weights)}` "
+                   "(load with `autoencoder.build_model(np.random.default_rng(0))."
+                   "load(path)`).")
+    return out
+
+
+def method_rows(records, ae, pca) -> list[list]:
+    """One table row per method: test reconstruction loss, k-NN accuracy, explained variance."""
     rows = []
     if ae is not None:
         am = ae["metrics"]
@@ -595,32 +614,34 @@ def summarize(records, figures, ctx):
         pm_ = pca["metrics"]
         rows.append(["PCA, 2 components", num(pm_["test_loss"]), pct(pm_["knn_acc"], 1),
                      pct(pm_["explained_2"], 1)])
-    out.append("\n" + md_table(["method", "test reconstruction loss",
-                                f"{KNN_K}-NN accuracy from the 2-D codes",
-                                "explained variance (training images)"], rows))
-    if pca is not None:
-        r = pca["metrics"]["explained_variance_ratio"]
-        out.append("\nPCA's explained-variance ratios (SVD of the centred training images): "
-                   + ", ".join(f"{100 * v:.2f}%" for v in r[:5]) + ", …; the first two "
-                   f"together {pct(pca['metrics']['explained_2'], 1)} (the hand-out quotes 16.8% "
-                   "on the 60,000 MNIST training images"
-                   + ("; the shipped sample's digits give a similar figure)." if
-                      pca["config"]["dataset"] != "mnist" else ")."))
-    if ae is not None and pca is not None:
-        a, p = ae["metrics"], pca["metrics"]
-        better = a.get("knn_acc", 0) > p["knn_acc"]
-        sharper = a.get("test_loss", np.inf) < p["test_loss"]
-        out.append("\nThe autoencoder's codes separate the digits "
-                   + ("better than PCA's" if better else "no better than PCA's (here)")
-                   + f": a classifier that only sees the two numbers is right "
-                   f"{pct(a.get('knn_acc'), 1)} vs {pct(p['knn_acc'], 1)} of the time. "
-                   + ("Its reconstructions are closer to the originals (lower test loss): the "
-                      "non-linear decoder is not limited to a plane through the mean image, "
-                      "while PCA's decodings are all blends of the mean and two fixed images. "
-                      if sharper else "Its reconstructions are not closer to the originals "
-                      "than PCA's here (higher test loss). ")
-                   + "Digits that look alike (4/7/9, 3/5/8) still overlap in two dimensions.")
-    return "\n".join(out)
+    return rows
+
+
+def _pca_text(pca: dict) -> str:
+    """PCA's explained-variance ratios, against the hand-out's figure."""
+    r = pca["metrics"]["explained_variance_ratio"]
+    return ("\nPCA's explained-variance ratios (SVD of the centred training images): "
+            + ", ".join(f"{100 * v:.2f}%" for v in r[:5]) + ", …; the first two "
+            f"together {pct(pca['metrics']['explained_2'], 1)} (the hand-out quotes 16.8% "
+            "on the 60,000 MNIST training images"
+            + ("; the shipped sample's digits give a similar figure)." if
+               pca["config"]["dataset"] != "mnist" else ")."))
+
+
+def _comparison_text(a: dict, p: dict) -> str:
+    """The autoencoder's metrics ``a`` against PCA's ``p``: codes and reconstructions."""
+    better = a.get("knn_acc", 0) > p["knn_acc"]
+    sharper = a.get("test_loss", np.inf) < p["test_loss"]
+    return ("\nThe autoencoder's codes separate the digits "
+            + ("better than PCA's" if better else "no better than PCA's (here)")
+            + f": a classifier that only sees the two numbers is right "
+            f"{pct(a.get('knn_acc'), 1)} vs {pct(p['knn_acc'], 1)} of the time. "
+            + ("Its reconstructions are closer to the originals (lower test loss): the "
+               "non-linear decoder is not limited to a plane through the mean image, "
+               "while PCA's decodings are all blends of the mean and two fixed images. "
+               if sharper else "Its reconstructions are not closer to the originals "
+               "than PCA's here (higher test loss). ")
+            + "Digits that look alike (4/7/9, 3/5/8) still overlap in two dimensions.")
 
 
 if __name__ == "__main__":
