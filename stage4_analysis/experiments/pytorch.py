@@ -76,16 +76,13 @@ def _stage3_config(config: dict):
                      init=config["init"], final=config["final"], lr_decay=None).validate()
 
 
-def train_torch(weights: list, X, c, Xv, cv, *, lr: float, momentum: float, batch_size: int,
-                epochs: int, shuffle_rng, activation: str = "relu") -> tuple[list, list]:
-    """Train the MLP whose initial ``weights`` are ``[(W (in, out), b (out,)), ...]`` with
-    PyTorch on X (N, D), c (N,), on the batches ``shuffle_rng.permutation(N)`` gives every epoch.
-    Returns ``(history rows like stage 3's, final weights in the same layout)``."""
+def _torch_mlp(weights: list, activation: str):
+    """A float64 ``nn.Sequential`` of Linear layers holding ``weights`` ``[(W (in, out), b
+    (out,)), ...]``, with ``activation`` between them (none after the last)."""
     import numpy as np
     import torch
     from torch import nn
 
-    torch.set_num_threads(1)
     acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
     layers = []
     for i, (W, b) in enumerate(weights):
@@ -96,7 +93,36 @@ def train_torch(weights: list, X, c, Xv, cv, *, lr: float, momentum: float, batc
         layers.append(lin)
         if i < len(weights) - 1:
             layers.append(acts[activation]())
-    model = nn.Sequential(*layers)
+    return nn.Sequential(*layers)
+
+
+def _torch_epoch(model, loss_fn, opt, Xt, ct, perm, batch_size: int) -> tuple[float, int]:
+    """One epoch of SGD over the batches of ``perm`` (N,); returns (the sum over the samples of
+    their batch's mean loss, the number classified correctly during the epoch)."""
+    loss_sum, correct = 0.0, 0
+    for s in range(0, len(perm), batch_size):
+        idx = perm[s:s + batch_size]
+        logits = model(Xt[idx])
+        loss = loss_fn(logits, ct[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(idx)
+        correct += int((logits.argmax(1) == ct[idx]).sum())
+    return loss_sum, correct
+
+
+def train_torch(weights: list, X, c, Xv, cv, *, lr: float, momentum: float, batch_size: int,
+                epochs: int, shuffle_rng, activation: str = "relu") -> tuple[list, list]:
+    """Train the MLP whose initial ``weights`` are ``[(W (in, out), b (out,)), ...]`` with
+    PyTorch on X (N, D), c (N,), on the batches ``shuffle_rng.permutation(N)`` gives every epoch.
+    Returns ``(history rows like stage 3's, final weights in the same layout)``."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)
+    model = _torch_mlp(weights, activation)
     loss_fn = nn.CrossEntropyLoss()       # mean over the batch; softmax inside
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     Xt, ct = torch.from_numpy(np.asarray(X, dtype=np.float64)), torch.from_numpy(c)
@@ -106,16 +132,7 @@ def train_torch(weights: list, X, c, Xv, cv, *, lr: float, momentum: float, batc
         t0 = time.perf_counter()
         model.train()
         perm = torch.from_numpy(shuffle_rng.permutation(n))
-        loss_sum, correct = 0.0, 0
-        for s in range(0, n, batch_size):
-            idx = perm[s:s + batch_size]
-            logits = model(Xt[idx])
-            loss = loss_fn(logits, ct[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == ct[idx]).sum())
+        loss_sum, correct = _torch_epoch(model, loss_fn, opt, Xt, ct, perm, batch_size)
         model.eval()
         with torch.no_grad():
             out = model(Xvt)
