@@ -231,6 +231,76 @@ def _handle(kind: str, value, running: set, result: dict, log) -> int:
     return 1
 
 
+def _run_as_ready(chosen: list[ModuleType], modules: list[ModuleType], ctx: Context,
+                  result: dict, log, kw: dict) -> None:
+    """Plan, execute and draw each experiment of ``chosen`` as soon as it can be."""
+    # An experiment is planned as soon as the experiments it depends on are finished, and its
+    # runs join the workers' queue at once (beside runs still going); it is drawn as soon as
+    # its own runs are done, while other runs go on.
+    events: queue.Queue = queue.Queue()
+    unplanned, planned, finished = list(chosen), {}, set()
+    running: set = set()  # (folder, key) of runs handed out and not yet recorded
+    batches = 0  # batches handed out and not yet ended
+    threads: list[threading.Thread] = []  # those executing batches
+    try:
+        while unplanned or planned:
+            ready = [m for m in unplanned
+                     if all(name_of(find(modules, d)) in finished for d in depends(m))]
+            new = _plan(ready, ctx, result, log)
+            unplanned = [m for m in unplanned if m not in ready]
+            finished |= {name_of(m) for m in ready if name_of(m) not in new}  # skipped, error
+            planned.update(new)
+            batches += _hand_out(new, running, events, ctx.runs_root, kw, threads)
+            done = _draw_finished(planned, running, modules, ctx, result, log)
+            finished |= set(done)
+            if done or ready:
+                continue
+            if not batches:
+                raise _stuck(planned, unplanned)
+            batches -= _handle(*events.get(), running, result, log)
+        while batches:  # the last batches' summaries
+            batches -= _handle(*events.get(), running, result, log)
+    except BaseException:  # Ctrl-C, SIGTERM (or a bug): stop the workers and runs first
+        interrupt(threads)
+        raise
+
+
+def _hand_out(new: dict[str, list[Run]], running: set, events: queue.Queue, root: Path,
+              kw: dict, threads: list[threading.Thread]) -> int:
+    """Hand the runs of ``new`` not yet running to the workers as one batch; 1 if there was one."""
+    batch = [r for r in dedupe([r for rs in new.values() for r in rs])
+             if (r.folder, r.key) not in running]
+    if not batch:
+        return 0
+    running.update((r.folder, r.key) for r in batch)
+    args = (events, batch, root)
+    desc = ", ".join(new)
+    if kw["jobs"] <= 1 and kw["client"] is None:  # one run at a time, in this process
+        _execute_batch(*args, desc=desc, **kw)
+    else:
+        threads.append(threading.Thread(target=_execute_batch, args=args, name="runs",
+                                        kwargs=dict(kw, desc=desc), daemon=True))
+        threads[-1].start()
+    return 1
+
+
+def _draw_finished(planned: dict[str, list[Run]], running: set, modules: list[ModuleType],
+                   ctx: Context, result: dict, log) -> list[str]:
+    """Draw (and drop from ``planned``) each experiment whose runs are all recorded."""
+    done = [n for n, runs in planned.items()
+            if not any((r.folder, r.key) in running for r in runs)]
+    for n in done:
+        _draw([find(modules, n)], {n: planned.pop(n)}, ctx, result, log)
+    return done
+
+
+def _stuck(planned: dict, unplanned: list[ModuleType]) -> ExperimentError:
+    """The error for experiments left waiting on each other with no batch to end."""
+    return ExperimentError("nothing left to run, yet "
+                           + ", ".join(list(planned) + [name_of(m) for m in unplanned])
+                           + " wait: check their DEPENDS")
+
+
 def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | Path | None = None,
               jobs: int | None = None, options: dict | None = None, progress: bool = True,
               modules: list[ModuleType] | None = None, command: str = "", log=_say,
@@ -258,56 +328,9 @@ def reproduce(names: list[str] | None = None, *, quick: bool = True, out: str | 
         log(f"speed: measuring the ladder ({speed} sizes) before the training runs start")
         ladder.measure_for_analysis(ctx.out, speed)
     waves(chosen)  # refuses circular DEPENDS before anything runs
-    # An experiment is planned as soon as the experiments it depends on are finished, and its
-    # runs join the workers' queue at once (beside runs still going); it is drawn as soon as
-    # its own runs are done, while other runs go on.
-    events: queue.Queue = queue.Queue()
-    unplanned, planned, finished = list(chosen), {}, set()
-    running: set = set()  # (folder, key) of runs handed out and not yet recorded
-    batches = 0  # batches handed out and not yet ended
-    threads: list[threading.Thread] = []  # those executing batches
     kw = dict(jobs=jobs, client=client, newer_than=t_start if fresh else None,
               progress=progress)
-    try:
-        while unplanned or planned:
-            ready = [m for m in unplanned
-                     if all(name_of(find(modules, d)) in finished for d in depends(m))]
-            new = _plan(ready, ctx, result, log)
-            unplanned = [m for m in unplanned if m not in ready]
-            finished |= {name_of(m) for m in ready if name_of(m) not in new}  # skipped, error
-            planned.update(new)
-            batch = [r for r in dedupe([r for rs in new.values() for r in rs])
-                     if (r.folder, r.key) not in running]
-            if batch:
-                running |= {(r.folder, r.key) for r in batch}
-                batches += 1
-                args = (events, batch, ctx.runs_root)
-                desc = ", ".join(new)
-                if jobs <= 1 and client is None:  # one run at a time, in this process
-                    _execute_batch(*args, desc=desc, **kw)
-                else:
-                    threads.append(threading.Thread(target=_execute_batch, args=args,
-                                                    name="runs", kwargs=dict(kw, desc=desc),
-                                                    daemon=True))
-                    threads[-1].start()
-            done = [n for n, runs in planned.items()
-                    if not any((r.folder, r.key) in running for r in runs)]
-            for n in done:
-                _draw([find(modules, n)], {n: planned.pop(n)}, ctx, result, log)
-                finished.add(n)
-            if done or ready:
-                continue
-            if not batches:
-                raise ExperimentError("nothing left to run, yet "
-                                      + ", ".join(list(planned) + [name_of(m) for m in
-                                                                   unplanned])
-                                      + " wait: check their DEPENDS")
-            batches -= _handle(*events.get(), running, result, log)
-        while batches:  # the last batches' summaries
-            batches -= _handle(*events.get(), running, result, log)
-    except BaseException:  # Ctrl-C, SIGTERM (or a bug): stop the workers and runs first
-        interrupt(threads)
-        raise
+    _run_as_ready(chosen, modules, ctx, result, log, kw)
     wall = time.perf_counter() - t0
     result["report"] = write_report(ctx, modules, command=command, wall_time=wall,
                                     speed=ladder.analysis_section(ctx.out))
